@@ -1,0 +1,1 @@
+"""Tunesmith: a Discord bot that turns a server into a shared music studio."""

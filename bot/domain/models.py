@@ -1,0 +1,533 @@
+"""The vocabulary of Tunesmith: a request per operation, the normalised provider result, jobs and tracks.
+
+Limits follow the seed documents (../shared/seeds) and providers.md. Every validation message is written for the
+member who typed the value, so the error handler can show it as is.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from bot.domain.errors import InvalidRequest
+
+# --- limits (seed + providers.md) -------------------------------------------------------------------------------
+TITLE_MAX = 80
+SOUND_MAX = 200  # Producer: "tags < 200"; FUZZ tags share the field
+LYRICS_MAX = 3000  # Producer: "prompt < 3000"
+LYRICS_IDEA_MAX = 120  # sonic/lyrics: description < 120 chars
+EXTEND_DURATION_MAX = 180.0  # FUZZ: extend_duration_s max 3 minutes
+WEBHOOK_URL_MAX = 1024
+CLIP_ID_MAX = 100
+SEED_MAX = 64
+
+# The seed's table of Producer models, in its order; the first is the documented default.
+PRODUCER_MODELS: tuple[str, ...] = (
+    "FUZZ-2.0",
+    "FUZZ-2.0 Pro",
+    "FUZZ-2.0 Raw",
+    "FUZZ-1.1 Pro",
+    "FUZZ-1.0 Pro",
+    "FUZZ-1.0",
+    "FUZZ-1.1",
+    "FUZZ-0.8",
+    "Lyria 3 preview",
+    "FUZZ-3-Demo",
+)
+DEFAULT_MODEL = "FUZZ-2.0"
+_MODELS_BY_KEY = {m.casefold(): m for m in PRODUCER_MODELS}
+
+
+class Operation(StrEnum):
+    """Every generation operation a member can ask for; values are stable (stored, used in custom_ids)."""
+
+    CREATE = "create"
+    EXTEND = "extend"
+    COVER = "cover"
+    REPLACE = "replace"
+    VARIATION = "variation"
+    SWAP_VOCALS = "swap_vocals"
+    SWAP_SOUND = "swap_sound"
+    UPLOAD = "upload"
+    DOWNLOAD = "download"
+    LYRICS = "lyrics"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+    @property
+    def derived(self) -> bool:
+        """True for operations that start from an existing clip and so build a remix lineage."""
+        return self in _DERIVED
+
+
+_LABELS = {
+    Operation.CREATE: "Create",
+    Operation.EXTEND: "Extend",
+    Operation.COVER: "Cover",
+    Operation.REPLACE: "Replace section",
+    Operation.VARIATION: "Variation",
+    Operation.SWAP_VOCALS: "Swap vocals",
+    Operation.SWAP_SOUND: "Swap sound",
+    Operation.UPLOAD: "Upload",
+    Operation.DOWNLOAD: "Download",
+    Operation.LYRICS: "Lyrics",
+}
+_DERIVED = frozenset(
+    {
+        Operation.EXTEND,
+        Operation.COVER,
+        Operation.REPLACE,
+        Operation.VARIATION,
+        Operation.SWAP_VOCALS,
+        Operation.SWAP_SOUND,
+    }
+)
+
+# Default prices in the provider's own credits (design.md §2); admins may change them per server.
+DEFAULT_COSTS: dict[Operation, int] = {
+    Operation.CREATE: 10,
+    Operation.EXTEND: 10,
+    Operation.COVER: 10,
+    Operation.REPLACE: 10,
+    Operation.VARIATION: 10,
+    Operation.SWAP_VOCALS: 10,
+    Operation.SWAP_SOUND: 10,
+    Operation.UPLOAD: 2,
+    Operation.DOWNLOAD: 2,
+    Operation.LYRICS: 1,
+}
+
+
+def normalise_model(value: str | None) -> str | None:
+    """Return the canonical spelling of a model from the seed's table, or raise with the valid choices."""
+    if value is None or not value.strip():
+        return None
+    found = _MODELS_BY_KEY.get(value.strip().casefold())
+    if found is None:
+        raise ValueError(f"unknown model {value.strip()!r}; choose one of: {', '.join(PRODUCER_MODELS)}")
+    return found
+
+
+def _check_http_url(value: str, what: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError(f"{what} must be an http(s) link")
+    return value.strip()
+
+
+# --- requests ---------------------------------------------------------------------------------------------------
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class _Advanced(_Request):
+    """Fine-tuning knobs of the seed's 'Advanced Custom Parameters'."""
+
+    model: str | None = Field(default=None, description="Model name from the provider's table")
+    seed: str | None = Field(default=None, max_length=SEED_MAX)
+    lyrics_strength: float | None = Field(default=None, ge=0.0, le=1.0)
+    sound_strength: float | None = Field(default=None, ge=0.2, le=1.0)
+    weirdness: float | None = Field(default=None, ge=0.0, le=1.0)
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model(cls, value: object) -> object:
+        return normalise_model(value) if isinstance(value, str) else value
+
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _seed(cls, value: object) -> object:
+        # The seed is a string in the API; members type numbers.
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+class _FromClip(_Request):
+    clip_id: str = Field(min_length=1, max_length=CLIP_ID_MAX, description="The track to start from")
+
+
+Sound = Annotated[str, Field(max_length=SOUND_MAX)]
+Lyrics = Annotated[str, Field(max_length=LYRICS_MAX)]
+Title = Annotated[str, Field(max_length=TITLE_MAX)]
+Strength = Annotated[float, Field(ge=0.2, le=1.0)]
+
+
+class CreateMusic(_Advanced):
+    """A new song from a style description, from lyrics, or both; instrumental when asked."""
+
+    operation: Literal[Operation.CREATE] = Operation.CREATE
+    sound: Sound | None = None
+    lyrics: Lyrics | None = None
+    title: Title | None = None
+    instrumental: bool = False
+    cover_url: str | None = None
+
+    @field_validator("cover_url")
+    @classmethod
+    def _cover(cls, value: str | None) -> str | None:
+        return _check_http_url(value, "the cover image URL") if value else None
+
+    @model_validator(mode="after")
+    def _needs_content(self) -> CreateMusic:
+        if not (self.sound or self.lyrics):
+            raise ValueError("describe a style or give some lyrics")
+        if self.instrumental and self.lyrics and self.lyrics.strip().lower() != "[instrumental]":
+            raise ValueError("an instrumental song has no lyrics: leave lyrics empty or turn instrumental off")
+        return self
+
+
+class ExtendMusic(_Advanced, _FromClip):
+    """Continue a track from a time (Producer ``starts_at``, FUZZ ``start_s`` and ``extend_duration_s``)."""
+
+    operation: Literal[Operation.EXTEND] = Operation.EXTEND
+    starts_at: float | None = Field(default=None, ge=0.0, description="seconds")
+    duration_s: float | None = Field(default=None, gt=0.0, le=EXTEND_DURATION_MAX)
+    sound: Sound | None = None
+    lyrics: Lyrics | None = None
+    title: Title | None = None
+
+
+class CoverMusic(_Advanced, _FromClip):
+    """The same song in another style."""
+
+    operation: Literal[Operation.COVER] = Operation.COVER
+    sound: Sound | None = None
+    lyrics: Lyrics | None = None
+    title: Title | None = None
+    cover_strength: Strength | None = None
+    cover_url: str | None = None
+
+    @field_validator("cover_url")
+    @classmethod
+    def _cover(cls, value: str | None) -> str | None:
+        return _check_http_url(value, "the cover image URL") if value else None
+
+
+class ReplaceSection(_Advanced, _FromClip):
+    """Regenerate one section, from ``starts_at`` to ``ends_at`` (or the end)."""
+
+    operation: Literal[Operation.REPLACE] = Operation.REPLACE
+    starts_at: float = Field(ge=0.0)
+    ends_at: float | None = None
+    sound: Sound | None = None
+    lyrics: Lyrics | None = None
+    title: Title | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReplaceSection:
+        if self.ends_at is not None and self.ends_at <= self.starts_at:
+            raise ValueError("the section must end after it starts (end > start)")
+        return self
+
+
+class MusicVariation(_Advanced, _FromClip):
+    """Another take of the same idea."""
+
+    operation: Literal[Operation.VARIATION] = Operation.VARIATION
+    # Providers that emulate a variation (FUZZ) resubmit the parent's style and lyrics.
+    sound: Sound | None = None
+    lyrics: Lyrics | None = None
+    title: Title | None = None
+
+
+class SwapVocals(_Advanced, _FromClip):
+    """New vocals over the same backing."""
+
+    operation: Literal[Operation.SWAP_VOCALS] = Operation.SWAP_VOCALS
+    sound: Sound = Field(min_length=1)
+    lyrics: Lyrics = Field(min_length=1)
+    title: Title | None = None
+    cover_strength: Strength | None = None
+
+
+class SwapSound(_Advanced, _FromClip):
+    """A new backing under the same vocals."""
+
+    operation: Literal[Operation.SWAP_SOUND] = Operation.SWAP_SOUND
+    sound: Sound = Field(min_length=1)
+    lyrics: Lyrics | None = None
+    title: Title | None = None
+    cover_strength: Strength | None = None
+
+
+class UploadAudio(_Request):
+    """Bring an audio file in as a track, by a public URL."""
+
+    operation: Literal[Operation.UPLOAD] = Operation.UPLOAD
+    audio_url: str
+    title: Title | None = None
+
+    @field_validator("audio_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_http_url(value, "the audio URL")
+
+
+class DownloadTrack(_FromClip):
+    """Export a track as MP3 or WAV."""
+
+    operation: Literal[Operation.DOWNLOAD] = Operation.DOWNLOAD
+    format: Literal["mp3", "wav"] = "mp3"
+
+
+class DraftLyrics(_Request):
+    """Lyrics drafted by the provider from a short idea."""
+
+    operation: Literal[Operation.LYRICS] = Operation.LYRICS
+    idea: str = Field(min_length=1, max_length=LYRICS_IDEA_MAX)
+
+
+MusicRequest = Annotated[
+    CreateMusic
+    | ExtendMusic
+    | CoverMusic
+    | ReplaceSection
+    | MusicVariation
+    | SwapVocals
+    | SwapSound
+    | UploadAudio
+    | DownloadTrack
+    | DraftLyrics,
+    Field(discriminator="operation"),
+]
+REQUEST_ADAPTER: TypeAdapter[MusicRequest] = TypeAdapter(MusicRequest)
+REQUEST_TYPES: dict[Operation, type[BaseModel]] = {
+    Operation.CREATE: CreateMusic,
+    Operation.EXTEND: ExtendMusic,
+    Operation.COVER: CoverMusic,
+    Operation.REPLACE: ReplaceSection,
+    Operation.VARIATION: MusicVariation,
+    Operation.SWAP_VOCALS: SwapVocals,
+    Operation.SWAP_SOUND: SwapSound,
+    Operation.UPLOAD: UploadAudio,
+    Operation.DOWNLOAD: DownloadTrack,
+    Operation.LYRICS: DraftLyrics,
+}
+
+_FIELD_NAMES = {
+    "sound": "style",
+    "clip_id": "track",
+    "starts_at": "start",
+    "ends_at": "end",
+    "duration_s": "duration",
+    "audio_url": "audio URL",
+    "cover_url": "cover image URL",
+}
+
+
+def explain(exc: ValidationError) -> str:
+    """Turn a pydantic error into one sentence a member can act on."""
+    parts: list[str] = []
+    for error in exc.errors(include_url=False):
+        loc = [str(p) for p in error.get("loc", ()) if not str(p).startswith(("function-", "operation"))]
+        name = _FIELD_NAMES.get(loc[-1], loc[-1].replace("_", " ")) if loc else ""
+        ctx = error.get("ctx") or {}
+        kind = error.get("type", "")
+        if kind == "string_too_long":
+            text = f"{name} is too long (at most {ctx.get('max_length')} characters)"
+        elif kind == "string_too_short":
+            text = f"{name} cannot be empty"
+        elif kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
+            bound = next(iter(ctx.values()), "")
+            word = {"greater_than_equal": "at least", "greater_than": "more than",
+                    "less_than_equal": "at most", "less_than": "less than"}[kind]
+            text = f"{name} must be {word} {bound}"
+        elif kind == "missing":
+            text = f"{name} is required"
+        elif kind == "extra_forbidden":
+            text = f"{name} is not an option of this command"
+        else:
+            msg = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+            text = f"{name}: {msg}" if name else msg
+        parts.append(text)
+    sentence = "; ".join(dict.fromkeys(parts)) or "invalid value"
+    return sentence[0].upper() + sentence[1:] + "."
+
+
+def build_request(operation: Operation, **values: Any) -> MusicRequest:
+    """Validate a member's values into a request, or raise :class:`InvalidRequest` naming what to fix."""
+    clean = {k: v for k, v in values.items() if v is not None and v != ""}
+    try:
+        return REQUEST_TYPES[operation].model_validate(clean)  # type: ignore[return-value]
+    except ValidationError as exc:
+        raise InvalidRequest(explain(exc)) from exc
+
+
+def load_request(data: str | bytes | dict[str, Any]) -> MusicRequest:
+    """Rebuild a stored request (JSON or dict)."""
+    if isinstance(data, dict):
+        return REQUEST_ADAPTER.validate_python(data)
+    return REQUEST_ADAPTER.validate_json(data)
+
+
+class WebhookTarget(BaseModel):
+    """Where the provider should POST a task's result, and the secret it signs with."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str = Field(max_length=WEBHOOK_URL_MAX)
+    secret: str = Field(min_length=16, repr=False)
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.netloc:
+            raise ValueError("webhook URL must be HTTPS")
+        return value
+
+
+# --- normalised provider results --------------------------------------------------------------------------------
+class TaskState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        return self in (TaskState.SUCCEEDED, TaskState.FAILED)
+
+
+class Clip(BaseModel):
+    """One song (or file) a provider produced."""
+
+    model_config = ConfigDict(frozen=True)
+
+    clip_id: str
+    title: str | None = None
+    audio_url: str | None = None
+    image_url: str | None = None
+    duration_s: float | None = None
+    lyrics: str | None = None
+    tags: str | None = None
+    model: str | None = None
+
+    @field_validator("duration_s", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float | None:
+        # Producer sends a number, a string ("104.88") or null.
+        if value is None or value == "":
+            return None
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return None
+
+
+class TaskFailure(BaseModel):
+    """Why a task failed, without the exception object so it can be stored and compared."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str  # an ErrorKind value
+    message: str
+
+
+class TaskStatus(BaseModel):
+    """A provider task as the engine sees it, whatever shape the provider answered in."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task_id: str
+    state: TaskState
+    clips: tuple[Clip, ...] = ()
+    failure: TaskFailure | None = None
+
+
+class DraftedLyrics(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    title: str | None = None
+    lyrics: str
+
+
+# --- jobs, tracks, credits --------------------------------------------------------------------------------------
+class JobState(StrEnum):
+    QUEUED = "queued"  # admitted, credits reserved, waiting for a provider slot
+    SUBMITTED = "submitted"  # the provider has a task id
+    RUNNING = "running"  # the provider says it is rendering
+    SUCCEEDED = "succeeded"  # tracks stored; delivery pending until delivered_at is set
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+class Job(BaseModel):
+    """One generation a member asked for, from admission to delivery."""
+
+    id: int
+    guild_id: int
+    channel_id: int
+    user_id: int
+    operation: Operation
+    request: dict[str, Any]
+    provider: str
+    state: JobState
+    cost: int
+    period_key: str
+    parent_track_id: int | None = None
+    task_id: str | None = None
+    webhook_secret: str | None = Field(default=None, repr=False)
+    status_message_id: int | None = None
+    failure_kind: str | None = None
+    failure_message: str | None = None
+    created_at: datetime
+    submitted_at: datetime | None = None
+    finished_at: datetime | None = None
+    delivered_at: datetime | None = None
+    poll_count: int = 0
+
+    def music_request(self) -> MusicRequest:
+        return load_request(self.request)
+
+
+class Track(BaseModel):
+    """A finished clip as stored: what a track post shows and what buttons point at."""
+
+    id: int
+    job_id: int | None
+    guild_id: int
+    channel_id: int
+    author_id: int
+    provider: str
+    clip_id: str
+    title: str | None = None
+    audio_url: str | None = None
+    image_url: str | None = None
+    duration_s: float | None = None
+    lyrics: str | None = None
+    tags: str | None = None
+    model: str | None = None
+    operation: Operation = Operation.CREATE
+    parent_track_id: int | None = None
+    message_id: int | None = None
+    thread_id: int | None = None
+    created_at: datetime
+    deleted: bool = False
+
+    @property
+    def display_title(self) -> str:
+        return self.title or "Untitled"
+
+
+class Period(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
