@@ -342,8 +342,12 @@ def explain(exc: ValidationError) -> str:
             text = f"{name} cannot be empty"
         elif kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
             bound = next(iter(ctx.values()), "")
-            word = {"greater_than_equal": "at least", "greater_than": "more than",
-                    "less_than_equal": "at most", "less_than": "less than"}[kind]
+            word = {
+                "greater_than_equal": "at least",
+                "greater_than": "more than",
+                "less_than_equal": "at most",
+                "less_than": "less than",
+            }[kind]
             text = f"{name} must be {word} {bound}"
         elif kind == "missing":
             text = f"{name} is required"
@@ -493,6 +497,11 @@ class Job(BaseModel):
     finished_at: datetime | None = None
     delivered_at: datetime | None = None
     poll_count: int = 0
+    result_url: str | None = None  # downloads: the link the provider made
+
+    @property
+    def active(self) -> bool:
+        return not self.state.finished
 
     def music_request(self) -> MusicRequest:
         return load_request(self.request)
@@ -531,3 +540,44 @@ class Period(StrEnum):
     DAY = "day"
     WEEK = "week"
     MONTH = "month"
+
+
+class GuildSettings(BaseModel):
+    """Everything an admin sets for one server; missing rows mean the operator's defaults."""
+
+    guild_id: int
+    budget: int
+    period: Period
+    member_cap: int | None = None
+    reset_epoch: int = 0
+    costs: dict[Operation, int] = Field(default_factory=dict)  # overrides of the defaults
+    max_jobs_member: int = 2
+    max_jobs_server: int = 10
+    allowed_channel_ids: list[int] = Field(default_factory=list)
+    required_role_id: int | None = None
+    remix_threads: bool = True
+    audit_channel_id: int | None = None
+    default_model: str | None = None
+    cooldown_s: float = 0.0
+    use_default_blocklist: bool = True
+
+
+class LedgerKind(StrEnum):
+    RESERVE = "reserve"  # a job was admitted: -cost
+    COMMIT = "commit"  # the job succeeded: 0, marks the reservation final
+    REFUND = "refund"  # the job failed, was cancelled or timed out: +cost
+    GRANT = "grant"  # an admin added credits (to the server, or to one member's cap)
+    RESET = "reset"  # an admin started a new period early: 0, a marker
+
+
+class LedgerEntry(BaseModel):
+    id: int
+    guild_id: int
+    user_id: int | None
+    job_id: int | None
+    kind: LedgerKind
+    amount: int
+    period_key: str
+    note: str | None = None
+    actor_id: int | None = None
+    created_at: datetime

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.domain.models import (
+    Clip,
     DraftedLyrics,
+    GuildSettings,
     Job,
     JobState,
+    LedgerEntry,
+    LedgerKind,
     MusicRequest,
     Operation,
     TaskStatus,
@@ -87,3 +91,127 @@ class Clock(Protocol):
     """Wall time in seconds since the epoch; injected so tests and the benchmark can control it."""
 
     def __call__(self) -> float: ...
+
+
+# --- storage ports: the repositories a unit of work offers (implemented in bot/storage) -------------------------
+class JobRepo(Protocol):
+    async def add(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        operation: Operation,
+        request: Mapping[str, Any],
+        provider: str,
+        cost: int,
+        period_key: str,
+        parent_track_id: int | None,
+        now: float,
+        state: JobState = JobState.QUEUED,
+    ) -> Job: ...
+    async def get(self, job_id: int) -> Job | None: ...
+    async def update(self, job_id: int, **fields: Any) -> None: ...
+    async def active(self) -> list[Job]: ...
+    async def undelivered(self) -> list[Job]: ...
+    async def count_active(self, guild_id: int, user_id: int | None = None) -> int: ...
+    async def last_created_at(self, guild_id: int, user_id: int) -> float | None: ...
+    async def counts_by_state(self) -> dict[str, int]: ...
+    async def recent(self, guild_id: int, user_id: int | None = None, *, limit: int = 25) -> list[Job]: ...
+
+
+class TrackRepo(Protocol):
+    async def add(
+        self,
+        *,
+        clip: Clip,
+        job_id: int | None,
+        guild_id: int,
+        channel_id: int,
+        author_id: int,
+        provider: str,
+        operation: Operation,
+        parent_track_id: int | None,
+        now: float,
+        title: str | None = None,
+    ) -> Track: ...
+    async def get(self, track_id: int) -> Track | None: ...
+    async def for_job(self, job_id: int) -> list[Track]: ...
+    async def children(self, track_id: int) -> list[Track]: ...
+    async def set_message(self, track_id: int, *, channel_id: int, message_id: int, thread_id: int | None) -> None: ...
+    async def set_thread(self, track_id: int, thread_id: int) -> None: ...
+    async def mark_deleted(self, track_id: int) -> None: ...
+    async def recent(
+        self, guild_id: int, *, author_id: int | None = None, limit: int = 10, offset: int = 0
+    ) -> list[Track]: ...
+    async def count(self, guild_id: int, *, author_id: int | None = None) -> int: ...
+    async def search(self, guild_id: int, text: str, *, limit: int = 25) -> list[Track]: ...
+
+
+class LedgerRepo(Protocol):
+    async def append(
+        self,
+        *,
+        guild_id: int,
+        kind: LedgerKind,
+        amount: int,
+        period_key: str,
+        now: float,
+        user_id: int | None = None,
+        job_id: int | None = None,
+        note: str | None = None,
+        actor_id: int | None = None,
+    ) -> int: ...
+    async def server_sum(self, guild_id: int, period_key: str) -> int: ...
+    async def member_sum(self, guild_id: int, user_id: int, period_key: str) -> int: ...
+    async def for_job(self, job_id: int) -> list[LedgerEntry]: ...
+    async def settled(self, job_id: int) -> bool: ...
+
+
+class SettingsRepo(Protocol):
+    async def get(self, guild_id: int) -> GuildSettings | None: ...
+    async def save(self, settings: GuildSettings) -> None: ...
+    async def member_cap(self, guild_id: int, user_id: int) -> int | None: ...
+    async def set_member_cap(self, guild_id: int, user_id: int, cap: int | None) -> None: ...
+
+
+class ModerationRepo(Protocol):
+    async def blocked_terms(self, guild_id: int) -> list[dict[str, Any]]: ...
+    async def add_blocked_term(
+        self, guild_id: int, pattern: str, *, is_regex: bool, added_by: int, now: float
+    ) -> int: ...
+    async def remove_blocked_term(self, guild_id: int, pattern: str) -> int: ...
+    async def ban(self, guild_id: int, user_id: int, *, reason: str | None, banned_by: int, now: float) -> None: ...
+    async def unban(self, guild_id: int, user_id: int) -> bool: ...
+    async def ban_of(self, guild_id: int, user_id: int) -> dict[str, Any] | None: ...
+    async def bans(self, guild_id: int) -> list[dict[str, Any]]: ...
+
+
+class ProviderRepo(Protocol):
+    """Provider-wide state: operations a provider retired, and webhook deliveries already processed."""
+
+    async def retired(self, provider: str) -> dict[Operation, str | None]: ...
+    async def retire(self, provider: str, operation: Operation, *, message: str | None, now: float) -> None: ...
+    async def reinstate(self, provider: str, operation: Operation) -> bool: ...
+    async def record_webhook(self, event_key: str, task_id: str, now: float) -> bool: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over every repository; leaving without ``commit()`` rolls back."""
+
+    jobs: JobRepo
+    tracks: TrackRepo
+    ledger: LedgerRepo
+    settings: SettingsRepo
+    moderation: ModerationRepo
+    providers: ProviderRepo
+
+    async def __aenter__(self) -> UnitOfWork: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool = True) -> UnitOfWork: ...

@@ -1,0 +1,373 @@
+"""Blocked words and patterns for prompts, lyrics, titles and upload file names (design §1 `/studio block`, §2).
+
+Pure: no I/O, so admission can run it before anything is reserved or sent to a provider.
+
+How a word rule matches, and why:
+
+* Text and terms go through the same normaliser: zero-width and other format characters are dropped, then
+  NFKD + casefold + NFKD again (casefold can emit combining marks) and combining marks are dropped, which folds
+  case, accents and full-width letters in one go. A few Cyrillic/Greek look-alikes are mapped to Latin letters in
+  words that are Latin or made only of look-alikes (so Russian or Greek words are left alone).
+* Text is split on whitespace into tokens; punctuation inside a token is dropped ("b.a-d" -> "bad") and common
+  digit/symbol swaps are mapped to letters, but only in tokens that contain a letter, so "455" stays a number
+  while "a55" reads "ass". "1", "|" can mean i or l: they map to a marker that both i and l accept.
+* A term matches a run of whole tokens only (no match inside a word: "class" never hits "ass"). Inside the match
+  a space may only be skipped next to a single-letter token, so "b a d", "ba d" and "b. a. d." join up, while two
+  real words never fuse ("lol icon" is not "lolicon", "the rapist" is not "therapist").
+* Repeated letters: each run of one letter in the term needs at least as many in the text, more are fine.
+  So "baaaad" hits "bad" and "faggot" needs two g's, but "as" never hits "ass" (collapsing both sides would).
+* A trailing plural "s" is accepted, since slurs are as often written in the plural.
+
+Regex rules (validated with :func:`validate_regex` when an admin adds them) run on the raw, the folded and the
+normalised text with the `regex` module's ``timeout=``; a timeout counts as no match and is logged with the rule
+id, and a per-check budget bounds the total time however many rules there are.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+import itertools
+import logging
+import time
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import regex
+
+from bot.domain.errors import Blocked, InvalidRequest
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REGEX_TIMEOUT = 0.05
+# Upper bound for one check() however many regex rules a server has; 10 slow rules must not hold admission.
+DEFAULT_CHECK_BUDGET = 0.5
+MAX_REGEX_LENGTH = 200
+MAX_WORD_LENGTH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRule:
+    """One blocked word, phrase or regular expression."""
+
+    pattern: str
+    is_regex: bool = False
+    builtin: bool = False
+    id: int | None = None
+
+    @property
+    def label(self) -> str:
+        """How admins see the rule (audit log, `/studio block list`); never shown to the member who hit it."""
+        if self.builtin:
+            # Built-in entries are slurs and abuse terms: masked so the audit-log channel does not repeat them.
+            return f"built-in: {self.pattern if self.is_regex else _mask(self.pattern)}"
+        return f"{'regex' if self.is_regex else 'word'}: {self.pattern}"
+
+
+def _mask(phrase: str) -> str:
+    return " ".join(w if len(w) <= 2 else w[0] + "*" * (len(w) - 2) + w[-1] for w in phrase.split())
+
+
+def _rot13(*words: str) -> tuple[str, ...]:
+    return tuple(codecs.decode(w, "rot13") for w in words)
+
+
+# Slurs are stored rot13-encoded so they don't show up in code search, diffs and reviews in plain text.
+# Kept to words with no common innocent meaning; deliberately left out: words with a real second sense
+# ("chink", "fag", "coon", "tranny", "retard", "beaner") and the "-a" spelling of the n-word, which is common
+# in hip-hop lyrics. Admins can add any of them for their server.
+_SLURS = _rot13("avttre", "snttbg", "xvxr", "jrgonpx", "enturnq", "gbjryurnq")
+# Terms for sexual content involving minors; none has an innocent reading. ("jailbait" is a song title; left out.)
+_MINOR_ABUSE = (
+    "child porn",
+    "child porno",
+    "child pornography",
+    "kiddie porn",
+    "kiddy porn",
+    "preteen porn",
+    "underage porn",
+    "lolicon",
+    "shotacon",
+    "pthc",
+)
+DEFAULT_BLOCKLIST: tuple[BlockRule, ...] = tuple(BlockRule(w, builtin=True) for w in (*_SLURS, *_MINOR_ABUSE))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Normalisation
+# ---------------------------------------------------------------------------------------------------------
+
+_FORMAT_CHARS = regex.compile(r"\p{Cf}+")  # zero-width space/joiners, word joiner, BOM, soft hyphen, bidi marks
+_COMBINING = regex.compile(r"\p{Mn}+")
+_AMBIGUOUS = "1"  # "1" and "|" read as i or l; both letters accept it in a term
+_LEET = str.maketrans(
+    {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s", "€": "e",
+     "|": _AMBIGUOUS, "!": "i"}
+)
+_LEET_CHARS = frozenset("0134578 9@$€|!".replace(" ", ""))
+# Only look-alikes whose lower and upper case both read as the same Latin letter (after casefold).
+_CONFUSABLES = str.maketrans(
+    {"а": "a", "в": "b", "е": "e", "һ": "h", "н": "h", "і": "i", "ј": "j", "к": "k", "ӏ": "l", "м": "m",
+     "о": "o", "р": "p", "с": "c", "ѕ": "s", "т": "t", "у": "y", "х": "x", "ԁ": "d", "ɡ": "g",
+     "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x"}
+)
+_CONFUSABLE_CHARS = frozenset(chr(c) for c in _CONFUSABLES)
+_LATIN = regex.compile(r"[a-z]")
+
+
+def _fold(text: str) -> str:
+    """Case, accents, full-width forms and invisible characters folded away; punctuation and spacing kept."""
+    text = _FORMAT_CHARS.sub("", text)
+    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    return _COMBINING.sub("", text)
+
+
+def _core(raw: str) -> str:
+    """The characters of a folded token that can carry meaning: letters, digits and look-alike symbols."""
+    if raw.isalpha() and raw.isascii():
+        return raw  # the common case in lyrics, kept cheap
+    kept = "".join(ch for ch in raw if ch.isalnum() or ch in _LEET_CHARS)
+    # "!" is an i only between other characters ("sh!t"); at either end it is punctuation ("hey!").
+    return kept.strip("!")
+
+
+def _unconfuse(core: str) -> str:
+    if _CONFUSABLE_CHARS.isdisjoint(core):
+        return core
+    letters = [ch for ch in core if ch.isalpha()]
+    if _LATIN.search(core) or all(ch in _CONFUSABLE_CHARS for ch in letters):
+        return core.translate(_CONFUSABLES)
+    return core
+
+
+def _normalise(text: str) -> list[str]:
+    """Normalised tokens of ``text`` (see the module docstring); empty tokens are dropped."""
+    cores = [c for c in (_core(raw) for raw in _fold(text).split()) if c]
+    tokens: list[str] = []
+    # Runs of one-character tokens ("n 1 c e") are one spaced-out word: whether digits in it are letters
+    # depends on the whole run, not on each lone character.
+    for single, group in itertools.groupby(cores, key=lambda c: len(c) == 1):
+        members = list(group)
+        if single:
+            spelled = any(c.isalpha() for c in members)
+            tokens.extend(_map_token(c, spelled) for c in members)
+        else:
+            tokens.extend(_map_token(c, any(ch.isalpha() for ch in c)) for c in members)
+    return [t for t in tokens if t]
+
+
+def _map_token(core: str, spelled: bool) -> str:
+    if not core.isascii():
+        core = _unconfuse(core)
+    if spelled:
+        return core.translate(_LEET)
+    return "".join(ch for ch in core if ch.isdigit())  # a number or stray symbols, not leetspeak
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Word rules -> one regex over the normalised text ("tok tok tok", single spaces)
+# ---------------------------------------------------------------------------------------------------------
+
+# An optional space inside a word of the term, allowed only when the token before or after it is one character.
+_SEP = r"(?: (?:(?<!\S\S )|(?=\S(?!\S))))?"
+_LETTER_CLASS = {"i": "[i1]", "l": "[l1]", _AMBIGUOUS: "[1il]"}
+# Spaced letters give one token start per character; more than this many copies of one letter in a row add
+# nothing to a match and only give the engine more to backtrack over.
+_RUN_CAP = 8
+_LONG_RUN = regex.compile(r"(\S)\1{%d,}" % _RUN_CAP)
+_LONG_SPACED_RUN = regex.compile(r"(?<!\S)(\S)(?: \1(?!\S)){%d,}" % _RUN_CAP)
+
+
+def _term_regex(words: list[str]) -> str:
+    parts: list[str] = []
+    for i, word in enumerate(words):
+        if i:
+            parts.append("(?: )?")  # the term's own word breaks may be written or left out ("childporn")
+        for j, (ch, run) in enumerate(itertools.groupby(word)):
+            if j:
+                parts.append(_SEP)
+            cls = _LETTER_CLASS.get(ch) or regex.escape(ch)
+            count = min(len(list(run)), _RUN_CAP)
+            parts.append(cls if count == 1 else f"{cls}(?:{_SEP}{cls}){{{count - 1}}}")
+            parts.append(f"(?:{_SEP}{cls})*")
+    return "".join(parts)
+
+
+@functools.lru_cache(maxsize=256)
+def _compile_words(terms: tuple[tuple[str, ...], ...]) -> regex.Pattern[str]:
+    # One alternation for all word rules: a single pass over the text instead of one per rule, and filters
+    # rebuilt per request from the same rules reuse the compiled pattern.
+    alternatives = "|".join(f"(?P<t{i}>{_term_regex(list(words))})" for i, words in enumerate(terms))
+    return regex.compile(rf"(?<!\S)(?:{alternatives})(?:{_SEP}[sz])?(?!\S)")
+
+
+def _cap_runs(text: str) -> str:
+    text = _LONG_RUN.sub(lambda m: m[1] * _RUN_CAP, text)
+    return _LONG_SPACED_RUN.sub(lambda m: " ".join([m[1]] * _RUN_CAP), text)
+
+
+def validate_word(pattern: str) -> str:
+    """Check an admin's blocked word or phrase; returns it stripped, or raises :class:`InvalidRequest`."""
+    pattern = pattern.strip()
+    if not pattern:
+        raise InvalidRequest("The word or phrase to block is empty.")
+    if len(pattern) > MAX_WORD_LENGTH:
+        raise InvalidRequest(f"Keep a blocked word or phrase to {MAX_WORD_LENGTH} characters or fewer.")
+    if not _normalise(pattern):
+        raise InvalidRequest("That has no letters or digits to match; block a word or phrase instead.")
+    return pattern
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Regex rules
+# ---------------------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile_regex(pattern: str) -> regex.Pattern[str]:
+    return regex.compile(pattern, regex.IGNORECASE)
+
+
+def _probes() -> tuple[str, ...]:
+    lyric = (
+        "Neon rain on the avenue, I keep on running back to you! 1, 2, 3 — à la carte, naïve café. "
+        "Don't stop the music (oh-oh-oh), hold on... "
+    )
+    return (
+        "a" * 5000 + "!",
+        "a " * 2500 + "!",
+        (lyric * 40)[:4000] + "!",
+        "1" * 4000 + "x",
+        "ab" * 2500 + "\n",
+    )
+
+
+# Text shaped to make backtracking patterns blow up: long runs that almost match and then fail at the end.
+_PROBES = _probes()
+
+
+def validate_regex(pattern: str, *, timeout: float = DEFAULT_REGEX_TIMEOUT) -> None:
+    """Check an admin's blocked regular expression; raises :class:`InvalidRequest` saying what is wrong."""
+    if not pattern or not pattern.strip():
+        raise InvalidRequest("The pattern is empty; give a regular expression to block.")
+    if len(pattern) > MAX_REGEX_LENGTH:
+        raise InvalidRequest(
+            f"That pattern is {len(pattern)} characters long; keep it to {MAX_REGEX_LENGTH} or fewer."
+        )
+    try:
+        compiled = _compile_regex(pattern)
+    except regex.error as exc:
+        raise InvalidRequest(f"That is not a valid regular expression: {exc}.") from exc
+    except (OverflowError, RecursionError, ValueError) as exc:
+        raise InvalidRequest("That is not a valid regular expression: it is too large or too deeply nested.") from exc
+    empty = InvalidRequest(
+        "That pattern matches empty text, so it would block everything; make it match at least one character."
+    )
+    if compiled.search("") is not None:
+        raise empty
+    for probe in _PROBES:
+        try:
+            found = compiled.search(probe, timeout=timeout)
+        except TimeoutError as exc:
+            raise InvalidRequest(
+                "That pattern is too slow to run safely; avoid nested repeats such as (a+)+ or (\\w+\\s?)* "
+                "and try a simpler pattern."
+            ) from exc
+        if found is not None and found.end() == found.start():
+            raise empty
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The filter
+# ---------------------------------------------------------------------------------------------------------
+
+_PLURAL_FIELDS = frozenset({"lyrics", "tags"})
+
+
+def _member_message(field: str) -> str:
+    noun = field.replace("_", " ")
+    if noun == "filename":
+        noun = "file name"
+    verb = "contain" if noun in _PLURAL_FIELDS else "contains"
+    return f"Your {noun} {verb} a blocked word or phrase, so nothing was generated or charged."
+
+
+class ContentFilter:
+    """A server's blocked words and patterns (plus the built-in list), checked before anything is spent."""
+
+    def __init__(
+        self,
+        rules: Iterable[BlockRule],
+        *,
+        include_defaults: bool = True,
+        regex_timeout: float = DEFAULT_REGEX_TIMEOUT,
+        check_budget: float = DEFAULT_CHECK_BUDGET,
+    ) -> None:
+        self._regex_timeout = regex_timeout
+        self._budget = check_budget
+        all_rules = [*DEFAULT_BLOCKLIST, *rules] if include_defaults else list(rules)
+        term_rules: dict[tuple[str, ...], BlockRule] = {}
+        self._regex_rules: list[tuple[BlockRule, regex.Pattern[str]]] = []
+        for rule in all_rules:
+            if rule.is_regex:
+                try:
+                    self._regex_rules.append((rule, _compile_regex(rule.pattern)))
+                except (regex.error, OverflowError, RecursionError, ValueError):
+                    # Stored rules were validated when added; one that no longer compiles must not take the
+                    # whole filter down, so it is skipped and an operator told.
+                    log.warning("Skipping block rule %s: its pattern does not compile", rule.id)
+                continue
+            words = tuple(_normalise(rule.pattern))
+            if not words:
+                log.warning("Skipping block rule %s: nothing in it can be matched", rule.id)
+                continue
+            term_rules.setdefault(words, rule)  # the first rule for a term is the one reported
+        self._term_rules = list(term_rules.values())
+        self._words = _compile_words(tuple(term_rules)) if term_rules else None
+
+    def find(self, text: str) -> BlockRule | None:
+        """The rule ``text`` breaks, or None. Word rules are tried first, then regex rules in order."""
+        return self._find(text, time.monotonic() + self._budget)
+
+    def check(self, fields: Mapping[str, str | None]) -> None:
+        """Raise :class:`Blocked` for the first field (in mapping order) that breaks a rule."""
+        deadline = time.monotonic() + self._budget
+        for field, text in fields.items():
+            if not text:
+                continue
+            rule = self._find(text, deadline)
+            if rule is not None:
+                raise Blocked(_member_message(field), rule=rule.label, field=field)
+
+    def _find(self, text: str, deadline: float) -> BlockRule | None:
+        folded = _fold(text)
+        normalised = " ".join(_normalise(text))
+        if self._words is not None and normalised:
+            try:
+                # Our own patterns are linear on capped runs; the timeout is only a backstop.
+                hit = self._words.search(_cap_runs(normalised), timeout=max(deadline - time.monotonic(), 0.001))
+            except TimeoutError:
+                log.warning("Word rules timed out on a %d-character text; treated as no match", len(text))
+                hit = None
+            if hit is not None and hit.lastgroup is not None:
+                return self._term_rules[int(hit.lastgroup[1:])]
+        if not self._regex_rules:
+            return None
+        # The same text seen three ways, so a rule written for either raw or folded input still fires.
+        views = list(dict.fromkeys((text, folded, normalised)))
+        for index, (rule, compiled) in enumerate(self._regex_rules):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                log.warning(
+                    "Content check ran out of time; %d regex rules were not run", len(self._regex_rules) - index
+                )
+                return None
+            try:
+                for view in views:
+                    if compiled.search(view, timeout=min(self._regex_timeout, remaining)) is not None:
+                        return rule
+                    remaining = deadline - time.monotonic()
+            except TimeoutError:
+                log.warning("Block rule %s timed out and was treated as no match", rule.id)
+        return None

@@ -1,0 +1,825 @@
+"""The job engine: admit -> queue -> submit -> track -> finish -> deliver, surviving restarts.
+
+Every step is written to the database before the next one starts, so a new engine on the same file picks up
+where a crashed one stopped (:meth:`Engine.start` recovers). Delivery goes through the Notifier port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.core.credits import Quota, check_admission, costs_for, period_key, quota_from_sums
+from bot.core.fair_queue import FairQueue
+from bot.core.metrics import Metrics
+from bot.domain.errors import (
+    ErrorKind,
+    InvalidRequest,
+    NotAllowed,
+    NotFound,
+    OperationUnavailable,
+    ProviderError,
+)
+from bot.domain.models import (
+    DraftedLyrics,
+    GuildSettings,
+    Job,
+    JobState,
+    LedgerKind,
+    MusicRequest,
+    Operation,
+    Period,
+    TaskState,
+    TaskStatus,
+    WebhookTarget,
+    build_request,
+)
+from bot.domain.ports import Clock, MusicProvider, Notifier, Progress, UnitOfWork, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+# Operations whose request goes through the provider's task queue (lyrics are answered at once).
+_TASK_OPERATIONS = frozenset(Operation) - {Operation.LYRICS}
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    """Who asked, and where: the Discord ids the engine needs, without Discord."""
+
+    guild_id: int
+    channel_id: int
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    """The operator's defaults for servers that have not set their own (from Settings)."""
+
+    budget: int = 1000
+    period: Period = Period.MONTH
+    member_cap: int | None = None
+    max_jobs_member: int = 2
+    max_jobs_server: int = 10
+    costs: dict[Operation, int] = field(default_factory=dict)
+
+    def settings_for(self, guild_id: int) -> GuildSettings:
+        return GuildSettings(
+            guild_id=guild_id,
+            budget=self.budget,
+            period=self.period,
+            member_cap=self.member_cap,
+            max_jobs_member=self.max_jobs_member,
+            max_jobs_server=self.max_jobs_server,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    poll_interval: float = 5.0
+    """Base seconds between status polls of a task; grows with the task's age."""
+    max_poll_interval: float = 30.0
+    deadline: float = 600.0
+    """Seconds after submission before a task is given up and refunded."""
+    webhook_url_base: str | None = None
+    """``https://host/prefix``: when set and the provider supports it, tasks report back by webhook."""
+    safety_poll_interval: float = 60.0
+    """Poll interval for tasks that will report by webhook: only a safety net."""
+    progress_interval: float = 5.0
+    """Least seconds between two status-message edits of one job (Discord's edit budget)."""
+    refresh_interval: float = 15.0
+    """How often a rendering job's elapsed time is refreshed when nothing else changed."""
+    submit_retry_base: float = 5.0
+    max_parallel_polls: int = 4
+    expected_render_s: float = 30.0
+
+
+@dataclass(slots=True)
+class _Tracked:
+    job_id: int
+    task_id: str
+    submitted_at: float
+    next_poll: float
+    webhook: bool
+    polls: int = 0
+
+
+@dataclass(slots=True)
+class _Shown:
+    """What a job's status message last showed, and when."""
+
+    at: float = 0.0
+    state: JobState | None = None
+    position: int | None = None
+    pending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    job: Job
+    position: int | None
+    remaining: int
+
+
+class Engine:
+    """Owns the life of every job. Create with ports, ``await start()``, ``await stop()``."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        provider: MusicProvider,
+        notifier: Notifier,
+        config: EngineConfig | None = None,
+        defaults: Defaults | None = None,
+        clock: Clock = time.time,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._uow = uow
+        self.provider = provider
+        self.notifier = notifier
+        self.config = config or EngineConfig()
+        self.defaults = defaults or Defaults()
+        self._clock = clock
+        self.metrics = metrics or Metrics()
+        self._queue = FairQueue()
+        self._queued_jobs: dict[int, Job] = {}
+        self._retry_at: dict[int, float] = {}  # queued job -> not before (submit backoff)
+        self._attempts: dict[int, int] = {}  # queued job -> failed submit attempts
+        self._submitting: set[int] = set()
+        self._tracked: dict[int, _Tracked] = {}  # job id -> tracking state
+        self._by_task: dict[str, int] = {}
+        self._shown: dict[int, _Shown] = {}
+        self._delivering: set[int] = set()
+        self._undelivered: set[int] = set()
+        self._retired: dict[Operation, str | None] = {}
+        self._poll_not_before = 0.0
+        self._polls_in_flight = 0
+        self._render_estimate = self.config.expected_render_s
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # --- lifecycle ---------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Recover unfinished work from the database, then start the scheduling loop."""
+        await self.recover()
+        self._stopping = False
+        self._loop_task = asyncio.create_task(self._run(), name="tunesmith-engine")
+
+    async def stop(self) -> None:
+        """Stop scheduling. In-flight provider calls are abandoned; the database already has every step."""
+        self._stopping = True
+        self._wake.set()
+        tasks = [t for t in (self._loop_task, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._loop_task = None
+        self._tasks.clear()
+
+    async def recover(self) -> None:
+        now = self._clock()
+        async with self._uow(write=False) as uow:
+            active = await uow.jobs.active()
+            undelivered = await uow.jobs.undelivered()
+            self._retired = await uow.providers.retired(self.provider.name)
+        for job in active:
+            if job.task_id:
+                # Poll right away: a webhook may have been missed while we were down.
+                self._track(job, now, first_poll=now)
+            else:
+                self._enqueue(job)
+        for job in undelivered:
+            self._undelivered.add(job.id)
+        if active or undelivered:
+            log.info("recovered %d unfinished and %d undelivered jobs", len(active), len(undelivered))
+        self._wake.set()
+
+    # --- what the cogs call ------------------------------------------------------------------------------------
+    def available_operations(self) -> frozenset[Operation]:
+        """What members may ask for now: the provider's operations minus those it retired."""
+        return self.provider.operations - set(self._retired)
+
+    def ensure_available(self, operation: Operation) -> None:
+        if operation not in self.provider.operations:
+            raise OperationUnavailable(
+                f"{operation.label} isn't offered by the current music provider ({self.provider.name})."
+            )
+        if operation in self._retired:
+            raise OperationUnavailable(
+                f"{operation.label} was retired by the music provider, so it's switched off for now. "
+                "Nothing was charged."
+            )
+
+    async def guild_settings(self, uow: UnitOfWork, guild_id: int) -> GuildSettings:
+        return await uow.settings.get(guild_id) or self.defaults.settings_for(guild_id)
+
+    async def quota(self, guild_id: int, user_id: int) -> Quota:
+        now = self._clock()
+        async with self._uow(write=False) as uow:
+            settings = await self.guild_settings(uow, guild_id)
+            key = period_key(now, settings.period, settings.reset_epoch)
+            return quota_from_sums(
+                settings,
+                now=now,
+                server_sum=await uow.ledger.server_sum(guild_id, key),
+                member_sum=await uow.ledger.member_sum(guild_id, user_id, key),
+                member_cap=await uow.settings.member_cap(guild_id, user_id),
+                costs=costs_for(settings, self.defaults.costs or None),
+                member_active_jobs=await uow.jobs.count_active(guild_id, user_id),
+            )
+
+    async def admit(
+        self,
+        who: Requester,
+        request: MusicRequest,
+        *,
+        parent_track_id: int | None = None,
+        precheck: Callable[[UnitOfWork, GuildSettings], Awaitable[None]] | None = None,
+    ) -> Admission:
+        """Reserve the cost and record the job in one transaction, then queue it. Raises before spending."""
+        operation = Operation(request.operation)
+        self.ensure_available(operation)
+        now = self._clock()
+        async with self._uow() as uow:
+            job, remaining = await self._reserve(uow, who, request, parent_track_id, now, precheck)
+            await uow.commit()
+        if operation in _TASK_OPERATIONS:
+            self._enqueue(job)
+            self._shown[job.id] = _Shown(at=now, state=JobState.QUEUED)
+            self._wake.set()
+        position = self._queue.positions().get(job.id)
+        self._shown.setdefault(job.id, _Shown(at=now)).position = position
+        log.info("job %d admitted: %s for guild %d, cost %d", job.id, operation.value, who.guild_id, job.cost)
+        return Admission(job=job, position=position, remaining=remaining)
+
+    async def _reserve(
+        self,
+        uow: UnitOfWork,
+        who: Requester,
+        request: MusicRequest,
+        parent_track_id: int | None,
+        now: float,
+        precheck: Callable[[UnitOfWork, GuildSettings], Awaitable[None]] | None,
+    ) -> tuple[Job, int]:
+        operation = Operation(request.operation)
+        settings = await self.guild_settings(uow, who.guild_id)
+        if precheck is not None:
+            await precheck(uow, settings)
+        key = period_key(now, settings.period, settings.reset_epoch)
+        costs = costs_for(settings, self.defaults.costs or None)
+        cost = costs[operation]
+        quota = quota_from_sums(
+            settings,
+            now=now,
+            server_sum=await uow.ledger.server_sum(who.guild_id, key),
+            member_sum=await uow.ledger.member_sum(who.guild_id, who.user_id, key),
+            member_cap=await uow.settings.member_cap(who.guild_id, who.user_id),
+            costs=costs,
+        )
+        check_admission(
+            quota,
+            cost=cost,
+            operation=operation,
+            member_active=await uow.jobs.count_active(who.guild_id, who.user_id),
+            server_active=await uow.jobs.count_active(who.guild_id),
+            settings=settings,
+        )
+        job = await uow.jobs.add(
+            guild_id=who.guild_id,
+            channel_id=who.channel_id,
+            user_id=who.user_id,
+            operation=operation,
+            request=request.model_dump(mode="json", exclude_none=True),
+            provider=self.provider.name,
+            cost=cost,
+            period_key=key,
+            parent_track_id=parent_track_id,
+            now=now,
+        )
+        if cost:
+            await uow.ledger.append(
+                guild_id=who.guild_id,
+                user_id=who.user_id,
+                job_id=job.id,
+                kind=LedgerKind.RESERVE,
+                amount=-cost,
+                period_key=key,
+                now=now,
+            )
+        return job, quota.available_to_member - cost
+
+    async def draft_lyrics(self, who: Requester, idea: str) -> tuple[Job, list[DraftedLyrics]]:
+        """Lyrics are answered at once, but still admitted and charged like any job (refunded on failure)."""
+        request = build_request(Operation.LYRICS, idea=idea)
+        admission = await self.admit(who, request)
+        job = admission.job
+        try:
+            drafts = await self.provider.draft_lyrics(idea)
+        except (ProviderError, OperationUnavailable) as exc:
+            kind = exc.kind.value if isinstance(exc, ProviderError) else ErrorKind.RETIRED.value
+            await self._finish_failed(job.id, kind, str(exc), deliver=False)
+            raise
+        self.metrics.inc("tunesmith_provider_requests_total", call="lyrics")
+        now = self._clock()
+        async with self._uow() as uow:
+            await uow.jobs.update(job.id, state=JobState.SUCCEEDED, finished_at=now, delivered_at=now)
+            await uow.ledger.append(
+                guild_id=job.guild_id,
+                user_id=job.user_id,
+                job_id=job.id,
+                kind=LedgerKind.COMMIT,
+                amount=0,
+                period_key=job.period_key,
+                now=now,
+            )
+            await uow.commit()
+        self.metrics.inc("tunesmith_jobs_finished_total", state="succeeded")
+        return job, drafts
+
+    async def attach_status_message(self, job_id: int, message_id: int) -> None:
+        """Remember the status message so every later edit goes by channel and message id."""
+        async with self._uow() as uow:
+            await uow.jobs.update(job_id, status_message_id=message_id)
+            await uow.commit()
+
+    async def cancel(self, job_id: int, *, user_id: int, guild_id: int, moderator: bool = False) -> Job:
+        """Cancel a queued or running job; its credits come back. The provider may still finish it upstream."""
+        now = self._clock()
+        async with self._uow() as uow:
+            job = await uow.jobs.get(job_id)
+            if job is None or job.guild_id != guild_id:
+                raise NotFound(f"There is no job #{job_id} in this server.")
+            if job.user_id != user_id and not moderator:
+                raise NotAllowed("You can only cancel your own jobs.")
+            if job.state.finished:
+                raise InvalidRequest(f"Job #{job_id} already ended ({job.state.value}).")
+            await self._settle_failure(uow, job, JobState.CANCELLED, "cancelled", "Cancelled.", now)
+            await uow.commit()
+        self._forget(job_id)
+        self.metrics.inc("tunesmith_jobs_finished_total", state="cancelled")
+        cancelled = job.model_copy(update={"state": JobState.CANCELLED})
+        self._schedule_delivery(cancelled.id)
+        return cancelled
+
+    async def job(self, job_id: int) -> Job | None:
+        async with self._uow(write=False) as uow:
+            return await uow.jobs.get(job_id)
+
+    async def job_counts(self) -> dict[str, int]:
+        async with self._uow(write=False) as uow:
+            return await uow.jobs.counts_by_state()
+
+    def queue_depth(self) -> int:
+        return len(self._queue)
+
+    def in_flight(self) -> int:
+        return len(self._tracked) + len(self._submitting)
+
+    # --- webhooks ----------------------------------------------------------------------------------------------
+    async def webhook_secret(self, job_id: int) -> tuple[str, str] | None:
+        """(task_id, secret) of a job waiting for a webhook, or None when it is unknown or finished."""
+        async with self._uow(write=False) as uow:
+            job = await uow.jobs.get(job_id)
+        if job is None or job.state.finished or not job.task_id or not job.webhook_secret:
+            return None
+        return job.task_id, job.webhook_secret
+
+    async def record_webhook(self, event_key: str, task_id: str) -> bool:
+        """Store a webhook's id; False if it was processed before."""
+        async with self._uow() as uow:
+            fresh = await uow.providers.record_webhook(event_key, task_id, self._clock())
+            await uow.commit()
+        return fresh
+
+    async def on_status(self, job_id: int, status: TaskStatus) -> None:
+        """A status from a webhook (or any push): apply it without waiting for the next poll."""
+        tracked = self._tracked.get(job_id)
+        if tracked is None or tracked.task_id != status.task_id:
+            return
+        await self._apply(tracked, status)
+
+    # --- the loop ----------------------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                now = self._clock()
+                self._dispatch(now)
+                self._poll_due(now)
+                self._expire(now)
+                self._refresh_progress(now)
+                self._retry_deliveries()
+                delay = self._next_wake(now)
+            except Exception:  # the loop must survive any bug in one step
+                log.exception("engine loop step failed")
+                delay = 1.0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=max(delay, 0.01))
+
+    def _next_wake(self, now: float) -> float:
+        candidates = [self.config.progress_interval]
+        if self._tracked:
+            soonest = min(t.next_poll for t in self._tracked.values())
+            candidates.append(max(soonest, self._poll_not_before) - now)
+        if self._retry_at:
+            candidates.append(min(self._retry_at.values()) - now)
+        return min(candidates)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("engine task %s failed", task.get_name(), exc_info=task.exception())
+
+    # --- queue and submission ----------------------------------------------------------------------------------
+    def _enqueue(self, job: Job) -> None:
+        self._queued_jobs[job.id] = job
+        self._queue.push(job.id, job.guild_id, job.user_id)
+
+    def _dispatch(self, now: float) -> None:
+        capacity = self.provider.max_concurrency - self.in_flight()
+        deferred: list[int] = []
+        while capacity > 0 and len(self._queue):
+            job_id = self._queue.pop()
+            if job_id is None:
+                break
+            if self._retry_at.get(job_id, 0.0) > now:
+                deferred.append(job_id)
+                continue
+            job = self._queued_jobs.pop(job_id)
+            self._retry_at.pop(job_id, None)
+            self._submitting.add(job_id)
+            capacity -= 1
+            self._spawn(self._submit(job), f"submit-{job_id}")
+        for job_id in deferred:
+            job = self._queued_jobs[job_id]
+            self._queue.push(job_id, job.guild_id, job.user_id)
+
+    async def _submit(self, job: Job) -> None:
+        try:
+            webhook = self._webhook_for(job)
+            if webhook is not None:
+                # Stored before the call: the provider may answer by webhook before submit() even returns.
+                async with self._uow() as uow:
+                    await uow.jobs.update(job.id, webhook_secret=webhook.secret)
+                    await uow.commit()
+            self.metrics.inc("tunesmith_provider_requests_total", call="submit")
+            try:
+                task_id = await self.provider.submit(job.music_request(), webhook=webhook)
+            except ProviderError as exc:
+                self.metrics.inc("tunesmith_provider_errors_total", kind=exc.kind.value)
+                await self._submit_failed(job, exc)
+                return
+            except (OperationUnavailable, InvalidRequest) as exc:
+                await self._finish_failed(job.id, ErrorKind.REJECTED.value, str(exc))
+                return
+            now = self._clock()
+            async with self._uow() as uow:
+                current = await uow.jobs.get(job.id)
+                if current is None or current.state is not JobState.QUEUED:
+                    # Cancelled while we were submitting: the provider's task is simply ignored.
+                    return
+                await uow.jobs.update(job.id, state=JobState.SUBMITTED, task_id=task_id, submitted_at=now)
+                await uow.commit()
+            job = job.model_copy(update={"state": JobState.SUBMITTED, "task_id": task_id})
+            self._track(job, now)
+            self._progress(job.id, JobState.SUBMITTED, now)
+            log.info("job %d submitted as task %s", job.id, task_id)
+        finally:
+            self._submitting.discard(job.id)
+            self._wake.set()
+
+    def _webhook_for(self, job: Job) -> WebhookTarget | None:
+        base = self.config.webhook_url_base
+        if not base or not self.provider.supports_webhooks:
+            return None
+        return WebhookTarget(url=f"{base}/webhooks/{self.provider.name}/{job.id}", secret=secrets.token_urlsafe(32))
+
+    async def _submit_failed(self, job: Job, exc: ProviderError) -> None:
+        if exc.kind is ErrorKind.RETIRED:
+            await self._retire(Operation(job.operation), exc.message)
+        age = self._clock() - job.created_at.timestamp()
+        if exc.retryable and age < self.config.deadline:
+            # The client already retried with backoff; keep the job queued and try again later.
+            attempt = self._attempts[job.id] = self._attempts.get(job.id, 0) + 1
+            delay = exc.retry_after or min(self.config.submit_retry_base * 2 ** min(attempt - 1, 5), 120.0)
+            log.warning("job %d submit failed (%s); retrying in %.0fs", job.id, exc.kind.value, delay)
+            self._retry_at[job.id] = self._clock() + delay
+            self._enqueue(job)
+            return
+        await self._finish_failed(job.id, exc.kind.value, _failure_text(exc.kind, exc.message))
+
+    async def _retire(self, operation: Operation, message: str | None) -> None:
+        if operation in self._retired:
+            return
+        self._retired[operation] = message
+        async with self._uow() as uow:
+            await uow.providers.retire(self.provider.name, operation, message=message, now=self._clock())
+            await uow.commit()
+        log.warning("provider %s retired operation %s; it is now switched off", self.provider.name, operation.value)
+
+    async def reinstate(self, operation: Operation) -> bool:
+        """An operator switches a retired operation back on."""
+        self._retired.pop(operation, None)
+        async with self._uow() as uow:
+            changed = await uow.providers.reinstate(self.provider.name, operation)
+            await uow.commit()
+        return changed
+
+    # --- tracking ----------------------------------------------------------------------------------------------
+    def _track(self, job: Job, now: float, *, first_poll: float | None = None) -> None:
+        assert job.task_id is not None
+        webhook = bool(job.webhook_secret) and self.provider.supports_webhooks and bool(self.config.webhook_url_base)
+        submitted = job.submitted_at.timestamp() if job.submitted_at else now
+        tracked = _Tracked(job.id, job.task_id, submitted, 0.0, webhook)
+        tracked.next_poll = first_poll if first_poll is not None else now + self._interval(tracked, now)
+        self._tracked[job.id] = tracked
+        self._by_task[job.task_id] = job.id
+
+    def _interval(self, tracked: _Tracked, now: float) -> float:
+        """Seconds to the next poll: rare for webhook tasks, else growing with age, first near the expected end."""
+        if tracked.webhook:
+            return self.config.safety_poll_interval
+        age = now - tracked.submitted_at
+        base = self.config.poll_interval
+        if tracked.polls == 0:
+            return max(base, 0.6 * self._render_estimate - age)
+        return min(base * (1.0 + age / 60.0), self.config.max_poll_interval)
+
+    def _poll_due(self, now: float) -> None:
+        if now < self._poll_not_before or not self._tracked:
+            return
+        # Coalesce tasks due soon into the same calls, so batches fill up (FUZZ: 25 ids a call).
+        horizon = now + self.config.poll_interval / 2
+        due = sorted((t for t in self._tracked.values() if t.next_poll <= horizon), key=lambda t: t.next_poll)
+        if not due or due[0].next_poll > now:
+            return
+        size = max(1, self.provider.batch_size)
+        for start in range(0, len(due), size):
+            if self._polls_in_flight >= self.config.max_parallel_polls:
+                break
+            batch = due[start : start + size]
+            for tracked in batch:
+                # Pushed out now so the next loop turn does not poll them again while this call runs.
+                tracked.next_poll = now + self.config.max_poll_interval
+            self._polls_in_flight += 1
+            self._spawn(self._poll(batch), f"poll-{batch[0].job_id}")
+
+    async def _poll(self, batch: Sequence[_Tracked]) -> None:
+        try:
+            self.metrics.inc("tunesmith_provider_requests_total", call="poll")
+            try:
+                statuses = await self.provider.fetch([t.task_id for t in batch])
+            except ProviderError as exc:
+                self.metrics.inc("tunesmith_provider_errors_total", kind=exc.kind.value)
+                now = self._clock()
+                if exc.retry_after:
+                    self._poll_not_before = now + exc.retry_after
+                for tracked in batch:
+                    tracked.polls += 1
+                    tracked.next_poll = now + max(exc.retry_after or 0.0, self._interval(tracked, now))
+                log.warning("status poll failed (%s); backing off", exc.kind.value)
+                return
+            now = self._clock()
+            by_id = {s.task_id: s for s in statuses}
+            for tracked in batch:
+                tracked.polls += 1
+                tracked.next_poll = now + self._interval(tracked, now)
+                status = by_id.get(tracked.task_id)
+                if status is not None and tracked.job_id in self._tracked:
+                    await self._apply(tracked, status)
+        finally:
+            self._polls_in_flight -= 1
+            self._wake.set()
+
+    async def _apply(self, tracked: _Tracked, status: TaskStatus) -> None:
+        now = self._clock()
+        if status.state is TaskState.SUCCEEDED:
+            self._render_estimate = 0.7 * self._render_estimate + 0.3 * max(now - tracked.submitted_at, 0.1)
+            await self._finish_succeeded(tracked.job_id, status, now)
+        elif status.state is TaskState.FAILED:
+            failure = status.failure
+            kind = failure.kind if failure else ErrorKind.UNAVAILABLE.value
+            message = failure.message if failure else "The provider could not make this song."
+            if kind == ErrorKind.RETIRED.value:
+                job = await self.job(tracked.job_id)
+                if job is not None:
+                    await self._retire(job.operation, message)
+            await self._finish_failed(tracked.job_id, kind, _failure_text(ErrorKind(kind), message))
+        elif status.state is TaskState.RUNNING:
+            shown = self._shown.get(tracked.job_id)
+            if shown is None or shown.state is not JobState.RUNNING:
+                async with self._uow() as uow:
+                    await uow.jobs.update(tracked.job_id, state=JobState.RUNNING, poll_count=tracked.polls)
+                    await uow.commit()
+                self._progress(tracked.job_id, JobState.RUNNING, now)
+
+    def _expire(self, now: float) -> None:
+        for tracked in list(self._tracked.values()):
+            if now - tracked.submitted_at > self.config.deadline:
+                self._forget(tracked.job_id)
+                minutes = self.config.deadline / 60
+                text = f"The music provider did not finish within {minutes:g} minutes, so the job was given up."
+                self._spawn(self._finish_failed(tracked.job_id, ErrorKind.TIMEOUT.value, text), "expire")
+
+    def _forget(self, job_id: int) -> None:
+        tracked = self._tracked.pop(job_id, None)
+        if tracked is not None:
+            self._by_task.pop(tracked.task_id, None)
+        if self._queue.remove(job_id):
+            self._queued_jobs.pop(job_id, None)
+        self._retry_at.pop(job_id, None)
+        self._attempts.pop(job_id, None)
+
+    # --- finishing ---------------------------------------------------------------------------------------------
+    async def _finish_succeeded(self, job_id: int, status: TaskStatus, now: float) -> None:
+        async with self._uow() as uow:
+            job = await uow.jobs.get(job_id)
+            if job is None or job.state.finished:
+                return  # a webhook and a poll raced; the first one did the work
+            result_url = None
+            if job.operation is Operation.DOWNLOAD:
+                result_url = next((c.audio_url for c in status.clips if c.audio_url), None)
+            else:
+                request = job.request
+                for clip in status.clips:
+                    await uow.tracks.add(
+                        clip=clip,
+                        job_id=job.id,
+                        guild_id=job.guild_id,
+                        channel_id=job.channel_id,
+                        author_id=job.user_id,
+                        provider=job.provider,
+                        operation=job.operation,
+                        parent_track_id=job.parent_track_id,
+                        now=now,
+                        title=request.get("title"),
+                    )
+            await uow.jobs.update(
+                job.id, state=JobState.SUCCEEDED, finished_at=now, result_url=result_url, poll_count=self._polls(job_id)
+            )
+            await uow.ledger.append(
+                guild_id=job.guild_id,
+                user_id=job.user_id,
+                job_id=job.id,
+                kind=LedgerKind.COMMIT,
+                amount=0,
+                period_key=job.period_key,
+                now=now,
+            )
+            await uow.commit()
+        self._forget(job_id)
+        self.metrics.inc("tunesmith_jobs_finished_total", state="succeeded")
+        log.info("job %d succeeded with %d clip(s)", job_id, len(status.clips))
+        self._schedule_delivery(job_id)
+
+    def _polls(self, job_id: int) -> int:
+        tracked = self._tracked.get(job_id)
+        return tracked.polls if tracked else 0
+
+    async def _finish_failed(self, job_id: int, kind: str, message: str, *, deliver: bool = True) -> None:
+        now = self._clock()
+        async with self._uow() as uow:
+            job = await uow.jobs.get(job_id)
+            if job is None or job.state.finished:
+                return
+            await self._settle_failure(uow, job, JobState.FAILED, kind, message, now)
+            if not deliver:
+                await uow.jobs.update(job_id, delivered_at=now)
+            await uow.commit()
+        self._forget(job_id)
+        self.metrics.inc("tunesmith_jobs_finished_total", state="failed")
+        log.info("job %d failed (%s)", job_id, kind)
+        if deliver:
+            self._schedule_delivery(job_id)
+
+    async def _settle_failure(
+        self, uow: UnitOfWork, job: Job, state: JobState, kind: str, message: str, now: float
+    ) -> None:
+        await uow.jobs.update(job.id, state=state, finished_at=now, failure_kind=kind, failure_message=message)
+        if job.cost and not await uow.ledger.settled(job.id):
+            await uow.ledger.append(
+                guild_id=job.guild_id,
+                user_id=job.user_id,
+                job_id=job.id,
+                kind=LedgerKind.REFUND,
+                amount=job.cost,
+                period_key=job.period_key,
+                now=now,
+                note=kind,
+            )
+
+    # --- delivery ----------------------------------------------------------------------------------------------
+    def _schedule_delivery(self, job_id: int) -> None:
+        self._undelivered.add(job_id)
+        self._retry_deliveries()
+
+    def _retry_deliveries(self) -> None:
+        for job_id in list(self._undelivered):
+            if job_id not in self._delivering:
+                self._delivering.add(job_id)
+                self._spawn(self._deliver(job_id), f"deliver-{job_id}")
+
+    async def _deliver(self, job_id: int) -> None:
+        """Hand a finished job to the notifier once; on failure it stays undelivered and is retried."""
+        try:
+            async with self._uow(write=False) as uow:
+                job = await uow.jobs.get(job_id)
+                tracks = await uow.tracks.for_job(job_id) if job else []
+            if job is None or job.delivered_at is not None:
+                self._undelivered.discard(job_id)
+                return
+            if job.state is JobState.SUCCEEDED:
+                deliveries = await self.notifier.job_succeeded(job, tracks)
+                async with self._uow() as uow:
+                    for d in deliveries:
+                        await uow.tracks.set_message(
+                            d.track_id, channel_id=d.channel_id, message_id=d.message_id, thread_id=d.thread_id
+                        )
+                    await uow.jobs.update(job_id, delivered_at=self._clock())
+                    await uow.commit()
+            else:
+                refunded = job.cost  # every failure path refunds the full reservation
+                await self.notifier.job_failed(job, job.failure_message or "The job failed.", refunded)
+                async with self._uow() as uow:
+                    await uow.jobs.update(job_id, delivered_at=self._clock())
+                    await uow.commit()
+            self._undelivered.discard(job_id)
+            self._shown.pop(job_id, None)
+            self.metrics.inc("tunesmith_deliveries_total", outcome="ok")
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.metrics.inc("tunesmith_deliveries_total", outcome="error")
+            log.exception("delivering job %d failed; will retry", job_id)
+            await asyncio.sleep(5.0)
+        finally:
+            self._delivering.discard(job_id)
+
+    # --- progress ----------------------------------------------------------------------------------------------
+    def _progress(self, job_id: int, state: JobState, now: float) -> None:
+        shown = self._shown.setdefault(job_id, _Shown())
+        if shown.state is state and not shown.pending:
+            return
+        shown.state = state
+        shown.pending = True
+        if now - shown.at >= self.config.progress_interval:
+            self._send_progress(job_id, shown, now)
+
+    def _refresh_progress(self, now: float) -> None:
+        positions = self._queue.positions() if len(self._queue) else {}
+        for job_id, shown in list(self._shown.items()):
+            if now - shown.at < self.config.progress_interval:
+                continue
+            position = positions.get(job_id)
+            moved = shown.state is JobState.QUEUED and position != shown.position
+            stale = shown.state is JobState.RUNNING and now - shown.at >= self.config.refresh_interval
+            if shown.pending or moved or stale:
+                shown.position = position
+                self._send_progress(job_id, shown, now)
+
+    def _send_progress(self, job_id: int, shown: _Shown, now: float) -> None:
+        shown.at = now
+        shown.pending = False
+        state = shown.state or JobState.QUEUED
+        tracked = self._tracked.get(job_id)
+        elapsed = now - tracked.submitted_at if tracked else 0.0
+        eta = max(self._render_estimate - elapsed, 0.0) if tracked else None
+        progress = Progress(state=state, position=shown.position, elapsed_s=elapsed, eta_s=eta)
+        self._spawn(self._notify_progress(job_id, progress), f"progress-{job_id}")
+
+    async def _notify_progress(self, job_id: int, progress: Progress) -> None:
+        job = await self.job(job_id)
+        if job is None or job.state.finished:
+            return
+        try:
+            await self.notifier.job_progress(job, progress)
+        except Exception:  # a failed edit must not hurt the job itself
+            log.warning("status update for job %d failed", job_id, exc_info=True)
+
+
+def _failure_text(kind: ErrorKind, message: str) -> str:
+    """What the member reads when a job fails: the provider's reason where it helps, plain words otherwise."""
+    if kind is ErrorKind.MODERATION:
+        return f"The provider's content filter refused this: {message}"
+    if kind is ErrorKind.RETIRED:
+        return "This operation was retired by the provider, so it's switched off for now."
+    if kind is ErrorKind.UNAVAILABLE:
+        return "The music provider is down right now."
+    if kind in (ErrorKind.AUTH, ErrorKind.CREDITS):
+        return "The music provider refused the bot's account; an admin has to fix it."
+    return message

@@ -1,0 +1,154 @@
+"""Versioned schema migrations, applied in order at start-up. Never edit a shipped step: add a new one."""
+
+from __future__ import annotations
+
+import logging
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+# Times are REAL unix seconds (UTC). Ids from Discord are INTEGER snowflakes.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    """
+    CREATE TABLE guild_settings (
+        guild_id              INTEGER PRIMARY KEY,
+        budget                INTEGER NOT NULL,
+        period                TEXT    NOT NULL CHECK (period IN ('day', 'week', 'month')),
+        member_cap            INTEGER,
+        reset_epoch           INTEGER NOT NULL DEFAULT 0,
+        costs                 TEXT    NOT NULL DEFAULT '{}',
+        max_jobs_member       INTEGER NOT NULL,
+        max_jobs_server       INTEGER NOT NULL,
+        allowed_channel_ids   TEXT    NOT NULL DEFAULT '[]',
+        required_role_id      INTEGER,
+        remix_threads         INTEGER NOT NULL DEFAULT 1,
+        audit_channel_id      INTEGER,
+        default_model         TEXT,
+        cooldown_s            REAL    NOT NULL DEFAULT 0,
+        use_default_blocklist INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE TABLE member_caps (
+        guild_id INTEGER NOT NULL,
+        user_id  INTEGER NOT NULL,
+        cap      INTEGER NOT NULL,
+        PRIMARY KEY (guild_id, user_id)
+    );
+    CREATE TABLE tracks (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id          INTEGER REFERENCES jobs (id),
+        guild_id        INTEGER NOT NULL,
+        channel_id      INTEGER NOT NULL,
+        author_id       INTEGER NOT NULL,
+        provider        TEXT    NOT NULL,
+        clip_id         TEXT    NOT NULL,
+        title           TEXT,
+        audio_url       TEXT,
+        image_url       TEXT,
+        duration_s      REAL,
+        lyrics          TEXT,
+        tags            TEXT,
+        model           TEXT,
+        operation       TEXT    NOT NULL,
+        parent_track_id INTEGER REFERENCES tracks (id),
+        message_id      INTEGER,
+        thread_id       INTEGER,
+        created_at      REAL    NOT NULL,
+        deleted         INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX tracks_guild_recent ON tracks (guild_id, deleted, id DESC);
+    CREATE INDEX tracks_author_recent ON tracks (guild_id, author_id, id DESC);
+    CREATE INDEX tracks_parent ON tracks (parent_track_id);
+    CREATE INDEX tracks_job ON tracks (job_id);
+    CREATE TABLE jobs (
+        id                INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id          INTEGER NOT NULL,
+        channel_id        INTEGER NOT NULL,
+        user_id           INTEGER NOT NULL,
+        operation         TEXT    NOT NULL,
+        request           TEXT    NOT NULL,
+        provider          TEXT    NOT NULL,
+        state             TEXT    NOT NULL,
+        cost              INTEGER NOT NULL,
+        period_key        TEXT    NOT NULL,
+        parent_track_id   INTEGER REFERENCES tracks (id),
+        task_id           TEXT,
+        webhook_secret    TEXT,
+        status_message_id INTEGER,
+        failure_kind      TEXT,
+        failure_message   TEXT,
+        result_url        TEXT,
+        created_at        REAL    NOT NULL,
+        submitted_at      REAL,
+        finished_at       REAL,
+        delivered_at      REAL,
+        poll_count        INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX jobs_active ON jobs (state) WHERE state IN ('queued', 'submitted', 'running');
+    CREATE INDEX jobs_undelivered ON jobs (delivered_at) WHERE delivered_at IS NULL;
+    CREATE INDEX jobs_member ON jobs (guild_id, user_id, id DESC);
+    CREATE INDEX jobs_task ON jobs (provider, task_id);
+    CREATE TABLE ledger (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id   INTEGER NOT NULL,
+        user_id    INTEGER,
+        job_id     INTEGER REFERENCES jobs (id),
+        kind       TEXT    NOT NULL CHECK (kind IN ('reserve', 'commit', 'refund', 'grant', 'reset')),
+        amount     INTEGER NOT NULL,
+        period_key TEXT    NOT NULL,
+        note       TEXT,
+        actor_id   INTEGER,
+        created_at REAL    NOT NULL
+    );
+    CREATE INDEX ledger_period ON ledger (guild_id, period_key);
+    CREATE INDEX ledger_member ON ledger (guild_id, user_id, period_key);
+    -- at most one settlement (commit or refund) per job: the database itself refuses a double refund
+    CREATE UNIQUE INDEX ledger_one_settlement ON ledger (job_id) WHERE kind IN ('commit', 'refund');
+    CREATE TRIGGER ledger_append_only_update BEFORE UPDATE ON ledger
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+    CREATE TRIGGER ledger_append_only_delete BEFORE DELETE ON ledger
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+    CREATE TABLE webhook_events (
+        event_key   TEXT PRIMARY KEY,
+        task_id     TEXT NOT NULL,
+        received_at REAL NOT NULL
+    );
+    CREATE TABLE blocked_terms (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id   INTEGER NOT NULL,
+        pattern    TEXT    NOT NULL,
+        is_regex   INTEGER NOT NULL,
+        added_by   INTEGER,
+        created_at REAL    NOT NULL,
+        UNIQUE (guild_id, pattern, is_regex)
+    );
+    CREATE TABLE bans (
+        guild_id   INTEGER NOT NULL,
+        user_id    INTEGER NOT NULL,
+        reason     TEXT,
+        banned_by  INTEGER,
+        created_at REAL    NOT NULL,
+        PRIMARY KEY (guild_id, user_id)
+    );
+    CREATE TABLE retired_operations (
+        provider   TEXT NOT NULL,
+        operation  TEXT NOT NULL,
+        message    TEXT,
+        retired_at REAL NOT NULL,
+        PRIMARY KEY (provider, operation)
+    );
+    """,
+)
+
+
+async def migrate(conn: aiosqlite.Connection) -> int:
+    """Bring the schema up to date; returns the version now in force."""
+    async with conn.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    current = int(row[0]) if row else 0
+    for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+        log.info("applying database migration %d", version)
+        # executescript commits first; wrap each step so a failure leaves the previous version intact.
+        await conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;")
+    return len(MIGRATIONS)

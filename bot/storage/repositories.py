@@ -1,0 +1,428 @@
+"""Repositories: every SQL statement of the bot lives here. They run inside a UnitOfWork's transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import aiosqlite
+
+from bot.domain.models import (
+    Clip,
+    GuildSettings,
+    Job,
+    JobState,
+    LedgerEntry,
+    LedgerKind,
+    Operation,
+    Period,
+    Track,
+)
+
+_ACTIVE = ("queued", "submitted", "running")
+
+
+def _row(row: aiosqlite.Row | None) -> dict[str, Any] | None:
+    return dict(row) if row is not None else None
+
+
+class _Repo:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def _one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
+        async with self._conn.execute(sql, tuple(params)) as cur:
+            return _row(await cur.fetchone())
+
+    async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        async with self._conn.execute(sql, tuple(params)) as cur:
+            return [dict(r) for r in await cur.fetchall()]
+
+    async def _scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        async with self._conn.execute(sql, tuple(params)) as cur:
+            row = await cur.fetchone()
+        return row[0] if row is not None else None
+
+    async def _insert(self, sql: str, params: Iterable[Any]) -> int:
+        async with self._conn.execute(sql, tuple(params)) as cur:
+            return int(cur.lastrowid or 0)
+
+
+def _job(row: dict[str, Any]) -> Job:
+    row["request"] = json.loads(row["request"])
+    return Job.model_validate(row)
+
+
+# Columns a caller may change on a job; anything else is fixed at admission.
+_JOB_MUTABLE = frozenset(
+    {
+        "state",
+        "task_id",
+        "webhook_secret",
+        "status_message_id",
+        "failure_kind",
+        "failure_message",
+        "result_url",
+        "submitted_at",
+        "finished_at",
+        "delivered_at",
+        "poll_count",
+    }
+)
+
+
+class JobRepository(_Repo):
+    async def add(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        operation: Operation,
+        request: Mapping[str, Any],
+        provider: str,
+        cost: int,
+        period_key: str,
+        parent_track_id: int | None,
+        now: float,
+        state: JobState = JobState.QUEUED,
+    ) -> Job:
+        job_id = await self._insert(
+            "INSERT INTO jobs (guild_id, channel_id, user_id, operation, request, provider, state, cost,"
+            " period_key, parent_track_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                guild_id,
+                channel_id,
+                user_id,
+                operation.value,
+                json.dumps(dict(request), separators=(",", ":")),
+                provider,
+                state.value,
+                cost,
+                period_key,
+                parent_track_id,
+                now,
+            ),
+        )
+        job = await self.get(job_id)
+        assert job is not None
+        return job
+
+    async def get(self, job_id: int) -> Job | None:
+        row = await self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return _job(row) if row else None
+
+    async def update(self, job_id: int, **fields: Any) -> None:
+        unknown = set(fields) - _JOB_MUTABLE
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        values = [v.value if isinstance(v, JobState) else v for v in fields.values()]
+        cols = ", ".join(f"{name} = ?" for name in fields)
+        await self._conn.execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*values, job_id))
+
+    async def active(self) -> list[Job]:
+        rows = await self._all("SELECT * FROM jobs WHERE state IN (?,?,?) ORDER BY id", _ACTIVE)
+        return [_job(r) for r in rows]
+
+    async def undelivered(self) -> list[Job]:
+        """Finished jobs whose outcome has not reached Discord yet (a crash between the two)."""
+        rows = await self._all(
+            "SELECT * FROM jobs WHERE delivered_at IS NULL AND state NOT IN (?,?,?) ORDER BY id", _ACTIVE
+        )
+        return [_job(r) for r in rows]
+
+    async def count_active(self, guild_id: int, user_id: int | None = None) -> int:
+        if user_id is None:
+            sql = "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND state IN (?,?,?)"
+            return int(await self._scalar(sql, (guild_id, *_ACTIVE)))
+        sql = "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND user_id = ? AND state IN (?,?,?)"
+        return int(await self._scalar(sql, (guild_id, user_id, *_ACTIVE)))
+
+    async def last_created_at(self, guild_id: int, user_id: int) -> float | None:
+        """When the member last started a job (for the cooldown)."""
+        sql = "SELECT MAX(created_at) FROM jobs WHERE guild_id = ? AND user_id = ? AND operation != ?"
+        value = await self._scalar(sql, (guild_id, user_id, Operation.LYRICS.value))
+        return float(value) if value is not None else None
+
+    async def counts_by_state(self) -> dict[str, int]:
+        rows = await self._all("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
+        return {r["state"]: int(r["n"]) for r in rows}
+
+    async def recent(self, guild_id: int, user_id: int | None = None, *, limit: int = 25) -> list[Job]:
+        if user_id is None:
+            rows = await self._all("SELECT * FROM jobs WHERE guild_id = ? ORDER BY id DESC LIMIT ?", (guild_id, limit))
+        else:
+            rows = await self._all(
+                "SELECT * FROM jobs WHERE guild_id = ? AND user_id = ? ORDER BY id DESC LIMIT ?",
+                (guild_id, user_id, limit),
+            )
+        return [_job(r) for r in rows]
+
+
+def _track(row: dict[str, Any]) -> Track:
+    row["deleted"] = bool(row["deleted"])
+    return Track.model_validate(row)
+
+
+class TrackRepository(_Repo):
+    async def add(
+        self,
+        *,
+        clip: Clip,
+        job_id: int | None,
+        guild_id: int,
+        channel_id: int,
+        author_id: int,
+        provider: str,
+        operation: Operation,
+        parent_track_id: int | None,
+        now: float,
+        title: str | None = None,
+    ) -> Track:
+        track_id = await self._insert(
+            "INSERT INTO tracks (job_id, guild_id, channel_id, author_id, provider, clip_id, title, audio_url,"
+            " image_url, duration_s, lyrics, tags, model, operation, parent_track_id, created_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                job_id,
+                guild_id,
+                channel_id,
+                author_id,
+                provider,
+                clip.clip_id,
+                clip.title or title,
+                clip.audio_url,
+                clip.image_url,
+                clip.duration_s,
+                clip.lyrics,
+                clip.tags,
+                clip.model,
+                operation.value,
+                parent_track_id,
+                now,
+            ),
+        )
+        track = await self.get(track_id)
+        assert track is not None
+        return track
+
+    async def get(self, track_id: int) -> Track | None:
+        row = await self._one("SELECT * FROM tracks WHERE id = ?", (track_id,))
+        return _track(row) if row else None
+
+    async def for_job(self, job_id: int) -> list[Track]:
+        return [_track(r) for r in await self._all("SELECT * FROM tracks WHERE job_id = ? ORDER BY id", (job_id,))]
+
+    async def children(self, track_id: int) -> list[Track]:
+        rows = await self._all(
+            "SELECT * FROM tracks WHERE parent_track_id = ? AND deleted = 0 ORDER BY id", (track_id,)
+        )
+        return [_track(r) for r in rows]
+
+    async def set_message(self, track_id: int, *, channel_id: int, message_id: int, thread_id: int | None) -> None:
+        await self._conn.execute(
+            "UPDATE tracks SET message_id = ?, thread_id = COALESCE(?, thread_id) WHERE id = ?",
+            (message_id, thread_id, track_id),
+        )
+
+    async def set_thread(self, track_id: int, thread_id: int) -> None:
+        await self._conn.execute("UPDATE tracks SET thread_id = ? WHERE id = ?", (thread_id, track_id))
+
+    async def mark_deleted(self, track_id: int) -> None:
+        await self._conn.execute("UPDATE tracks SET deleted = 1 WHERE id = ?", (track_id,))
+
+    async def recent(
+        self, guild_id: int, *, author_id: int | None = None, limit: int = 10, offset: int = 0
+    ) -> list[Track]:
+        if author_id is None:
+            sql = "SELECT * FROM tracks WHERE guild_id = ? AND deleted = 0 ORDER BY id DESC LIMIT ? OFFSET ?"
+            params: tuple[Any, ...] = (guild_id, limit, offset)
+        else:
+            sql = (
+                "SELECT * FROM tracks WHERE guild_id = ? AND author_id = ? AND deleted = 0"
+                " ORDER BY id DESC LIMIT ? OFFSET ?"
+            )
+            params = (guild_id, author_id, limit, offset)
+        return [_track(r) for r in await self._all(sql, params)]
+
+    async def count(self, guild_id: int, *, author_id: int | None = None) -> int:
+        if author_id is None:
+            return int(
+                await self._scalar("SELECT COUNT(*) FROM tracks WHERE guild_id = ? AND deleted = 0", (guild_id,))
+            )
+        return int(
+            await self._scalar(
+                "SELECT COUNT(*) FROM tracks WHERE guild_id = ? AND author_id = ? AND deleted = 0",
+                (guild_id, author_id),
+            )
+        )
+
+    async def search(self, guild_id: int, text: str, *, limit: int = 25) -> list[Track]:
+        """Tracks whose title, style or id starts/contains ``text``, newest first (for autocomplete)."""
+        like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = await self._all(
+            "SELECT * FROM tracks WHERE guild_id = ? AND deleted = 0 AND (title LIKE ? ESCAPE '\\'"
+            " OR tags LIKE ? ESCAPE '\\' OR CAST(id AS TEXT) = ?) ORDER BY id DESC LIMIT ?",
+            (guild_id, like, like, text.strip(), limit),
+        )
+        return [_track(r) for r in rows]
+
+
+class LedgerRepository(_Repo):
+    async def append(
+        self,
+        *,
+        guild_id: int,
+        kind: LedgerKind,
+        amount: int,
+        period_key: str,
+        now: float,
+        user_id: int | None = None,
+        job_id: int | None = None,
+        note: str | None = None,
+        actor_id: int | None = None,
+    ) -> int:
+        return await self._insert(
+            "INSERT INTO ledger (guild_id, user_id, job_id, kind, amount, period_key, note, actor_id, created_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            (guild_id, user_id, job_id, kind.value, amount, period_key, note, actor_id, now),
+        )
+
+    async def server_sum(self, guild_id: int, period_key: str) -> int:
+        """Net change of the server's balance in a period (member-only grants excluded)."""
+        value = await self._scalar(
+            "SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE guild_id = ? AND period_key = ?"
+            " AND NOT (kind = 'grant' AND user_id IS NOT NULL)",
+            (guild_id, period_key),
+        )
+        return int(value)
+
+    async def member_sum(self, guild_id: int, user_id: int, period_key: str) -> int:
+        """Net change of one member's allowance in a period (their jobs and their own grants)."""
+        value = await self._scalar(
+            "SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE guild_id = ? AND user_id = ? AND period_key = ?",
+            (guild_id, user_id, period_key),
+        )
+        return int(value)
+
+    async def for_job(self, job_id: int) -> list[LedgerEntry]:
+        rows = await self._all("SELECT * FROM ledger WHERE job_id = ? ORDER BY id", (job_id,))
+        return [LedgerEntry.model_validate(r) for r in rows]
+
+    async def settled(self, job_id: int) -> bool:
+        value = await self._scalar(
+            "SELECT COUNT(*) FROM ledger WHERE job_id = ? AND kind IN ('commit', 'refund')", (job_id,)
+        )
+        return bool(value)
+
+
+def _settings(row: dict[str, Any]) -> GuildSettings:
+    row["costs"] = json.loads(row["costs"])
+    row["allowed_channel_ids"] = json.loads(row["allowed_channel_ids"])
+    row["remix_threads"] = bool(row["remix_threads"])
+    row["use_default_blocklist"] = bool(row["use_default_blocklist"])
+    return GuildSettings.model_validate(row)
+
+
+class SettingsRepository(_Repo):
+    async def get(self, guild_id: int) -> GuildSettings | None:
+        row = await self._one("SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,))
+        return _settings(row) if row else None
+
+    async def save(self, settings: GuildSettings) -> None:
+        data = settings.model_dump()
+        data["period"] = Period(data["period"]).value
+        data["costs"] = json.dumps({Operation(k).value: int(v) for k, v in settings.costs.items()})
+        data["allowed_channel_ids"] = json.dumps(settings.allowed_channel_ids)
+        cols = list(data)
+        await self._conn.execute(
+            f"INSERT INTO guild_settings ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+            f" ON CONFLICT (guild_id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in cols[1:])}",
+            tuple(data.values()),
+        )
+
+    async def member_cap(self, guild_id: int, user_id: int) -> int | None:
+        value = await self._scalar(
+            "SELECT cap FROM member_caps WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
+        )
+        return int(value) if value is not None else None
+
+    async def set_member_cap(self, guild_id: int, user_id: int, cap: int | None) -> None:
+        if cap is None:
+            await self._conn.execute("DELETE FROM member_caps WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+        else:
+            await self._conn.execute(
+                "INSERT INTO member_caps (guild_id, user_id, cap) VALUES (?,?,?)"
+                " ON CONFLICT (guild_id, user_id) DO UPDATE SET cap = excluded.cap",
+                (guild_id, user_id, cap),
+            )
+
+
+class ModerationRepository(_Repo):
+    async def blocked_terms(self, guild_id: int) -> list[dict[str, Any]]:
+        return await self._all(
+            "SELECT id, pattern, is_regex, added_by, created_at FROM blocked_terms WHERE guild_id = ? ORDER BY id",
+            (guild_id,),
+        )
+
+    async def add_blocked_term(self, guild_id: int, pattern: str, *, is_regex: bool, added_by: int, now: float) -> int:
+        async with self._conn.execute(
+            "INSERT OR IGNORE INTO blocked_terms (guild_id, pattern, is_regex, added_by, created_at)"
+            " VALUES (?,?,?,?,?)",
+            (guild_id, pattern, int(is_regex), added_by, now),
+        ) as cur:
+            return int(cur.rowcount or 0)
+
+    async def remove_blocked_term(self, guild_id: int, pattern: str) -> int:
+        async with self._conn.execute(
+            "DELETE FROM blocked_terms WHERE guild_id = ? AND pattern = ?", (guild_id, pattern)
+        ) as cur:
+            return int(cur.rowcount or 0)
+
+    async def ban(self, guild_id: int, user_id: int, *, reason: str | None, banned_by: int, now: float) -> None:
+        await self._conn.execute(
+            "INSERT INTO bans (guild_id, user_id, reason, banned_by, created_at) VALUES (?,?,?,?,?)"
+            " ON CONFLICT (guild_id, user_id) DO UPDATE SET reason = excluded.reason, banned_by = excluded.banned_by",
+            (guild_id, user_id, reason, banned_by, now),
+        )
+
+    async def unban(self, guild_id: int, user_id: int) -> bool:
+        async with self._conn.execute(
+            "DELETE FROM bans WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
+        ) as cur:
+            return bool(cur.rowcount)
+
+    async def ban_of(self, guild_id: int, user_id: int) -> dict[str, Any] | None:
+        return await self._one("SELECT * FROM bans WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+
+    async def bans(self, guild_id: int) -> list[dict[str, Any]]:
+        return await self._all("SELECT * FROM bans WHERE guild_id = ? ORDER BY created_at", (guild_id,))
+
+
+class ProviderRepository(_Repo):
+    """Provider-wide state: operations a provider retired, and webhook deliveries already processed."""
+
+    async def retired(self, provider: str) -> dict[Operation, str | None]:
+        rows = await self._all("SELECT operation, message FROM retired_operations WHERE provider = ?", (provider,))
+        return {Operation(r["operation"]): r["message"] for r in rows}
+
+    async def retire(self, provider: str, operation: Operation, *, message: str | None, now: float) -> None:
+        await self._conn.execute(
+            "INSERT OR IGNORE INTO retired_operations (provider, operation, message, retired_at) VALUES (?,?,?,?)",
+            (provider, operation.value, message, now),
+        )
+
+    async def reinstate(self, provider: str, operation: Operation) -> bool:
+        async with self._conn.execute(
+            "DELETE FROM retired_operations WHERE provider = ? AND operation = ?", (provider, operation.value)
+        ) as cur:
+            return bool(cur.rowcount)
+
+    async def record_webhook(self, event_key: str, task_id: str, now: float) -> bool:
+        """Remember a webhook delivery; False when it was seen before (a duplicate to ignore)."""
+        async with self._conn.execute(
+            "INSERT OR IGNORE INTO webhook_events (event_key, task_id, received_at) VALUES (?,?,?)",
+            (event_key, task_id, now),
+        ) as cur:
+            return bool(cur.rowcount)

@@ -1,0 +1,118 @@
+"""The bot's own HTTP server: provider webhooks, ``/healthz`` and Prometheus ``/metrics``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot.core.engine import Engine
+from bot.domain.models import TaskState, TaskStatus
+from bot.web.signatures import SignatureError, verify
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024  # 1 MiB: no honest webhook is bigger
+PayloadParser = Callable[[str, dict[str, Any]], TaskStatus]
+
+
+class WebServer:
+    """Runs next to the bot on TUNESMITH_WEB_HOST:TUNESMITH_WEB_PORT."""
+
+    def __init__(
+        self, engine: Engine, parse_payload: PayloadParser, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._engine = engine
+        self._parse = parse_payload
+        self._clock = clock
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+        self.app = web.Application(client_max_size=MAX_BODY)
+        self.app.add_routes(
+            [
+                web.post("/webhooks/{provider}/{job_id}", self.webhook),
+                web.get("/healthz", self.healthz),
+                web.get("/metrics", self.metrics),
+            ]
+        )
+
+    async def start(self, host: str, port: int) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        addresses = self._runner.addresses  # learns the real port when 0 asked for any free one
+        self.port = int(addresses[0][1]) if addresses else port
+        log.info("web server listening on http://%s:%s", host, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def _reject(self, status: int, reason: str) -> web.Response:
+        self._engine.metrics.inc("tunesmith_webhooks_total", result="rejected")
+        return web.json_response({"error": reason}, status=status)
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return self._reject(413, "body too large")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return self._reject(413, "body too large")
+        provider = request.match_info["provider"]
+        try:
+            job_id = int(request.match_info["job_id"])
+        except ValueError:
+            return self._reject(404, "unknown task")
+        if provider != self._engine.provider.name:
+            return self._reject(404, "unknown task")
+        known = await self._engine.webhook_secret(job_id)
+        if known is None:
+            return self._reject(404, "unknown task")
+        task_id, secret = known
+        try:
+            verify(request.headers, body, secret, now=self._clock())
+        except SignatureError as exc:
+            log.warning("webhook for job %d rejected: %s", job_id, exc)
+            return self._reject(401, "invalid signature")
+        try:
+            payload = json.loads(body)
+            if not isinstance(payload, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            return self._reject(400, "invalid JSON")
+        if payload.get("task_id") not in (None, task_id):
+            return self._reject(404, "unknown task")
+        event = str(request.headers.get("X-Webhook-Event") or payload.get("event") or "")
+        if event.endswith("streaming"):
+            self._engine.metrics.inc("tunesmith_webhooks_total", result="ignored")
+            return web.json_response({"ok": True, "ignored": "intermediate event"})
+        event_key = request.headers.get("X-Webhook-Id") or request.headers.get("Idempotency-Key")
+        if not await self._engine.record_webhook(event_key or f"{task_id}:{event or 'final'}", task_id):
+            self._engine.metrics.inc("tunesmith_webhooks_total", result="duplicate")
+            return web.json_response({"ok": True, "duplicate": True})
+        status = self._parse(task_id, payload)
+        self._engine.metrics.inc("tunesmith_webhooks_total", result="accepted")
+        if status.state in (TaskState.SUCCEEDED, TaskState.FAILED):
+            await self._engine.on_status(job_id, status)
+        return web.json_response({"ok": True})
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {"status": "ok", "queued": self._engine.queue_depth(), "in_flight": self._engine.in_flight()}
+        )
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        counts = await self._engine.job_counts()
+        gauges = {
+            "tunesmith_jobs": {(("state", state),): float(n) for state, n in sorted(counts.items())},
+            "tunesmith_queue_depth": {(): float(self._engine.queue_depth())},
+            "tunesmith_jobs_in_flight": {(): float(self._engine.in_flight())},
+        }
+        return web.Response(text=self._engine.metrics.render(gauges), content_type="text/plain", charset="utf-8")
