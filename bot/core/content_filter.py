@@ -9,14 +9,14 @@ How a word rule matches, and why:
   case, accents and full-width letters in one go. A few Cyrillic/Greek look-alikes are mapped to Latin letters in
   words that are Latin or made only of look-alikes (so Russian or Greek words are left alone).
 * Text is split on whitespace into tokens; punctuation inside a token is dropped ("b.a-d" -> "bad") and common
-  digit/symbol swaps are mapped to letters, but only in tokens that contain a letter, so "455" stays a number
-  while "a55" reads "ass". "1", "|" can mean i or l: they map to a marker that both i and l accept.
+  digit/symbol swaps are mapped to letters, but not in bare numbers, so "455" and "$5" stay numbers while "a55"
+  and "@$$" read "ass". "1", "|" can mean i or l: they map to a marker that both i and l accept.
 * A term matches a run of whole tokens only (no match inside a word: "class" never hits "ass"). Inside the match
   a space may only be skipped next to a single-letter token, so "b a d", "ba d" and "b. a. d." join up, while two
   real words never fuse ("lol icon" is not "lolicon", "the rapist" is not "therapist").
 * Repeated letters: each run of one letter in the term needs at least as many in the text, more are fine.
-  So "baaaad" hits "bad" and "faggot" needs two g's, but "as" never hits "ass" (collapsing both sides would).
-* A trailing plural "s" is accepted, since slurs are as often written in the plural.
+  So "baaaad" hits "bad", but "as" never hits "ass" (collapsing runs on both sides would).
+* A trailing plural "s" (or "es" after s, x, z, ch, sh) is accepted: slurs are as often written in the plural.
 
 Regex rules (validated with :func:`validate_regex` when an admin adds them) run on the raw, the folded and the
 normalised text with the `regex` module's ``timeout=``; a timeout counts as no match and is logged with the rule
@@ -102,15 +102,55 @@ _FORMAT_CHARS = regex.compile(r"\p{Cf}+")  # zero-width space/joiners, word join
 _COMBINING = regex.compile(r"\p{Mn}+")
 _AMBIGUOUS = "1"  # "1" and "|" read as i or l; both letters accept it in a term
 _LEET = str.maketrans(
-    {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s", "€": "e",
-     "|": _AMBIGUOUS, "!": "i"}
+    {
+        "0": "o",
+        "3": "e",
+        "4": "a",
+        "5": "s",
+        "7": "t",
+        "8": "b",
+        "9": "g",
+        "@": "a",
+        "$": "s",
+        "€": "e",
+        "|": _AMBIGUOUS,
+        "!": "i",
+    }
 )
-_LEET_CHARS = frozenset("0134578 9@$€|!".replace(" ", ""))
+_LEET_CHARS = frozenset("01345789@$€|!")
 # Only look-alikes whose lower and upper case both read as the same Latin letter (after casefold).
 _CONFUSABLES = str.maketrans(
-    {"а": "a", "в": "b", "е": "e", "һ": "h", "н": "h", "і": "i", "ј": "j", "к": "k", "ӏ": "l", "м": "m",
-     "о": "o", "р": "p", "с": "c", "ѕ": "s", "т": "t", "у": "y", "х": "x", "ԁ": "d", "ɡ": "g",
-     "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x"}
+    {
+        "а": "a",
+        "в": "b",
+        "е": "e",
+        "һ": "h",
+        "н": "h",
+        "і": "i",
+        "ј": "j",
+        "к": "k",
+        "ӏ": "l",
+        "м": "m",
+        "о": "o",
+        "р": "p",
+        "с": "c",
+        "ѕ": "s",
+        "т": "t",
+        "у": "y",
+        "х": "x",
+        "ԁ": "d",
+        "ɡ": "g",
+        "α": "a",
+        "β": "b",
+        "ε": "e",
+        "ι": "i",
+        "κ": "k",
+        "ο": "o",
+        "ρ": "p",
+        "τ": "t",
+        "υ": "u",
+        "χ": "x",
+    }
 )
 _CONFUSABLE_CHARS = frozenset(chr(c) for c in _CONFUSABLES)
 _LATIN = regex.compile(r"[a-z]")
@@ -150,11 +190,17 @@ def _normalise(text: str) -> list[str]:
     for single, group in itertools.groupby(cores, key=lambda c: len(c) == 1):
         members = list(group)
         if single:
-            spelled = any(c.isalpha() for c in members)
+            spelled = _spelled("".join(members))
             tokens.extend(_map_token(c, spelled) for c in members)
         else:
-            tokens.extend(_map_token(c, any(ch.isalpha() for ch in c)) for c in members)
+            tokens.extend(_map_token(c, _spelled(c)) for c in members)
     return [t for t in tokens if t]
+
+
+def _spelled(chars: str) -> bool:
+    """Whether digits and symbols here stand for letters: yes next to a letter ("a55") or with no digit at all
+    ("@$$"); a bare number ("455", "$5") stays a number, so "top 5 hits" never reads as "top s hits"."""
+    return any(ch.isalpha() for ch in chars) or not any(ch.isdigit() for ch in chars)
 
 
 def _map_token(core: str, spelled: bool) -> str:
@@ -166,7 +212,7 @@ def _map_token(core: str, spelled: bool) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Word rules -> one regex over the normalised text ("tok tok tok", single spaces)
+# Word rules -> one regex per term over the normalised text ("tok tok tok", single spaces)
 # ---------------------------------------------------------------------------------------------------------
 
 # An optional space inside a word of the term, allowed only when the token before or after it is one character.
@@ -175,8 +221,8 @@ _LETTER_CLASS = {"i": "[i1]", "l": "[l1]", _AMBIGUOUS: "[1il]"}
 # Spaced letters give one token start per character; more than this many copies of one letter in a row add
 # nothing to a match and only give the engine more to backtrack over.
 _RUN_CAP = 8
-_LONG_RUN = regex.compile(r"(\S)\1{%d,}" % _RUN_CAP)
-_LONG_SPACED_RUN = regex.compile(r"(?<!\S)(\S)(?: \1(?!\S)){%d,}" % _RUN_CAP)
+_LONG_RUN = regex.compile(rf"(\S)\1{{{_RUN_CAP},}}")
+_LONG_SPACED_RUN = regex.compile(rf"(?<!\S)(\S)(?: \1(?!\S)){{{_RUN_CAP},}}")
 
 
 def _term_regex(words: list[str]) -> str:
@@ -194,12 +240,24 @@ def _term_regex(words: list[str]) -> str:
     return "".join(parts)
 
 
-@functools.lru_cache(maxsize=256)
-def _compile_words(terms: tuple[tuple[str, ...], ...]) -> regex.Pattern[str]:
-    # One alternation for all word rules: a single pass over the text instead of one per rule, and filters
-    # rebuilt per request from the same rules reuse the compiled pattern.
-    alternatives = "|".join(f"(?P<t{i}>{_term_regex(list(words))})" for i, words in enumerate(terms))
-    return regex.compile(rf"(?<!\S)(?:{alternatives})(?:{_SEP}[sz])?(?!\S)")
+@functools.lru_cache(maxsize=4096)
+def _compile_term(words: tuple[str, ...]) -> regex.Pattern[str]:
+    # Cached per term, not per filter: filters are rebuilt per request from the server's rules.
+    # A plural ending is accepted: "-s" always, "-es" only after s, x, z, ch or sh, where English puts it
+    # (so a blocked "tap" does not reach "tapes").
+    plural = f"(?:{_SEP}e)?" if words[-1].endswith(("s", "x", "z", "ch", "sh")) else ""
+    return regex.compile(rf"(?<!\S){_term_regex(list(words))}(?:{plural}{_SEP}[sz])?(?!\S)")
+
+
+# For the cheap pre-check: i, l and the i-or-l marker become one symbol and letter runs collapse to one, which
+# maps any text a term matches onto the term's own skeleton; a term whose skeleton is not in the text's cannot
+# match, so most terms are ruled out with a substring test instead of a regex search.
+_SKELETON_IL = str.maketrans({"i": _AMBIGUOUS, "l": _AMBIGUOUS})
+_REPEATS = regex.compile(r"(.)\1+")
+
+
+def _skeleton(tokens: Iterable[str]) -> str:
+    return _REPEATS.sub(r"\1", "".join(tokens).translate(_SKELETON_IL))
 
 
 def _cap_runs(text: str) -> str:
@@ -252,9 +310,7 @@ def validate_regex(pattern: str, *, timeout: float = DEFAULT_REGEX_TIMEOUT) -> N
     if not pattern or not pattern.strip():
         raise InvalidRequest("The pattern is empty; give a regular expression to block.")
     if len(pattern) > MAX_REGEX_LENGTH:
-        raise InvalidRequest(
-            f"That pattern is {len(pattern)} characters long; keep it to {MAX_REGEX_LENGTH} or fewer."
-        )
+        raise InvalidRequest(f"That pattern is {len(pattern)} characters long; keep it to {MAX_REGEX_LENGTH} or fewer.")
     try:
         compiled = _compile_regex(pattern)
     except regex.error as exc:
@@ -307,7 +363,7 @@ class ContentFilter:
         self._regex_timeout = regex_timeout
         self._budget = check_budget
         all_rules = [*DEFAULT_BLOCKLIST, *rules] if include_defaults else list(rules)
-        term_rules: dict[tuple[str, ...], BlockRule] = {}
+        terms: dict[tuple[str, ...], BlockRule] = {}
         self._regex_rules: list[tuple[BlockRule, regex.Pattern[str]]] = []
         for rule in all_rules:
             if rule.is_regex:
@@ -322,12 +378,11 @@ class ContentFilter:
             if not words:
                 log.warning("Skipping block rule %s: nothing in it can be matched", rule.id)
                 continue
-            term_rules.setdefault(words, rule)  # the first rule for a term is the one reported
-        self._term_rules = list(term_rules.values())
-        self._words = _compile_words(tuple(term_rules)) if term_rules else None
+            terms.setdefault(words, rule)  # the first rule for a term is the one reported
+        self._terms = [(rule, _skeleton(words), _compile_term(words)) for words, rule in terms.items()]
 
     def find(self, text: str) -> BlockRule | None:
-        """The rule ``text`` breaks, or None. Word rules are tried first, then regex rules in order."""
+        """The rule ``text`` breaks, or None. Word rules are tried first, then regex rules, each in order."""
         return self._find(text, time.monotonic() + self._budget)
 
     def check(self, fields: Mapping[str, str | None]) -> None:
@@ -341,33 +396,43 @@ class ContentFilter:
                 raise Blocked(_member_message(field), rule=rule.label, field=field)
 
     def _find(self, text: str, deadline: float) -> BlockRule | None:
-        folded = _fold(text)
-        normalised = " ".join(_normalise(text))
-        if self._words is not None and normalised:
-            try:
-                # Our own patterns are linear on capped runs; the timeout is only a backstop.
-                hit = self._words.search(_cap_runs(normalised), timeout=max(deadline - time.monotonic(), 0.001))
-            except TimeoutError:
-                log.warning("Word rules timed out on a %d-character text; treated as no match", len(text))
-                hit = None
-            if hit is not None and hit.lastgroup is not None:
-                return self._term_rules[int(hit.lastgroup[1:])]
-        if not self._regex_rules:
-            return None
+        tokens = _normalise(text)
+        normalised = " ".join(tokens)
+        rule = self._find_word(tokens, normalised, len(text), deadline)
+        if rule is not None or not self._regex_rules:
+            return rule
         # The same text seen three ways, so a rule written for either raw or folded input still fires.
-        views = list(dict.fromkeys((text, folded, normalised)))
+        views = list(dict.fromkeys((text, _fold(text), normalised)))
         for index, (rule, compiled) in enumerate(self._regex_rules):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                log.warning(
-                    "Content check ran out of time; %d regex rules were not run", len(self._regex_rules) - index
-                )
-                return None
             try:
                 for view in views:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        log.warning(
+                            "Content check ran out of time; %d regex rules were not run",
+                            len(self._regex_rules) - index,
+                        )
+                        return None
                     if compiled.search(view, timeout=min(self._regex_timeout, remaining)) is not None:
                         return rule
-                    remaining = deadline - time.monotonic()
             except TimeoutError:
                 log.warning("Block rule %s timed out and was treated as no match", rule.id)
+        return None
+
+    def _find_word(self, tokens: list[str], normalised: str, size: int, deadline: float) -> BlockRule | None:
+        if not tokens or not self._terms:
+            return None
+        skeleton = _skeleton(tokens)
+        capped: str | None = None
+        for rule, term_skeleton, compiled in self._terms:
+            if term_skeleton not in skeleton:
+                continue
+            if capped is None:
+                capped = _cap_runs(normalised)
+            try:
+                # Term patterns are ours and near-linear on capped runs; the timeout is only a backstop.
+                if compiled.search(capped, timeout=max(deadline - time.monotonic(), 0.01)) is not None:
+                    return rule
+            except TimeoutError:
+                log.warning("Block rule %s timed out on a %d-character text; treated as no match", rule.id, size)
         return None

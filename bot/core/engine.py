@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 import time
@@ -50,11 +51,14 @@ _TASK_OPERATIONS = frozenset(Operation) - {Operation.LYRICS}
 
 @dataclass(frozen=True, slots=True)
 class Requester:
-    """Who asked, and where: the Discord ids the engine needs, without Discord."""
+    """Who asked, and where: the Discord facts the core needs, without Discord."""
 
     guild_id: int
     channel_id: int
     user_id: int
+    role_ids: frozenset[int] = frozenset()
+    is_admin: bool = False  # Manage Server
+    is_moderator: bool = False  # Manage Messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,7 +336,10 @@ class Engine:
         self.metrics.inc("tunesmith_provider_requests_total", call="lyrics")
         now = self._clock()
         async with self._uow() as uow:
-            await uow.jobs.update(job.id, state=JobState.SUCCEEDED, finished_at=now, delivered_at=now)
+            drafted = json.dumps([d.model_dump() for d in drafts])
+            await uow.jobs.update(
+                job.id, state=JobState.SUCCEEDED, finished_at=now, delivered_at=now, result_text=drafted
+            )
             await uow.ledger.append(
                 guild_id=job.guild_id,
                 user_id=job.user_id,
@@ -346,10 +353,13 @@ class Engine:
         self.metrics.inc("tunesmith_jobs_finished_total", state="succeeded")
         return job, drafts
 
-    async def attach_status_message(self, job_id: int, message_id: int) -> None:
-        """Remember the status message so every later edit goes by channel and message id."""
+    async def attach_status_message(self, job_id: int, message_id: int, *, channel_id: int | None = None) -> None:
+        """Remember the status message (and the channel or thread it is in): later edits go by these ids."""
+        changes: dict[str, Any] = {"status_message_id": message_id}
+        if channel_id is not None:
+            changes["channel_id"] = channel_id
         async with self._uow() as uow:
-            await uow.jobs.update(job_id, status_message_id=message_id)
+            await uow.jobs.update(job_id, **changes)
             await uow.commit()
 
     async def cancel(self, job_id: int, *, user_id: int, guild_id: int, moderator: bool = False) -> Job:
@@ -387,10 +397,13 @@ class Engine:
 
     # --- webhooks ----------------------------------------------------------------------------------------------
     async def webhook_secret(self, job_id: int) -> tuple[str, str] | None:
-        """(task_id, secret) of a job waiting for a webhook, or None when it is unknown or finished."""
+        """(task_id, secret) of a job submitted with a webhook, or None when there is no such job.
+
+        Finished jobs still answer, so a late duplicate is verified and acknowledged instead of refused.
+        """
         async with self._uow(write=False) as uow:
             job = await uow.jobs.get(job_id)
-        if job is None or job.state.finished or not job.task_id or not job.webhook_secret:
+        if job is None or not job.task_id or not job.webhook_secret:
             return None
         return job.task_id, job.webhook_secret
 

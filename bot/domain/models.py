@@ -498,6 +498,7 @@ class Job(BaseModel):
     delivered_at: datetime | None = None
     poll_count: int = 0
     result_url: str | None = None  # downloads: the link the provider made
+    result_text: str | None = None  # lyrics drafts, as JSON
 
     @property
     def active(self) -> bool:

@@ -215,3 +215,22 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool = True) -> UnitOfWork: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One line of a server's audit log: who did what, with what outcome and credits moved."""
+
+    actor_id: int
+    action: str  # e.g. "create", "refused", "settings", "grant", "ban", "block"
+    summary: str
+    outcome: str | None = None
+    credits: int | None = None  # negative: spent, positive: returned or granted
+    link: str | None = None
+    admin_note: str | None = None  # e.g. the block rule hit: admins only
+
+
+class AuditLog(Protocol):
+    """Where audit entries go (the server's audit-log channel, when one is set)."""
+
+    async def record(self, guild_id: int, entry: AuditEntry) -> None: ...

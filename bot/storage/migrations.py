@@ -79,6 +79,7 @@ MIGRATIONS: tuple[str, ...] = (
         failure_kind      TEXT,
         failure_message   TEXT,
         result_url        TEXT,
+        result_text       TEXT,
         created_at        REAL    NOT NULL,
         submitted_at      REAL,
         finished_at       REAL,

@@ -58,12 +58,14 @@ def _job(row: dict[str, Any]) -> Job:
 _JOB_MUTABLE = frozenset(
     {
         "state",
+        "channel_id",
         "task_id",
         "webhook_secret",
         "status_message_id",
         "failure_kind",
         "failure_message",
         "result_url",
+        "result_text",
         "submitted_at",
         "finished_at",
         "delivered_at",

@@ -23,9 +23,7 @@ PayloadParser = Callable[[str, dict[str, Any]], TaskStatus]
 class WebServer:
     """Runs next to the bot on TUNESMITH_WEB_HOST:TUNESMITH_WEB_PORT."""
 
-    def __init__(
-        self, engine: Engine, parse_payload: PayloadParser, *, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, engine: Engine, parse_payload: PayloadParser, *, clock: Callable[[], float] = time.time) -> None:
         self._engine = engine
         self._parse = parse_payload
         self._clock = clock

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -48,7 +50,7 @@ def test_positions_predict_the_pop_order(entries: list[tuple[int, int]]) -> None
     assert popped == predicted
     # Fairness: while more than one server waits, no server gets two turns in a row.
     guild_of = {job: g for job, (g, _) in enumerate(entries)}
-    for a, b in zip(popped, popped[1:], strict=False):
+    for a, b in pairwise(popped):
         if guild_of[a] == guild_of[b]:
-            remaining = {guild_of[j] for j in popped[popped.index(b):]}
+            remaining = {guild_of[j] for j in popped[popped.index(b) :]}
             assert remaining == {guild_of[b]}

@@ -1,0 +1,35 @@
+"""``python -m bot``: read settings, explain what is missing, and run Tunesmith."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from bot.config import TOKEN_HELP, load_settings
+from bot.domain.errors import ConfigError
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        sys.stderr.write(f"tunesmith: configuration error: {exc}\n")
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    # httpx logs every request URL at INFO; keep the log about the bot.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if settings.discord_token is None:
+        sys.stderr.write(f"tunesmith: {TOKEN_HELP}\n")
+        return 2
+    from bot.app import run  # imported late: a config error should not need discord.py to load
+
+    try:
+        asyncio.run(run(settings))
+    except KeyboardInterrupt:
+        logging.getLogger("bot").info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

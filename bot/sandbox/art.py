@@ -1,0 +1,80 @@
+"""Deterministic cover art for sandbox clips: a hash-seeded gradient, a few shapes and the title, as a PNG."""
+
+from __future__ import annotations
+
+import colorsys
+import hashlib
+import io
+import random
+import textwrap
+
+from PIL import Image, ImageDraw, ImageFont
+
+ART_SIZE = 512
+_FONT_SIZE = 40
+_DIAGONAL = 364  # > 256 * sqrt(2)
+
+
+def _rng(key: str) -> random.Random:
+    return random.Random(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big"))
+
+
+def _colour(hue: float, saturation: float, value: float, alpha: int = 255) -> tuple[int, int, int, int]:
+    r, g, b = colorsys.hsv_to_rgb(hue % 1.0, saturation, value)
+    return int(r * 255), int(g * 255), int(b * 255), alpha
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except (OSError, ValueError):  # Pillow built without FreeType only has the small bitmap font
+        return ImageFont.load_default()
+
+
+def render_png(key: str, title: str, size: int = ART_SIZE) -> bytes:
+    """A ``size`` x ``size`` PNG whose palette and shapes follow ``key``, with ``title`` written across it."""
+    rng = _rng(key)
+    hue = rng.random()
+    top = _colour(hue, 0.55 + 0.4 * rng.random(), 0.85)
+    bottom = _colour(hue + rng.uniform(0.15, 0.45), 0.6 + 0.4 * rng.random(), 0.35)
+    # A 256-step gradient mask, rotated and scaled, is much cheaper than drawing the gradient row by row. It is
+    # enlarged to cover the square's diagonal first so the rotation leaves no empty corners.
+    mask = Image.linear_gradient("L").resize((_DIAGONAL, _DIAGONAL), Image.Resampling.BILINEAR)
+    mask = mask.rotate(rng.uniform(0, 360), resample=Image.Resampling.BILINEAR)
+    edge = (_DIAGONAL - 256) // 2
+    mask = mask.crop((edge, edge, edge + 256, edge + 256)).resize((size, size), Image.Resampling.BILINEAR)
+    image = Image.composite(Image.new("RGBA", (size, size), bottom), Image.new("RGBA", (size, size), top), mask)
+
+    overlay = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    for _ in range(rng.randint(5, 9)):
+        colour = _colour(
+            hue + rng.uniform(-0.2, 0.6), rng.uniform(0.3, 0.9), rng.uniform(0.5, 1.0), rng.randint(70, 170)
+        )
+        x, y = rng.uniform(0, size), rng.uniform(0, size)
+        radius = rng.uniform(size * 0.05, size * 0.3)
+        box = (x - radius, y - radius, x + radius, y + radius)
+        shape = rng.randrange(3)
+        if shape == 0:
+            draw.ellipse(box, fill=colour)
+        elif shape == 1:
+            draw.rectangle(box, fill=colour)
+        else:
+            draw.regular_polygon((x, y, radius), n_sides=rng.randint(3, 6), rotation=rng.uniform(0, 360), fill=colour)
+    image = Image.alpha_composite(image, overlay).convert("RGB")
+
+    text = "\n".join(textwrap.wrap(title.strip() or "Untitled", width=18)[:3])
+    font = _font(_FONT_SIZE)
+    # Drawing in RGBA mode onto an RGB image blends the translucent band instead of replacing pixels.
+    draw = ImageDraw.Draw(image, "RGBA")
+    left, upper, right, lower = draw.multiline_textbbox((0, 0), text, font=font, align="center")
+    x = (size - (right - left)) / 2 - left
+    y = size * 0.78 - (lower - upper) / 2 - upper
+    pad = 16
+    draw.rectangle((0, y + upper - pad, size, y + lower + pad), fill=(0, 0, 0, 110))
+    draw.multiline_text((x, y), text, font=font, fill=(255, 255, 255, 255), align="center")
+
+    buffer = io.BytesIO()
+    # Fast compression: the art is served on every request and never stored.
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()

@@ -1,0 +1,192 @@
+"""Persistent buttons. Their custom_ids (``tunesmith:<area>:<action>:<id>``) point at database rows, so a
+button on a post from before a restart still works: discord.py rebuilds the item from its id."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.domain.errors import OperationUnavailable
+from bot.domain.models import Operation, Track
+from bot.ui import render
+from bot.ui.errors import reply_error
+from bot.ui.flows import requester, start_job
+from bot.ui.modals import compose_modal, remix_modal
+
+if TYPE_CHECKING:
+    from bot.ui.client import Tunesmith
+
+log = logging.getLogger(__name__)
+
+# Order and rows of the track post's buttons; Extend, Cover and Variation come first (design.md §1).
+TRACK_ACTIONS: tuple[tuple[str, str, discord.ButtonStyle, int], ...] = (
+    ("extend", "Extend", discord.ButtonStyle.primary, 0),
+    ("cover", "Cover", discord.ButtonStyle.primary, 0),
+    ("variation", "Variation", discord.ButtonStyle.primary, 0),
+    ("swap_vocals", "Swap vocals", discord.ButtonStyle.secondary, 0),
+    ("swap_sound", "Swap sound", discord.ButtonStyle.secondary, 0),
+    ("replace", "Replace section", discord.ButtonStyle.secondary, 1),
+    ("wav", "WAV", discord.ButtonStyle.secondary, 1),
+    ("delete", "Delete", discord.ButtonStyle.danger, 1),
+)
+_OPERATION_OF = {
+    "extend": Operation.EXTEND,
+    "cover": Operation.COVER,
+    "variation": Operation.VARIATION,
+    "swap_vocals": Operation.SWAP_VOCALS,
+    "swap_sound": Operation.SWAP_SOUND,
+    "replace": Operation.REPLACE,
+    "wav": Operation.DOWNLOAD,
+}
+
+
+def custom_id(area: str, action: str, row_id: int | str) -> str:
+    value = f"tunesmith:{area}:{action}:{row_id}"
+    assert len(value) <= 100, value
+    return value
+
+
+class TrackButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"tunesmith:track:(?P<action>[a-z_]+):(?P<id>\d+)"
+):
+    """One of a track post's buttons: opens a pre-filled form, downloads a WAV, or deletes the post."""
+
+    def __init__(self, action: str, track_id: int) -> None:
+        label, style, row = next((lbl, sty, r) for a, lbl, sty, r in TRACK_ACTIONS if a == action)
+        super().__init__(
+            discord.ui.Button(label=label, style=style, row=row, custom_id=custom_id("track", action, track_id))
+        )
+        self.action = action
+        self.track_id = track_id
+
+    @classmethod
+    async def from_custom_id(  # type: ignore[override]
+        cls, interaction: discord.Interaction[Tunesmith], item: discord.ui.Button[Any], match: re.Match[str]
+    ) -> TrackButton:
+        return cls(match["action"], int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction[Tunesmith]) -> None:  # type: ignore[override]
+        try:
+            await self._run(interaction)
+        except Exception as exc:  # buttons have no tree error handler: route to the same replies
+            await reply_error(interaction, exc)
+
+    async def _run(self, interaction: discord.Interaction[Tunesmith]) -> None:
+        studio = interaction.client.studio
+        who = requester(interaction)
+        if self.action == "delete":
+            track = await studio.delete_track(who, self.track_id)
+            await interaction.response.send_message(
+                f"Deleted *{render.clip(track.display_title, 80)}*.", ephemeral=True
+            )
+            if interaction.message is not None:
+                try:
+                    await interaction.message.delete()
+                except discord.HTTPException:
+                    log.warning("could not delete the post of track %d", track.id)
+            return
+        operation = _OPERATION_OF[self.action]
+        track = await studio.track(who.guild_id, self.track_id)
+        studio.engine.ensure_available(operation)
+        if operation is Operation.DOWNLOAD:
+            await start_job(interaction, operation, {"format": "wav"}, track_id=track.id)
+            return
+        await interaction.response.send_modal(remix_modal(operation, track))
+
+
+def track_view(track: Track, available: frozenset[Operation]) -> discord.ui.View:
+    """The buttons of a track post: only those the provider can do now, plus Delete."""
+    view = discord.ui.View(timeout=None)
+    for action, _label, _style, _row in TRACK_ACTIONS:
+        operation = _OPERATION_OF.get(action)
+        if operation is not None and operation not in available:
+            continue
+        view.add_item(TrackButton(action, track.id))
+    return view
+
+
+class ComposeButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"tunesmith:lyrics:compose:(?P<job>\d+):(?P<n>\d)"
+):
+    """Under drafted lyrics: opens the compose form pre-filled with that draft."""
+
+    def __init__(self, job_id: int, index: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=f"Compose with draft {index + 1}",
+                style=discord.ButtonStyle.primary,
+                custom_id=custom_id("lyrics", "compose", f"{job_id}:{index}"),
+            )
+        )
+        self.job_id = job_id
+        self.index = index
+
+    @classmethod
+    async def from_custom_id(  # type: ignore[override]
+        cls, interaction: discord.Interaction[Tunesmith], item: discord.ui.Button[Any], match: re.Match[str]
+    ) -> ComposeButton:
+        return cls(int(match["job"]), int(match["n"]))
+
+    async def callback(self, interaction: discord.Interaction[Tunesmith]) -> None:  # type: ignore[override]
+        try:
+            who = requester(interaction)
+            drafts = await interaction.client.studio.drafted_lyrics(who.guild_id, self.job_id)
+            if not 0 <= self.index < len(drafts):
+                raise OperationUnavailable("That draft is no longer available.")
+            draft = drafts[self.index]
+            defaults = {"title": (draft.title or "")[:80], "lyrics": draft.lyrics[:3000]}
+            await interaction.response.send_modal(compose_modal(defaults))
+        except Exception as exc:
+            await reply_error(interaction, exc)
+
+
+class HistoryButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"tunesmith:history:(?P<direction>newer|older):(?P<author>\d+):(?P<page>\d+)",
+):
+    """Newer/older page of /music history (author 0 = the whole server)."""
+
+    def __init__(self, direction: str, author_id: int, page: int, *, disabled: bool = False) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="◀ Newer" if direction == "newer" else "Older ▶",
+                style=discord.ButtonStyle.secondary,
+                disabled=disabled,
+                custom_id=custom_id("history", direction, f"{author_id}:{page}"),
+            )
+        )
+        self.author_id = author_id
+        self.page = page
+
+    @classmethod
+    async def from_custom_id(  # type: ignore[override]
+        cls, interaction: discord.Interaction[Tunesmith], item: discord.ui.Button[Any], match: re.Match[str]
+    ) -> HistoryButton:
+        return cls(match["direction"], int(match["author"]), int(match["page"]))
+
+    async def callback(self, interaction: discord.Interaction[Tunesmith]) -> None:  # type: ignore[override]
+        try:
+            embed, view = await history_page(interaction, self.author_id or None, self.page)
+            await interaction.response.edit_message(embed=embed, view=view)
+        except Exception as exc:
+            await reply_error(interaction, exc)
+
+
+async def history_page(
+    interaction: discord.Interaction[Tunesmith], author_id: int | None, page: int
+) -> tuple[discord.Embed, discord.ui.View]:
+    who = requester(interaction)
+    tracks, pages = await interaction.client.studio.history(who.guild_id, author_id, page)
+    page = min(max(page, 0), pages - 1)
+    whose = f"<@{author_id}>" if author_id else "this server"
+    embed = render.history_embed(tracks, page, pages, whose=whose)
+    view = discord.ui.View(timeout=None)
+    view.add_item(HistoryButton("newer", author_id or 0, max(page - 1, 0), disabled=page == 0))
+    view.add_item(HistoryButton("older", author_id or 0, min(page + 1, pages - 1), disabled=page >= pages - 1))
+    return embed, view
+
+
+DYNAMIC_ITEMS = (TrackButton, ComposeButton, HistoryButton)

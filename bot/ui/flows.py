@@ -1,0 +1,93 @@
+"""The steps every generation takes on Discord, shared by slash commands, buttons and modals.
+
+Admit first (a refusal is an ephemeral reply and costs nothing), then post the public status message, then tell
+the engine where that message is: from then on it is edited by channel and message id, never by the interaction
+token, which dies after 15 minutes and with a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.core.engine import Requester
+from bot.domain.errors import NotAllowed
+from bot.domain.models import Operation, Track
+from bot.domain.ports import Progress
+from bot.ui import render
+
+if TYPE_CHECKING:
+    from bot.ui.client import Tunesmith
+
+log = logging.getLogger(__name__)
+
+
+def requester(interaction: discord.Interaction[Tunesmith]) -> Requester:
+    """The member's Discord facts, as the core sees them."""
+    if interaction.guild_id is None or interaction.channel_id is None:
+        raise NotAllowed("Tunesmith works in servers, not in direct messages.")
+    user = interaction.user
+    roles = frozenset(r.id for r in getattr(user, "roles", ()))
+    permissions = interaction.permissions
+    return Requester(
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        user_id=user.id,
+        role_ids=roles,
+        is_admin=permissions.manage_guild or permissions.administrator,
+        is_moderator=permissions.manage_messages or permissions.administrator,
+    )
+
+
+async def remix_channel(bot: Tunesmith, parent: Track, fallback: int) -> int:
+    """Where a remix of ``parent`` is posted: its remix thread (opened on first use), when threads are on."""
+    if not await bot.studio.remix_threads_enabled(parent.guild_id):
+        return fallback
+    if parent.thread_id:
+        return parent.thread_id
+    parent_channel = bot.get_channel(parent.channel_id)
+    if isinstance(parent_channel, discord.Thread):
+        return parent.channel_id  # no threads inside threads: remixes of remixes stay in the same thread
+    if parent.message_id is None:
+        return fallback
+    try:
+        message = bot.get_partial_messageable(parent.channel_id).get_partial_message(parent.message_id)
+        thread = await message.create_thread(name=render.clip(f"Remixes of {parent.display_title}", 100))
+    except discord.HTTPException:
+        log.warning("could not open a remix thread on track %d; posting in the channel", parent.id, exc_info=True)
+        return fallback
+    await bot.studio.set_thread(parent.id, thread.id)
+    return thread.id
+
+
+async def start_job(
+    interaction: discord.Interaction[Tunesmith],
+    operation: Operation,
+    values: Mapping[str, Any],
+    *,
+    track_id: int | None = None,
+    filename: str | None = None,
+) -> None:
+    """Admit a job and post its status message; refusals raise and are shown ephemerally by the error handler."""
+    bot = interaction.client
+    who = requester(interaction)
+    admission, parent = await bot.studio.generate(who, operation, values, track_id=track_id, filename=filename)
+    job = admission.job
+    target = who.channel_id
+    if parent is not None and operation.derived:
+        target = await remix_channel(bot, parent, who.channel_id)
+    text = render.status_text(job, Progress(state=job.state, position=admission.position))
+    if target == who.channel_id:
+        await interaction.response.send_message(text)
+        message = await interaction.original_response()
+    else:
+        message = await bot.get_partial_messageable(target, guild_id=who.guild_id).send(text)
+        await interaction.response.send_message(
+            f"Started **{operation.label.lower()}** of *{render.clip(parent.display_title if parent else '', 80)}* "
+            f"for {job.cost} credits. Follow it in <#{target}>.",
+            ephemeral=True,
+        )
+    await bot.studio.engine.attach_status_message(job.id, message.id, channel_id=target)

@@ -1,0 +1,334 @@
+"""/music: make songs, remix them, and browse what the server made. Thin: parse, call the Studio, render."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.domain.errors import InvalidRequest
+from bot.domain.models import LYRICS_IDEA_MAX, SOUND_MAX, TITLE_MAX, Operation
+from bot.ui import render
+from bot.ui.buttons import ComposeButton, history_page, track_view
+from bot.ui.client import Tunesmith
+from bot.ui.flows import requester, start_job
+from bot.ui.modals import compose_modal, remix_modal
+
+Interaction = discord.Interaction[Tunesmith]
+Strength01 = app_commands.Range[float, 0.0, 1.0]
+Strength02 = app_commands.Range[float, 0.2, 1.0]
+Style = app_commands.Range[str, 1, SOUND_MAX]
+Title = app_commands.Range[str, 1, TITLE_MAX]
+Seconds = app_commands.Range[float, 0.0, 3600.0]
+UPLOAD_MAX_BYTES = 20 * 1024 * 1024
+AUDIO_EXTENSIONS = (".mp3", ".wav", ".m4a", ".ogg", ".flac", ".aac", ".opus", ".webm")
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit} ago"
+    return "just now"
+
+
+async def track_autocomplete(interaction: Interaction, current: str) -> list[app_commands.Choice[int]]:
+    """The server's tracks as ``title · author · age``, newest first, filtered by what was typed."""
+    if interaction.guild_id is None:
+        return []
+    tracks = await interaction.client.studio.search_tracks(interaction.guild_id, current)
+    now = time.time()
+    choices = []
+    for track in tracks[:25]:
+        member = interaction.guild.get_member(track.author_id) if interaction.guild else None
+        author = member.display_name if member else "a member"
+        name = f"#{track.id} {track.display_title} · {author} · {_age(now - track.created_at.timestamp())}"
+        choices.append(app_commands.Choice(name=render.clip(name, 100), value=track.id))
+    return choices
+
+
+async def model_autocomplete(interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
+    """The active provider's models."""
+    models = interaction.client.studio.engine.provider.models
+    needle = current.casefold()
+    return [app_commands.Choice(name=m, value=m) for m in models if needle in m.casefold()][:25]
+
+
+async def job_autocomplete(interaction: Interaction, current: str) -> list[app_commands.Choice[int]]:
+    """The caller's jobs still in the works."""
+    if interaction.guild_id is None:
+        return []
+    jobs = await interaction.client.studio.active_jobs(interaction.guild_id, interaction.user.id)
+    return [
+        app_commands.Choice(name=render.clip(f"#{j.id} {j.operation.label} · {j.state.value}", 100), value=j.id)
+        for j in jobs
+        if current.strip() in str(j.id)
+    ][:25]
+
+
+@app_commands.guild_only()
+class Music(commands.GroupCog, group_name="music", group_description="Make songs together"):
+    def __init__(self, bot: Tunesmith) -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def _remix(
+        self, interaction: Interaction, operation: Operation, track: int, values: dict[str, Any], form: bool
+    ) -> None:
+        """Start a remix at once, or open its form (pre-filled from the track and the options) for lyrics."""
+        if form:
+            studio = interaction.client.studio
+            studio.engine.ensure_available(operation)
+            parent = await studio.track(requester(interaction).guild_id, track)
+            modal = remix_modal(operation, parent)
+            for key, value in values.items():
+                if value is not None and key in modal.inputs:
+                    modal.inputs[key].default = f"{value:g}" if isinstance(value, float) else str(value)
+            await interaction.response.send_modal(modal)
+            return
+        await start_job(interaction, operation, values, track_id=track)
+
+    @app_commands.command(name="create", description="Make a song from a style description")
+    @app_commands.describe(
+        prompt="The style: genre, mood, instruments, voice",
+        title="A title for the song",
+        instrumental="No vocals",
+        model="Which model to use",
+        seed="Same seed, same result",
+        lyrics_strength="How closely to follow lyrics (0–1)",
+        sound_strength="How closely to follow the style (0.2–1)",
+        weirdness="0 conventional … 1 experimental",
+        cover_url="A link to cover art to use",
+    )
+    @app_commands.autocomplete(model=model_autocomplete)
+    async def create(
+        self,
+        interaction: Interaction,
+        prompt: Style,
+        title: Title | None = None,
+        instrumental: bool = False,
+        model: str | None = None,
+        seed: app_commands.Range[str, 1, 64] | None = None,
+        lyrics_strength: Strength01 | None = None,
+        sound_strength: Strength02 | None = None,
+        weirdness: Strength01 | None = None,
+        cover_url: app_commands.Range[str, 1, 1000] | None = None,
+    ) -> None:
+        """Make a song from a style description."""
+        await start_job(
+            interaction,
+            Operation.CREATE,
+            {
+                "sound": prompt,
+                "title": title,
+                "instrumental": instrumental,
+                "model": model,
+                "seed": seed,
+                "lyrics_strength": lyrics_strength,
+                "sound_strength": sound_strength,
+                "weirdness": weirdness,
+                "cover_url": cover_url,
+            },
+        )
+
+    @app_commands.command(name="compose", description="Write a song with your own lyrics (opens a form)")
+    @app_commands.describe(model="Which model to use", instrumental="No vocals", seed="Same seed, same result")
+    @app_commands.autocomplete(model=model_autocomplete)
+    async def compose(
+        self,
+        interaction: Interaction,
+        model: str | None = None,
+        instrumental: bool = False,
+        seed: app_commands.Range[str, 1, 64] | None = None,
+    ) -> None:
+        """Write a song with your own lyrics (opens a form)."""
+        interaction.client.studio.engine.ensure_available(Operation.CREATE)
+        extra = {k: v for k, v in {"model": model, "instrumental": instrumental, "seed": seed}.items() if v}
+        await interaction.response.send_modal(compose_modal(extra=extra))
+
+    @app_commands.command(name="extend", description="Continue a track from a point in time")
+    @app_commands.describe(
+        track="The track to continue",
+        at="Continue from this second",
+        prompt="Style of the new part",
+        lyrics="Open a form to write lyrics for the new part",
+    )
+    @app_commands.autocomplete(track=track_autocomplete)
+    async def extend(
+        self,
+        interaction: Interaction,
+        track: int,
+        at: Seconds | None = None,
+        prompt: Style | None = None,
+        lyrics: bool = False,
+    ) -> None:
+        """Continue a track from a point in time."""
+        await self._remix(interaction, Operation.EXTEND, track, {"starts_at": at, "sound": prompt}, lyrics)
+
+    @app_commands.command(name="cover", description="The same song in another style")
+    @app_commands.describe(
+        track="The track to cover",
+        prompt="The new style",
+        strength="0.2 subtle … 1 dramatic",
+        lyrics="Open a form to change the lyrics",
+    )
+    @app_commands.autocomplete(track=track_autocomplete)
+    async def cover(
+        self,
+        interaction: Interaction,
+        track: int,
+        prompt: Style | None = None,
+        strength: Strength02 | None = None,
+        lyrics: bool = False,
+    ) -> None:
+        """The same song in another style."""
+        values = {"sound": prompt, "cover_strength": strength}
+        await self._remix(interaction, Operation.COVER, track, values, lyrics)
+
+    @app_commands.command(name="replace", description="Regenerate one section of a track")
+    @app_commands.describe(
+        track="The track to change",
+        start="Section start (seconds)",
+        end="Section end (seconds; blank = the end)",
+        prompt="Style of the new section",
+        lyrics="Open a form to write the section's lyrics",
+    )
+    @app_commands.autocomplete(track=track_autocomplete)
+    async def replace(
+        self,
+        interaction: Interaction,
+        track: int,
+        start: Seconds,
+        end: Seconds | None = None,
+        prompt: Style | None = None,
+        lyrics: bool = False,
+    ) -> None:
+        """Regenerate one section of a track."""
+        values = {"starts_at": start, "ends_at": end, "sound": prompt}
+        await self._remix(interaction, Operation.REPLACE, track, values, lyrics)
+
+    @app_commands.command(name="variation", description="Another take of the same idea")
+    @app_commands.describe(track="The track to vary", model="Which model to use", seed="Same seed, same result")
+    @app_commands.autocomplete(track=track_autocomplete, model=model_autocomplete)
+    async def variation(
+        self,
+        interaction: Interaction,
+        track: int,
+        model: str | None = None,
+        seed: app_commands.Range[str, 1, 64] | None = None,
+    ) -> None:
+        """Another take of the same idea."""
+        await start_job(interaction, Operation.VARIATION, {"model": model, "seed": seed}, track_id=track)
+
+    @app_commands.command(name="swap-vocals", description="New vocals over the same backing")
+    @app_commands.describe(track="The track", prompt="The new voice", lyrics="Open a form to change the lyrics")
+    @app_commands.autocomplete(track=track_autocomplete)
+    async def swap_vocals(self, interaction: Interaction, track: int, prompt: Style, lyrics: bool = False) -> None:
+        """New vocals over the same backing."""
+        studio = interaction.client.studio
+        if not lyrics:
+            parent = await studio.track(requester(interaction).guild_id, track)
+            if not parent.lyrics:
+                raise InvalidRequest("This track has no lyrics to sing: set lyrics:True to write some.")
+            values: dict[str, Any] = {"sound": prompt, "lyrics": parent.lyrics}
+            await start_job(interaction, Operation.SWAP_VOCALS, values, track_id=track)
+            return
+        await self._remix(interaction, Operation.SWAP_VOCALS, track, {"sound": prompt}, True)
+
+    @app_commands.command(name="swap-sound", description="A new backing under the same vocals")
+    @app_commands.describe(track="The track", prompt="The new arrangement", lyrics="Open a form to change the lyrics")
+    @app_commands.autocomplete(track=track_autocomplete)
+    async def swap_sound(self, interaction: Interaction, track: int, prompt: Style, lyrics: bool = False) -> None:
+        """A new backing under the same vocals."""
+        await self._remix(interaction, Operation.SWAP_SOUND, track, {"sound": prompt}, lyrics)
+
+    @app_commands.command(name="upload", description="Bring your own audio in as a track others can remix")
+    @app_commands.describe(file="An audio file (mp3, wav, m4a, ogg, flac)", title="A title for it")
+    async def upload(self, interaction: Interaction, file: discord.Attachment, title: Title | None = None) -> None:
+        """Bring your own audio in as a track others can remix."""
+        kind = (file.content_type or "").split(";")[0]
+        if not (kind.startswith("audio/") or file.filename.lower().endswith(AUDIO_EXTENSIONS)):
+            raise InvalidRequest("That file isn't audio. Upload an mp3, wav, m4a, ogg or flac file.")
+        if file.size > UPLOAD_MAX_BYTES:
+            raise InvalidRequest(f"That file is {file.size / 1048576:.1f} MiB; the limit is 20 MiB.")
+        values = {"audio_url": file.url, "title": title or file.filename.rsplit(".", 1)[0][:TITLE_MAX]}
+        await start_job(interaction, Operation.UPLOAD, values, filename=file.filename)
+
+    @app_commands.command(name="download", description="Get a download of a track as MP3 or WAV")
+    @app_commands.describe(track="The track", format="mp3 or wav")
+    @app_commands.autocomplete(track=track_autocomplete)
+    async def download(self, interaction: Interaction, track: int, format: Literal["mp3", "wav"] = "mp3") -> None:
+        """Get a download of a track as MP3 or WAV."""
+        await start_job(interaction, Operation.DOWNLOAD, {"format": format}, track_id=track)
+
+    @app_commands.command(name="lyrics", description="Draft lyrics from an idea, then compose a song with them")
+    @app_commands.describe(idea="What the song is about")
+    async def lyrics(self, interaction: Interaction, idea: app_commands.Range[str, 1, LYRICS_IDEA_MAX]) -> None:
+        """Draft lyrics from an idea, then compose a song with them."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        job, drafts = await interaction.client.studio.draft_lyrics(requester(interaction), idea)
+        if not drafts:
+            await interaction.followup.send("The provider returned no lyrics; your credit was used.", ephemeral=True)
+            return
+        embeds = [
+            discord.Embed(
+                title=render.clip(draft.title or f"Draft {i + 1}", 256),
+                description=render.clip(draft.lyrics, 4000),
+                colour=render.BRAND,
+            )
+            for i, draft in enumerate(drafts[:3])
+        ]
+        view = discord.ui.View(timeout=None)
+        for i in range(len(embeds)):
+            view.add_item(ComposeButton(job.id, i))
+        await interaction.followup.send(
+            f"Lyrics for “{render.clip(idea, 80)}” ({job.cost} credit). Pick one to compose:",
+            embeds=embeds,
+            view=view,
+            ephemeral=True,
+        )
+
+    @app_commands.command(name="show", description="Post a track again, with working buttons")
+    @app_commands.describe(track="The track to show")
+    @app_commands.autocomplete(track=track_autocomplete)
+    async def show(self, interaction: Interaction, track: int) -> None:
+        """Post a track again, with working buttons."""
+        studio = interaction.client.studio
+        found = await studio.track(requester(interaction).guild_id, track)
+        await interaction.response.defer(thinking=True)
+        notifier = interaction.client.notifier
+        assert notifier is not None
+        embed, files = await notifier.track_post(found)
+        view = track_view(found, studio.engine.available_operations())
+        await interaction.followup.send(embed=embed, files=files, view=view)
+
+    @app_commands.command(name="history", description="Recent tracks of the server or of one member")
+    @app_commands.describe(member="Only this member's tracks")
+    async def history(self, interaction: Interaction, member: discord.Member | None = None) -> None:
+        """Recent tracks of the server or of one member."""
+        embed, view = await history_page(interaction, member.id if member else None, 0)
+        await interaction.response.send_message(embed=embed, view=view)
+
+    @app_commands.command(name="tree", description="A track's remix lineage: where it came from, what came of it")
+    @app_commands.describe(track="The track")
+    @app_commands.autocomplete(track=track_autocomplete)
+    async def tree(self, interaction: Interaction, track: int) -> None:
+        """A track's remix lineage: where it came from, what came of it."""
+        lineage = await interaction.client.studio.lineage(requester(interaction).guild_id, track)
+        await interaction.response.send_message(embed=render.tree_embed(lineage))
+
+    @app_commands.command(name="cancel", description="Cancel a song of yours that is still in the works")
+    @app_commands.describe(job="The job number (shown on its status message)")
+    @app_commands.autocomplete(job=job_autocomplete)
+    async def cancel(self, interaction: Interaction, job: int) -> None:
+        """Cancel a song of yours that is still in the works; the credits come back."""
+        cancelled = await interaction.client.studio.cancel(requester(interaction), job)
+        await interaction.response.send_message(
+            f"Cancelled job #{cancelled.id}; {cancelled.cost} credits were returned.", ephemeral=True
+        )
+
+
+async def setup(bot: Tunesmith) -> None:
+    await bot.add_cog(Music(bot))

@@ -1,0 +1,84 @@
+"""The webhook receiver: both signing schemes, stale timestamps, oversized bodies, unknown tasks, repeats."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+
+from bot.app import parse_webhook
+from bot.core.engine import EngineConfig
+from bot.domain.models import JobState
+from bot.sandbox import Sandbox
+from bot.web.server import WebServer
+from bot.web.signatures import sign, sign_legacy
+from tests.core.test_engine import rig, wait_until
+
+PUBLIC = "https://tunesmith.example"
+
+
+async def _submitted_job(r) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+    job_id = await r.admit()
+    await wait_until(lambda: r.engine.in_flight() == 1 and r.engine.queue_depth() == 0)
+    await wait_until(lambda: bool(r.engine._tracked))
+    job = await r.job(job_id)
+    assert job.task_id and job.webhook_secret
+    return job_id, job.task_id, job.webhook_secret
+
+
+def _success(task_id: str) -> bytes:
+    clip = {
+        "clip_id": "c-1",
+        "title": "Hooked",
+        "audio_url": "http://127.0.0.1:9/a.wav",
+        "state": "succeeded",
+        "duration": "12.5",
+    }
+    body = {"code": 200, "data": [clip], "message": "success", "task_id": task_id, "event": "song.completed"}
+    return json.dumps(body).encode()
+
+
+async def test_webhook_verification(db_path: Path) -> None:
+    config = EngineConfig(poll_interval=60, webhook_url_base=PUBLIC, safety_poll_interval=60, expected_render_s=60)
+    async with (
+        Sandbox(render_seconds=60, clip_seconds=0.5) as sandbox,
+        rig(db_path, config=config, sandbox=sandbox) as r,
+    ):
+        web = WebServer(r.engine, parse_webhook)
+        await web.start("127.0.0.1", 0)
+        sandbox.webhook_base_rewrite = (PUBLIC, f"http://127.0.0.1:{web.port}")
+        try:
+            job_id, task_id, secret = await _submitted_job(r)
+            url = f"http://127.0.0.1:{web.port}/webhooks/sandbox/{job_id}"
+            body = _success(task_id)
+            now = int(time.time())
+            async with httpx.AsyncClient() as client:
+
+                async def post(headers: dict[str, str], data: bytes = body, to: str = url) -> int:
+                    return (await client.post(to, content=data, headers=headers)).status_code
+
+                good = {"X-Webhook-Timestamp": str(now), "X-Webhook-Signature": sign(secret, body, now)}
+                assert await post({**good, "X-Webhook-Signature": sign("wrong-secret-xxxxxxxx", body, now)}) == 401
+                stale = now - 600
+                assert (
+                    await post({"X-Webhook-Timestamp": str(stale), "X-Webhook-Signature": sign(secret, body, stale)})
+                    == 401
+                )
+                assert await post({}) == 401  # unsigned
+                assert await post(good, to=url.rsplit("/", 1)[0] + "/9999") == 404
+                assert await post(good, data=b"x" * (1024 * 1024 + 1)) == 413
+                assert (await r.job(job_id)).state is not JobState.SUCCEEDED
+                # The older scheme, with a webhook id: accepted once, then acknowledged as a duplicate.
+                legacy = {"X-Signature": sign_legacy(secret, body), "X-Webhook-Id": "evt-1"}
+                assert await post(legacy) == 200
+                await r.notifier.wait_for(1)
+                assert await post(legacy) == 200
+                assert r.engine.metrics.get("tunesmith_webhooks_total", result="duplicate") == 1
+                assert r.engine.metrics.get("tunesmith_webhooks_total", result="rejected") == 5
+            track = r.notifier.succeeded[0][1][0]
+            assert track.title == "Hooked" and track.duration_s == 12.5
+            assert sandbox.stats.polls == 0
+        finally:
+            await web.stop()

@@ -1,0 +1,68 @@
+"""The composition root's factory: the configured provider, with the configured key, URL and concurrency."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from bot.config import Settings
+from bot.domain.errors import ConfigError
+from bot.providers import SANDBOX_API_KEY, FuzzClient, ProducerClient, make_http_client, make_provider
+from tests.providers.conftest import FUZZ_KEY, PRODUCER_KEY, Wire, recorded
+
+
+def _settings(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def wired(wire: Wire) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(wire.handler)) as client:
+        yield client
+
+
+async def test_producer_from_settings(wired: httpx.AsyncClient, wire: Wire) -> None:
+    settings = _settings(
+        producer_api_key=PRODUCER_KEY, producer_base_url="https://api.musicapi.ai", provider_concurrency=4
+    )
+    provider = make_provider(settings, wired)
+    assert isinstance(provider, ProducerClient)
+    assert (provider.name, provider.max_concurrency) == ("producer", 4)
+    wire.on("GET", "/api/v1/get-credits", recorded("producer/credits"))
+    assert await provider.credits() == 50
+    assert str(wire.requests[0].url) == "https://api.musicapi.ai/api/v1/get-credits"
+    assert wire.requests[0].headers["Authorization"] == f"Bearer {PRODUCER_KEY}"
+
+
+async def test_fuzz_from_settings(wired: httpx.AsyncClient, wire: Wire) -> None:
+    provider = make_provider(_settings(provider="fuzz", fuzz_api_key=FUZZ_KEY), wired)
+    assert isinstance(provider, FuzzClient)
+    assert provider.max_concurrency == 10
+    wire.on("GET", "/api/v2/fuzz/task", recorded("fuzz/task_pending"))
+    await provider.fetch(["0196bdae-7fa9-7000-b8d7-987519774a05"])
+    assert wire.requests[0].url.host == "api.foxaihub.com"
+    assert wire.requests[0].headers["api-key"] == FUZZ_KEY
+
+
+async def test_sandbox_from_settings(wired: httpx.AsyncClient, wire: Wire) -> None:
+    provider = make_provider(_settings(), wired, sandbox_base_url="http://127.0.0.1:8765")
+    assert isinstance(provider, ProducerClient) and provider.name == "sandbox"
+    wire.on("GET", "/api/v1/get-credits", recorded("producer/credits"))
+    await provider.credits()
+    assert wire.requests[0].headers["Authorization"] == f"Bearer {SANDBOX_API_KEY}"
+    with pytest.raises(ConfigError):
+        make_provider(_settings(), wired)
+
+
+async def test_http_client_has_explicit_timeouts_and_limits() -> None:
+    client = make_http_client(_settings(http_timeout=12.5, provider_concurrency=30))
+    try:
+        timeout = client.timeout
+        assert (timeout.read, timeout.write, timeout.pool, timeout.connect) == (12.5, 12.5, 12.5, 10.0)
+        pool = client._transport._pool  # type: ignore[attr-defined]
+        assert pool._max_connections == 40
+        assert client.headers["User-Agent"].startswith("Tunesmith/")
+    finally:
+        await client.aclose()
