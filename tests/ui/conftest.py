@@ -1,0 +1,105 @@
+"""SimCord harness: the real bot (real command tree, views, modals) on an in-memory Discord, with the real
+engine, SQLite in a temporary folder and the sandbox provider over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+import simcord
+
+from bot.app import App, build
+from bot.config import Settings
+
+
+@dataclass
+class Studio:
+    """One running world: the app, the SimCord env, a server with a #studio channel and members."""
+
+    app: App
+    env: simcord.Env
+    guild: Any
+    channel: Any
+    ana: Any  # a member
+    bo: Any  # another member
+    admin: Any  # has Manage Server and Manage Messages
+
+    async def until(self, predicate: Callable[[], Any], timeout: float = 15.0) -> Any:
+        """Wait (in real time: the engine runs outside the bot) until predicate() is truthy; return it."""
+        async with asyncio.timeout(timeout):
+            while True:
+                await self.env.settle()
+                value = predicate()
+                if value:
+                    return value
+                await asyncio.sleep(0.05)
+
+    def messages(self, channel: Any = None) -> list[discord.Message]:
+        return (channel or self.channel).history()
+
+    def track_posts(self, channel: Any = None) -> list[discord.Message]:
+        return [m for m in self.messages(channel) if m.embeds and (m.embeds[0].footer.text or "").startswith("Track #")]
+
+    async def wait_for_posts(self, count: int, channel: Any = None, timeout: float = 15.0) -> list[discord.Message]:
+        return await self.until(lambda: (p := self.track_posts(channel)) and len(p) >= count and p, timeout)
+
+    async def credits(self, member: Any = None) -> int:
+        quota = await self.app.studio.quota(self.guild.id, (member or self.ana).id)
+        return quota.server_remaining
+
+
+def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "discord_token": "simcord-token",
+        "database_path": tmp_path / "tunesmith.sqlite3",
+        "sandbox_render_seconds": 0.3,
+        "poll_interval": 0.05,
+        "sync_commands": True,
+        "web_port": 0,
+        "provider": "sandbox",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@asynccontextmanager
+async def running(tmp_path: Path, **overrides: Any) -> AsyncIterator[Studio]:
+    settings = settings_for(tmp_path, **overrides)
+    async with build(settings, start_web=False) as app:
+        env = simcord.Env(app.bot)
+        await env.start()
+        # The engine runs outside the bot's own tasks, as in production (bot/app.py: run).
+        await app.engine.start()
+        try:
+            guild = env.create_guild("Studio")
+            channel = guild.create_text_channel("studio")
+            admins = guild.create_role(
+                "Admins", permissions=discord.Permissions(manage_guild=True, manage_messages=True)
+            )
+            world = Studio(
+                app=app,
+                env=env,
+                guild=guild,
+                channel=channel,
+                ana=guild.add_member(env.create_user("ana")),
+                bo=guild.add_member(env.create_user("bo")),
+                admin=guild.add_member(env.create_user("admin"), roles=[admins]),
+            )
+            yield world
+        finally:
+            await app.engine.stop()
+            await env.shutdown()
+        # Any unhandled error inside the bot fails the test, as SimCord's own fixture does.
+        env.raise_errors()
+
+
+@pytest.fixture
+async def studio(tmp_path: Path) -> AsyncIterator[Studio]:
+    async with running(tmp_path) as world:
+        yield world
