@@ -40,6 +40,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         webhook_url_base=settings.public_url if settings.webhooks_enabled else None,
         safety_poll_interval=settings.webhook_safety_poll,
         expected_render_s=settings.sandbox_render_seconds if settings.active_provider == "sandbox" else 30.0,
+        status_grace_s=10.0,
     )
 
 

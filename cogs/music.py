@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from typing import Any, Literal
 
@@ -10,12 +12,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.domain.errors import InvalidRequest
-from bot.domain.models import LYRICS_IDEA_MAX, SOUND_MAX, TITLE_MAX, Operation
+from bot.domain.models import LYRICS_IDEA_MAX, LYRICS_MAX, SOUND_MAX, TITLE_MAX, Operation
 from bot.ui import render
 from bot.ui.buttons import ComposeButton, history_page, track_view
 from bot.ui.client import Tunesmith
 from bot.ui.flows import requester, start_job
 from bot.ui.modals import compose_modal, remix_modal
+
+log = logging.getLogger(__name__)
 
 Interaction = discord.Interaction[Tunesmith]
 Strength01 = app_commands.Range[float, 0.0, 1.0]
@@ -38,11 +42,21 @@ async def track_autocomplete(interaction: Interaction, current: str) -> list[app
     """The server's tracks as ``title · author · age``, newest first, filtered by what was typed."""
     if interaction.guild_id is None:
         return []
-    tracks = await interaction.client.studio.search_tracks(interaction.guild_id, current)
+    tracks = (await interaction.client.studio.search_tracks(interaction.guild_id, current))[:25]
+    guild = interaction.guild
+    if guild is not None:
+        # Without the (privileged) members intent the member cache is empty; asking for these ids by user id
+        # needs no intent and caches them for the next keystrokes.
+        missing = list({t.author_id for t in tracks if guild.get_member(t.author_id) is None})
+        if missing:
+            try:
+                await asyncio.wait_for(guild.query_members(user_ids=missing, limit=100, cache=True), timeout=1.0)
+            except (TimeoutError, discord.ClientException):
+                log.warning("could not look up track authors for autocomplete", exc_info=True)
     now = time.time()
     choices = []
-    for track in tracks[:25]:
-        member = interaction.guild.get_member(track.author_id) if interaction.guild else None
+    for track in tracks:
+        member = guild.get_member(track.author_id) if guild else None
         author = member.display_name if member else "a member"
         name = f"#{track.id} {track.display_title} · {author} · {_age(now - track.created_at.timestamp())}"
         choices.append(app_commands.Choice(name=render.clip(name, 100), value=track.id))
@@ -232,7 +246,8 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
             parent = await studio.track(requester(interaction).guild_id, track)
             if not parent.lyrics:
                 raise InvalidRequest("This track has no lyrics to sing: set lyrics:True to write some.")
-            values: dict[str, Any] = {"sound": prompt, "lyrics": parent.lyrics}
+            # An extension's lyrics grow past what a request may carry; sing the part that fits.
+            values: dict[str, Any] = {"sound": prompt, "lyrics": parent.lyrics[:LYRICS_MAX]}
             await start_job(interaction, Operation.SWAP_VOCALS, values, track_id=track)
             return
         await self._remix(interaction, Operation.SWAP_VOCALS, track, {"sound": prompt}, True)

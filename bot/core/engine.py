@@ -101,6 +101,9 @@ class EngineConfig:
     submit_retry_base: float = 5.0
     max_parallel_polls: int = 4
     expected_render_s: float = 30.0
+    status_grace_s: float = 0.0
+    """Hold a new job this long (at most) until its status message is attached, so a very fast job cannot
+    finish before the message exists and leave it behind. 0 = no hold (no Discord, e.g. the benchmark)."""
 
 
 @dataclass(slots=True)
@@ -153,6 +156,8 @@ class Engine:
         self.metrics = metrics or Metrics()
         self._queue = FairQueue()
         self._queued_jobs: dict[int, Job] = {}
+        self._jobs: dict[int, Job] = {}  # active jobs as last written, so status updates need no read
+        self._held: dict[int, tuple[Job, float]] = {}  # job -> (job, release time), awaiting its status message
         self._retry_at: dict[int, float] = {}  # queued job -> not before (submit backoff)
         self._attempts: dict[int, int] = {}  # queued job -> failed submit attempts
         self._submitting: set[int] = set()
@@ -232,15 +237,16 @@ class Engine:
         async with self._uow(write=False) as uow:
             settings = await self.guild_settings(uow, guild_id)
             key = period_key(now, settings.period, settings.reset_epoch)
-            return quota_from_sums(
-                settings,
-                now=now,
-                server_sum=await uow.ledger.server_sum(guild_id, key),
-                member_sum=await uow.ledger.member_sum(guild_id, user_id, key),
-                member_cap=await uow.settings.member_cap(guild_id, user_id),
-                costs=costs_for(settings, self.defaults.costs or None),
-                member_active_jobs=await uow.jobs.count_active(guild_id, user_id),
-            )
+            sums = await uow.ledger.balances(guild_id, user_id, key)
+        return quota_from_sums(
+            settings,
+            now=now,
+            server_sum=int(sums["server_sum"] or 0),
+            member_sum=int(sums["member_sum"] or 0),
+            member_cap=sums["member_cap"],
+            costs=costs_for(settings, self.defaults.costs or None),
+            member_active_jobs=int(sums["member_active"] or 0),
+        )
 
     async def admit(
         self,
@@ -257,11 +263,16 @@ class Engine:
         async with self._uow() as uow:
             job, remaining = await self._reserve(uow, who, request, parent_track_id, now, precheck)
             await uow.commit()
+        position: int | None = None
         if operation in _TASK_OPERATIONS:
-            self._enqueue(job)
+            if self.config.status_grace_s > 0:
+                self._held[job.id] = (job, now + self.config.status_grace_s)
+                position = len(self._queue) + len(self._held)
+            else:
+                self._enqueue(job)
             self._shown[job.id] = _Shown(at=now, state=JobState.QUEUED)
             self._wake.set()
-        position = self._queue.positions().get(job.id)
+        position = self._queue.positions().get(job.id, position)
         self._shown.setdefault(job.id, _Shown(at=now)).position = position
         log.info("job %d admitted: %s for guild %d, cost %d", job.id, operation.value, who.guild_id, job.cost)
         return Admission(job=job, position=position, remaining=remaining)
@@ -282,20 +293,21 @@ class Engine:
         key = period_key(now, settings.period, settings.reset_epoch)
         costs = costs_for(settings, self.defaults.costs or None)
         cost = costs[operation]
+        sums = await uow.ledger.balances(who.guild_id, who.user_id, key)
         quota = quota_from_sums(
             settings,
             now=now,
-            server_sum=await uow.ledger.server_sum(who.guild_id, key),
-            member_sum=await uow.ledger.member_sum(who.guild_id, who.user_id, key),
-            member_cap=await uow.settings.member_cap(who.guild_id, who.user_id),
+            server_sum=int(sums["server_sum"] or 0),
+            member_sum=int(sums["member_sum"] or 0),
+            member_cap=sums["member_cap"],
             costs=costs,
         )
         check_admission(
             quota,
             cost=cost,
             operation=operation,
-            member_active=await uow.jobs.count_active(who.guild_id, who.user_id),
-            server_active=await uow.jobs.count_active(who.guild_id),
+            member_active=int(sums["member_active"] or 0),
+            server_active=int(sums["server_active"] or 0),
             settings=settings,
         )
         job = await uow.jobs.add(
@@ -358,9 +370,22 @@ class Engine:
         changes: dict[str, Any] = {"status_message_id": message_id}
         if channel_id is not None:
             changes["channel_id"] = channel_id
-        async with self._uow() as uow:
+        async with self._uow(write=False) as uow:  # one statement: autocommits
             await uow.jobs.update(job_id, **changes)
-            await uow.commit()
+        cached = self._jobs.get(job_id)
+        if cached is not None:
+            self._jobs[job_id] = cached.model_copy(update=changes)
+        held = self._held.pop(job_id, None)
+        if held is not None:
+            self._enqueue(held[0].model_copy(update=changes))
+            self._wake.set()
+
+    def _release_held(self, now: float) -> None:
+        for job_id, (job, release_at) in list(self._held.items()):
+            if now >= release_at:
+                # The status message never came (the reply failed): run the job anyway, it posts a new message.
+                del self._held[job_id]
+                self._enqueue(job)
 
     async def cancel(self, job_id: int, *, user_id: int, guild_id: int, moderator: bool = False) -> Job:
         """Cancel a queued or running job; its credits come back. The provider may still finish it upstream."""
@@ -390,7 +415,7 @@ class Engine:
             return await uow.jobs.counts_by_state()
 
     def queue_depth(self) -> int:
-        return len(self._queue)
+        return len(self._queue) + len(self._held)
 
     def in_flight(self) -> int:
         return len(self._tracked) + len(self._submitting)
@@ -409,10 +434,8 @@ class Engine:
 
     async def record_webhook(self, event_key: str, task_id: str) -> bool:
         """Store a webhook's id; False if it was processed before."""
-        async with self._uow() as uow:
-            fresh = await uow.providers.record_webhook(event_key, task_id, self._clock())
-            await uow.commit()
-        return fresh
+        async with self._uow(write=False) as uow:  # one statement: autocommits
+            return await uow.providers.record_webhook(event_key, task_id, self._clock())
 
     async def on_status(self, job_id: int, status: TaskStatus) -> None:
         """A status from a webhook (or any push): apply it without waiting for the next poll."""
@@ -427,6 +450,7 @@ class Engine:
             self._wake.clear()
             try:
                 now = self._clock()
+                self._release_held(now)
                 self._dispatch(now)
                 self._poll_due(now)
                 self._expire(now)
@@ -446,6 +470,8 @@ class Engine:
             candidates.append(max(soonest, self._poll_not_before) - now)
         if self._retry_at:
             candidates.append(min(self._retry_at.values()) - now)
+        if self._held:
+            candidates.append(min(release for _, release in self._held.values()) - now)
         return min(candidates)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
@@ -460,6 +486,7 @@ class Engine:
 
     # --- queue and submission ----------------------------------------------------------------------------------
     def _enqueue(self, job: Job) -> None:
+        self._jobs[job.id] = job
         self._queued_jobs[job.id] = job
         self._queue.push(job.id, job.guild_id, job.user_id)
 
@@ -487,9 +514,8 @@ class Engine:
             webhook = self._webhook_for(job)
             if webhook is not None:
                 # Stored before the call: the provider may answer by webhook before submit() even returns.
-                async with self._uow() as uow:
+                async with self._uow(write=False) as uow:  # one statement: autocommits
                     await uow.jobs.update(job.id, webhook_secret=webhook.secret)
-                    await uow.commit()
             self.metrics.inc("tunesmith_provider_requests_total", call="submit")
             try:
                 task_id = await self.provider.submit(job.music_request(), webhook=webhook)
@@ -501,14 +527,12 @@ class Engine:
                 await self._finish_failed(job.id, ErrorKind.REJECTED.value, str(exc))
                 return
             now = self._clock()
-            async with self._uow() as uow:
-                current = await uow.jobs.get(job.id)
-                if current is None or current.state is not JobState.QUEUED:
+            async with self._uow(write=False) as uow:  # one conditional statement: autocommits
+                if not await uow.jobs.mark_submitted(job.id, task_id, now):
                     # Cancelled while we were submitting: the provider's task is simply ignored.
                     return
-                await uow.jobs.update(job.id, state=JobState.SUBMITTED, task_id=task_id, submitted_at=now)
-                await uow.commit()
             job = job.model_copy(update={"state": JobState.SUBMITTED, "task_id": task_id})
+            self._jobs[job.id] = job
             self._track(job, now)
             self._progress(job.id, JobState.SUBMITTED, now)
             log.info("job %d submitted as task %s", job.id, task_id)
@@ -636,9 +660,11 @@ class Engine:
         elif status.state is TaskState.RUNNING:
             shown = self._shown.get(tracked.job_id)
             if shown is None or shown.state is not JobState.RUNNING:
-                async with self._uow() as uow:
+                async with self._uow(write=False) as uow:  # one statement: autocommits
                     await uow.jobs.update(tracked.job_id, state=JobState.RUNNING, poll_count=tracked.polls)
-                    await uow.commit()
+                cached = self._jobs.get(tracked.job_id)
+                if cached is not None:
+                    self._jobs[tracked.job_id] = cached.model_copy(update={"state": JobState.RUNNING})
                 self._progress(tracked.job_id, JobState.RUNNING, now)
 
     def _expire(self, now: float) -> None:
@@ -650,6 +676,8 @@ class Engine:
                 self._spawn(self._finish_failed(tracked.job_id, ErrorKind.TIMEOUT.value, text), "expire")
 
     def _forget(self, job_id: int) -> None:
+        self._held.pop(job_id, None)
+        self._jobs.pop(job_id, None)
         tracked = self._tracked.pop(job_id, None)
         if tracked is not None:
             self._by_task.pop(tracked.task_id, None)
@@ -768,9 +796,8 @@ class Engine:
             else:
                 refunded = job.cost  # every failure path refunds the full reservation
                 await self.notifier.job_failed(job, job.failure_message or "The job failed.", refunded)
-                async with self._uow() as uow:
+                async with self._uow(write=False) as uow:  # one statement: autocommits
                     await uow.jobs.update(job_id, delivered_at=self._clock())
-                    await uow.commit()
             self._undelivered.discard(job_id)
             self._shown.pop(job_id, None)
             self.metrics.inc("tunesmith_deliveries_total", outcome="ok")
@@ -816,7 +843,7 @@ class Engine:
         self._spawn(self._notify_progress(job_id, progress), f"progress-{job_id}")
 
     async def _notify_progress(self, job_id: int, progress: Progress) -> None:
-        job = await self.job(job_id)
+        job = self._jobs.get(job_id) or await self.job(job_id)
         if job is None or job.state.finished:
             return
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections import defaultdict, deque
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ from typing import Any
 from bot.core.content_filter import BlockRule, ContentFilter, validate_regex, validate_word
 from bot.core.credits import Quota, period_key
 from bot.core.engine import Admission, Engine, Requester
-from bot.domain.errors import InvalidRequest, NotAllowed, NotFound, TunesmithError
+from bot.domain.errors import InvalidRequest, NotAllowed, NotFound, ProviderError, TunesmithError
 from bot.domain.models import (
     DraftedLyrics,
     GuildSettings,
@@ -117,7 +118,7 @@ class Studio:
                 who,
                 request,
                 parent_track_id=parent.id if parent else None,
-                precheck=lambda uow, settings: self._precheck(uow, settings, who, request, filename),
+                precheck=lambda uow, settings: self._precheck(uow, settings, who, request, filename, parent),
             )
         except TunesmithError as exc:
             await self._audit_refusal(who, operation, request, exc)
@@ -135,7 +136,13 @@ class Studio:
         return request
 
     async def _precheck(
-        self, uow: UnitOfWork, settings: GuildSettings, who: Requester, request: MusicRequest, filename: str | None
+        self,
+        uow: UnitOfWork,
+        settings: GuildSettings,
+        who: Requester,
+        request: MusicRequest,
+        filename: str | None,
+        parent: Track | None = None,
     ) -> None:
         """The server's rules, run inside the admission transaction so nothing is spent when one refuses."""
         ban = await uow.moderation.ban_of(who.guild_id, who.user_id)
@@ -143,8 +150,9 @@ class Studio:
             reason = f" Reason: {ban['reason']}" if ban.get("reason") else ""
             raise NotAllowed(f"You are banned from making music in this server.{reason}")
         if not who.is_admin:
-            if settings.allowed_channel_ids and who.channel_id not in settings.allowed_channel_ids:
-                channels = ", ".join(f"<#{c}>" for c in settings.allowed_channel_ids)
+            allowed = settings.allowed_channel_ids
+            if allowed and who.channel_id not in allowed and await self._thread_home(uow, parent, who) not in allowed:
+                channels = ", ".join(f"<#{c}>" for c in allowed)
                 raise NotAllowed(f"Music can't be made in this channel. Try {channels}.")
             if settings.required_role_id and settings.required_role_id not in who.role_ids:
                 raise NotAllowed(f"You need the <@&{settings.required_role_id}> role to make music here.")
@@ -158,11 +166,28 @@ class Studio:
             {
                 "style": getattr(request, "sound", None),
                 "lyrics": getattr(request, "lyrics", None),
+                # Before the title: an upload's title defaults to its file name, and the member should be told
+                # about the name they chose, not about a title they never typed.
+                "filename": _file_name_text(filename) if filename else None,
                 "title": getattr(request, "title", None),
                 "idea": getattr(request, "idea", None),
-                "filename": filename,
             }
         )
+
+    async def _thread_home(self, uow: UnitOfWork, parent: Track | None, who: Requester) -> int | None:
+        """The channel a remix thread hangs under, when the member is in the thread of ``parent``'s lineage.
+
+        Remixes are posted in a thread under the original, and their buttons are pressed there: the thread's
+        own id is never in the allowed list, so the channel that owns the thread is checked instead.
+        """
+        track, hops = parent, 0
+        while track is not None and hops < 25:
+            if track.thread_id == who.channel_id and track.channel_id != who.channel_id:
+                return track.channel_id
+            if track.parent_track_id is None:
+                return None
+            track, hops = await uow.tracks.get(track.parent_track_id), hops + 1
+        return None
 
     async def _filter(self, uow: UnitOfWork, settings: GuildSettings) -> ContentFilter:
         cached = self._filters.get(settings.guild_id)
@@ -188,12 +213,42 @@ class Studio:
         )
 
     async def draft_lyrics(self, who: Requester, idea: str) -> tuple[Job, list[DraftedLyrics]]:
+        """Check the server's rules, then draft lyrics (a job like any other: charged, audited, refunded)."""
         self.engine.ensure_available(Operation.LYRICS)
         request = build_request(Operation.LYRICS, idea=idea)
-        async with self._uow(write=False) as uow:
-            settings = await self.engine.guild_settings(uow, who.guild_id)
-            await self._precheck(uow, settings, who, request, None)
-        return await self.engine.draft_lyrics(who, idea)
+        try:
+            async with self._uow(write=False) as uow:
+                settings = await self.engine.guild_settings(uow, who.guild_id)
+                await self._precheck(uow, settings, who, request, None)
+            job, drafts = await self.engine.draft_lyrics(who, idea)
+        except ProviderError as exc:
+            # The job was admitted and the engine refunded it; the notifier never sees lyrics jobs, so the
+            # audit entry is written here.
+            await self.audit.record(
+                who.guild_id,
+                AuditEntry(
+                    actor_id=who.user_id,
+                    action=f"{Operation.LYRICS.value} finished",
+                    summary=_excerpt(idea, 100),
+                    outcome=f"failed: {exc} (credits returned)",
+                    credits=0,
+                ),
+            )
+            raise
+        except TunesmithError as exc:
+            await self._audit_refusal(who, Operation.LYRICS, request, exc)
+            raise
+        await self.audit.record(
+            who.guild_id,
+            AuditEntry(
+                actor_id=who.user_id,
+                action=f"{Operation.LYRICS.value} finished",
+                summary=f"job #{job.id} · {_excerpt(idea, 100)}",
+                outcome=f"{len(drafts)} lyric draft(s)",
+                credits=-job.cost,
+            ),
+        )
+        return job, drafts
 
     async def drafted_lyrics(self, guild_id: int, job_id: int) -> list[DraftedLyrics]:
         job = await self.engine.job(job_id)
@@ -202,19 +257,18 @@ class Studio:
         return [DraftedLyrics.model_validate(d) for d in json.loads(job.result_text)]
 
     async def cancel(self, who: Requester, job_id: int) -> Job:
+        """Cancel a job still in the works (the member's own, or any as a moderator); its credits come back."""
         job = await self.engine.cancel(
             job_id, user_id=who.user_id, guild_id=who.guild_id, moderator=who.is_moderator or who.is_admin
         )
-        await self.audit.record(
-            who.guild_id,
-            AuditEntry(
-                actor_id=who.user_id,
-                action="cancel",
-                summary=f"job #{job_id}",
-                outcome="cancelled",
-                credits=job.cost,
-            ),
-        )
+        # The job's own audit entry ("… → cancelled", with the refund) is written when the cancellation is
+        # delivered; a second one here would break "one entry per job". Only a moderator stopping someone
+        # else's job is worth its own line, as a moderation action.
+        if job.user_id != who.user_id:
+            await self.audit.record(
+                who.guild_id,
+                AuditEntry(actor_id=who.user_id, action="cancel", summary=f"job #{job_id} of <@{job.user_id}>"),
+            )
         return job
 
     async def active_jobs(self, guild_id: int, user_id: int) -> list[Job]:
@@ -228,7 +282,13 @@ class Studio:
         strikes.append(now)
         while strikes and now - strikes[0] > MODERATION_WINDOW_S:
             strikes.popleft()
-        return len(strikes) if len(strikes) >= MODERATION_STRIKES else None
+        if len(strikes) < MODERATION_STRIKES:
+            return None
+        # One note per burst: the count starts again, so a member refused ten times in a row is noted three
+        # times, not eight.
+        count = len(strikes)
+        strikes.clear()
+        return count
 
     # --- tracks ------------------------------------------------------------------------------------------------
     async def track(self, guild_id: int, track_id: int) -> Track:
@@ -399,6 +459,7 @@ class Studio:
     # --- studio settings and moderation ------------------------------------------------------------------------
     async def update_settings(self, who: Requester, **changes: Any) -> GuildSettings:
         """Change any of the /studio settings; unknown or invalid values raise InvalidRequest."""
+        require_admin(who)
         allowed = {
             "allowed_channel_ids",
             "required_role_id",
@@ -417,13 +478,23 @@ class Studio:
             try:
                 changes["default_model"] = normalise_model(changes["default_model"])
             except ValueError as exc:
-                raise InvalidRequest(str(exc).capitalize() + ".") from None
+                # Only the first letter: str.capitalize() would lowercase the model names it lists.
+                text = str(exc)
+                raise InvalidRequest(text[:1].upper() + text[1:] + ".") from None
         if "cooldown_s" in changes and not 0 <= float(changes["cooldown_s"]) <= 86_400:
             raise InvalidRequest("The cooldown must be between 0 seconds and 1 day.")
-        summary = ", ".join(f"{k.replace('_', ' ')} = {_show(v)}" for k, v in changes.items())
+        summary = ", ".join(f"{_SETTING_LABELS.get(k, k)} = {_show(k, v)}" for k, v in changes.items())
+        if "audit_channel_id" in changes and changes["audit_channel_id"] is None:
+            current = await self.settings(who.guild_id)
+            if current.audit_channel_id is not None:
+                # Written before the change: afterwards there is no audit channel left to say it was switched off.
+                await self.audit.record(
+                    who.guild_id, AuditEntry(actor_id=who.user_id, action="settings", summary=summary)
+                )
         return await self._change_settings(who, summary, **changes)
 
     async def block_add(self, who: Requester, pattern: str, *, is_regex: bool) -> BlockRule:
+        """Refuse a word, phrase or (validated, time-bounded) regular expression from now on."""
         require_admin(who)
         pattern = pattern.strip()
         if is_regex:
@@ -431,8 +502,13 @@ class Studio:
         else:
             pattern = validate_word(pattern)
         async with self._uow() as uow:
-            added = await uow.moderation.add_blocked_term(
-                who.guild_id, pattern, is_regex=is_regex, added_by=who.user_id, now=self._clock()
+            rows = await uow.moderation.blocked_terms(who.guild_id)
+            # Words match whatever their case, so "Kazoo" after "kazoo" would be the same rule twice.
+            same = not is_regex and any(not r["is_regex"] and _same_word(r["pattern"], pattern) for r in rows)
+            added = not same and bool(
+                await uow.moderation.add_blocked_term(
+                    who.guild_id, pattern, is_regex=is_regex, added_by=who.user_id, now=self._clock()
+                )
             )
             await uow.commit()
         if not added:
@@ -445,15 +521,21 @@ class Studio:
         return rule
 
     async def block_remove(self, who: Requester, pattern: str) -> None:
+        """Stop refusing a rule: a regex exactly as listed, a word in any case."""
         require_admin(who)
+        pattern = pattern.strip()
         async with self._uow() as uow:
-            removed = await uow.moderation.remove_blocked_term(who.guild_id, pattern.strip())
+            rows = await uow.moderation.blocked_terms(who.guild_id)
+            stored = next((r["pattern"] for r in rows if r["pattern"] == pattern), None) or next(
+                (r["pattern"] for r in rows if not r["is_regex"] and _same_word(r["pattern"], pattern)), None
+            )
+            removed = stored is not None and bool(await uow.moderation.remove_blocked_term(who.guild_id, stored))
             await uow.commit()
         if not removed:
             raise NotFound("That rule is not on the list (use /studio block list to see them).")
         self._filters.pop(who.guild_id, None)
         await self.audit.record(
-            who.guild_id, AuditEntry(actor_id=who.user_id, action="block", summary=f"removed {pattern.strip()!r}")
+            who.guild_id, AuditEntry(actor_id=who.user_id, action="block", summary=f"removed {stored!r}")
         )
 
     async def block_list(self, guild_id: int) -> tuple[list[BlockRule], bool]:
@@ -510,16 +592,54 @@ class Studio:
         )
 
 
+def _same_word(a: str, b: str) -> bool:
+    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
+
+
+# In a file name these separate words ("my-song_demo.wav"); in a prompt the filter reads them as obfuscation
+# inside one word ("b.a-d"), so a name is checked both ways.
+_NAME_SEPARATORS = re.compile(r"[\s_.\-+~,;:()\[\]{}]+")
+
+
+def _file_name_text(filename: str) -> str:
+    """An upload's file name as the content filter should read it: as typed, without its extension, and as words."""
+    stem = filename.rsplit(".", 1)[0] if "." in filename.strip(".") else filename
+    words = _NAME_SEPARATORS.sub(" ", stem).strip()
+    return "\n".join(dict.fromkeys(v for v in (filename, stem, words) if v))
+
+
 def require_admin(who: Requester) -> None:
     """Admin commands are checked here too, not only by Discord's default permissions."""
     if not who.is_admin:
         raise NotAllowed("You need the Manage Server permission for this.")
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, list):
+_SETTING_LABELS = {
+    "allowed_channel_ids": "allowed channels",
+    "required_role_id": "required role",
+    "remix_threads": "remix threads",
+    "audit_channel_id": "audit log",
+    "default_model": "default model",
+    "cooldown_s": "cooldown",
+    "use_default_blocklist": "built-in block list",
+}
+
+
+def _show(key: str, value: Any) -> str:
+    """A setting's value as admins read it in the audit log: mentions, not raw ids (mentions don't ping here)."""
+    if key == "allowed_channel_ids":
         return ", ".join(f"<#{v}>" for v in value) or "everywhere"
-    return "off" if value is None else str(value)
+    if value is None:
+        return "none" if key in ("required_role_id", "default_model") else "off"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if key == "required_role_id":
+        return f"<@&{value}>"
+    if key == "audit_channel_id":
+        return f"<#{value}>"
+    if key == "cooldown_s":
+        return f"{float(value):g} s" if value else "none"
+    return str(value)
 
 
 def _describe(request: MusicRequest, parent: Track | None) -> str:

@@ -25,9 +25,9 @@ from bot.domain.errors import InvalidRequest
 
 # --- limits (seed + providers.md) -------------------------------------------------------------------------------
 TITLE_MAX = 80
-SOUND_MAX = 200  # Producer: "tags < 200"; FUZZ tags share the field
-LYRICS_MAX = 3000  # Producer: "prompt < 3000"
-LYRICS_IDEA_MAX = 120  # sonic/lyrics: description < 120 chars
+SOUND_MAX = 199  # Producer: "tags < 200" (strict); FUZZ tags share the field
+LYRICS_MAX = 2999  # Producer: "prompt < 3000" (strict)
+LYRICS_IDEA_MAX = 119  # sonic/lyrics: description "< 120 chars"
 EXTEND_DURATION_MAX = 180.0  # FUZZ: extend_duration_s max 3 minutes
 WEBHOOK_URL_MAX = 1024
 CLIP_ID_MAX = 100

@@ -53,6 +53,8 @@ class Database:
         version = await migrate(conn)
         log.info("database ready at %s (schema %d)", self.path, version)
         self._conn = conn
+        # Repositories hold nothing but the connection: made once, shared by every unit of work.
+        self._repositories = Repositories(conn)
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -61,9 +63,11 @@ class Database:
                 self._conn = None
 
     def unit_of_work(self, *, write: bool = True) -> UnitOfWork:
+        """``write=True``: one transaction (BEGIN IMMEDIATE ... COMMIT). ``write=False``: no transaction, each
+        statement stands alone (autocommit); for reads and for changes that are a single statement."""
         if self._conn is None:
             raise RuntimeError("database is not open")
-        return UnitOfWork(self._conn, self._lock, write=write)
+        return UnitOfWork(self._conn, self._lock, self._repositories, write=write)
 
     async def dump(self) -> str:
         """The whole database as SQL (used by the secret-leak tests and for operator backups)."""
@@ -74,17 +78,8 @@ class Database:
         return "\n".join(lines)
 
 
-class UnitOfWork:
-    """One transaction: everything done through its repositories commits together or not at all.
-
-    Leaving the ``async with`` block without :meth:`commit` rolls back, so an exception never leaves half a job.
-    """
-
-    def __init__(self, conn: aiosqlite.Connection, lock: asyncio.Lock, *, write: bool) -> None:
-        self._conn = conn
-        self._lock = lock
-        self._write = write
-        self._open = False
+class Repositories:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
         self.jobs = JobRepository(conn)
         self.tracks = TrackRepository(conn)
         self.ledger = LedgerRepository(conn)
@@ -92,10 +87,40 @@ class UnitOfWork:
         self.moderation = ModerationRepository(conn)
         self.providers = ProviderRepository(conn)
 
+
+class UnitOfWork:
+    """One transaction: everything done through its repositories commits together or not at all.
+
+    Leaving the ``async with`` block without :meth:`commit` rolls back, so an exception never leaves half a job.
+    """
+
+    def __init__(
+        self, conn: aiosqlite.Connection, lock: asyncio.Lock, repositories: Repositories, *, write: bool
+    ) -> None:
+        self._conn = conn
+        self._lock = lock
+        self._write = write
+        self._open = False
+        self.jobs = repositories.jobs
+        self.tracks = repositories.tracks
+        self.ledger = repositories.ledger
+        self.settings = repositories.settings
+        self.moderation = repositories.moderation
+        self.providers = repositories.providers
+
     async def __aenter__(self) -> UnitOfWork:
         await self._lock.acquire()
+        if not self._write:
+            # Readers hold the lock but open no transaction: each statement sees committed data, and the
+            # BEGIN/ROLLBACK pair would cost two round trips to aiosqlite's thread for nothing.
+            return self
         try:
-            await self._conn.execute("BEGIN IMMEDIATE" if self._write else "BEGIN")
+            if self._conn.in_transaction:
+                # A unit cancelled between its BEGIN and our bookkeeping left a transaction open; nothing in it
+                # was committed, so rolling it back is what that unit would have done.
+                log.warning("rolling back a transaction left open by a cancelled unit of work")
+                await asyncio.shield(self._conn.execute("ROLLBACK"))
+            await asyncio.shield(self._conn.execute("BEGIN IMMEDIATE" if self._write else "BEGIN"))
         except BaseException:
             self._lock.release()
             raise
@@ -103,13 +128,17 @@ class UnitOfWork:
         return self
 
     async def commit(self) -> None:
-        await self._conn.execute("COMMIT")
+        if not self._open:
+            return  # autocommit unit: every statement already committed itself
+        # Shielded: once COMMIT is sent it completes, so a cancellation never leaves us unsure of the outcome.
+        await asyncio.shield(self._conn.execute("COMMIT"))
         self._open = False
 
     async def rollback(self) -> None:
         if self._open:
-            await self._conn.execute("ROLLBACK")
             self._open = False
+            if self._conn.in_transaction:
+                await asyncio.shield(self._conn.execute("ROLLBACK"))
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -28,25 +28,30 @@ def _row(row: aiosqlite.Row | None) -> dict[str, Any] | None:
 
 
 class _Repo:
+    """Every helper is one round trip to aiosqlite's thread: hops, not SQL, dominate the engine's CPU."""
+
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
 
-    async def _one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
-        async with self._conn.execute(sql, tuple(params)) as cur:
-            return _row(await cur.fetchone())
+    async def _one(self, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()) -> dict[str, Any] | None:
+        rows = await self._conn.execute_fetchall(sql, params if isinstance(params, Mapping) else tuple(params))
+        return _row(next(iter(rows), None))
 
     async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
-        async with self._conn.execute(sql, tuple(params)) as cur:
-            return [dict(r) for r in await cur.fetchall()]
+        return [dict(r) for r in await self._conn.execute_fetchall(sql, tuple(params))]
 
     async def _scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
-        async with self._conn.execute(sql, tuple(params)) as cur:
-            row = await cur.fetchone()
+        row = next(iter(await self._conn.execute_fetchall(sql, tuple(params))), None)
         return row[0] if row is not None else None
 
     async def _insert(self, sql: str, params: Iterable[Any]) -> int:
-        async with self._conn.execute(sql, tuple(params)) as cur:
-            return int(cur.lastrowid or 0)
+        row = await self._conn.execute_insert(sql, tuple(params))
+        return int(row[0]) if row is not None else 0
+
+    async def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """Run an UPDATE/DELETE/INSERT; returns the number of rows it changed."""
+        cursor = await self._conn.execute(sql, tuple(params))
+        return int(cursor.rowcount or 0)
 
 
 def _job(row: dict[str, Any]) -> Job:
@@ -107,9 +112,21 @@ class JobRepository(_Repo):
                 now,
             ),
         )
-        job = await self.get(job_id)
-        assert job is not None
-        return job
+        # Built from what was just written rather than read back: one round trip fewer per admission.
+        return Job(
+            id=job_id,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            user_id=user_id,
+            operation=operation,
+            request=dict(request),
+            provider=provider,
+            state=state,
+            cost=cost,
+            period_key=period_key,
+            parent_track_id=parent_track_id,
+            created_at=now,  # type: ignore[arg-type]  # pydantic reads unix seconds as a UTC datetime
+        )
 
     async def get(self, job_id: int) -> Job | None:
         row = await self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
@@ -121,7 +138,15 @@ class JobRepository(_Repo):
             raise ValueError(f"not updatable: {sorted(unknown)}")
         values = [v.value if isinstance(v, JobState) else v for v in fields.values()]
         cols = ", ".join(f"{name} = ?" for name in fields)
-        await self._conn.execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*values, job_id))
+        await self._write(f"UPDATE jobs SET {cols} WHERE id = ?", (*values, job_id))
+
+    async def mark_submitted(self, job_id: int, task_id: str, now: float) -> bool:
+        """Record the provider's task id, unless the job stopped being queued meanwhile (cancelled)."""
+        changed = await self._write(
+            "UPDATE jobs SET state = 'submitted', task_id = ?, submitted_at = ? WHERE id = ? AND state = 'queued'",
+            (task_id, now, job_id),
+        )
+        return changed == 1
 
     async def active(self) -> list[Job]:
         rows = await self._all("SELECT * FROM jobs WHERE state IN (?,?,?) ORDER BY id", _ACTIVE)
@@ -146,6 +171,11 @@ class JobRepository(_Repo):
         sql = "SELECT MAX(created_at) FROM jobs WHERE guild_id = ? AND user_id = ? AND operation != ?"
         value = await self._scalar(sql, (guild_id, user_id, Operation.LYRICS.value))
         return float(value) if value is not None else None
+
+    async def task_ids(self) -> dict[int, str | None]:
+        """Every job's provider task id (for the benchmark's latency matching)."""
+        rows = await self._all("SELECT id, task_id FROM jobs")
+        return {int(r["id"]): r["task_id"] for r in rows}
 
     async def counts_by_state(self) -> dict[str, int]:
         rows = await self._all("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
@@ -205,9 +235,25 @@ class TrackRepository(_Repo):
                 now,
             ),
         )
-        track = await self.get(track_id)
-        assert track is not None
-        return track
+        return Track(
+            id=track_id,
+            job_id=job_id,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            author_id=author_id,
+            provider=provider,
+            clip_id=clip.clip_id,
+            title=clip.title or title,
+            audio_url=clip.audio_url,
+            image_url=clip.image_url,
+            duration_s=clip.duration_s,
+            lyrics=clip.lyrics,
+            tags=clip.tags,
+            model=clip.model,
+            operation=operation,
+            parent_track_id=parent_track_id,
+            created_at=now,  # type: ignore[arg-type]
+        )
 
     async def get(self, track_id: int) -> Track | None:
         row = await self._one("SELECT * FROM tracks WHERE id = ?", (track_id,))
@@ -223,16 +269,16 @@ class TrackRepository(_Repo):
         return [_track(r) for r in rows]
 
     async def set_message(self, track_id: int, *, channel_id: int, message_id: int, thread_id: int | None) -> None:
-        await self._conn.execute(
+        await self._write(
             "UPDATE tracks SET message_id = ?, thread_id = COALESCE(?, thread_id) WHERE id = ?",
             (message_id, thread_id, track_id),
         )
 
     async def set_thread(self, track_id: int, thread_id: int) -> None:
-        await self._conn.execute("UPDATE tracks SET thread_id = ? WHERE id = ?", (thread_id, track_id))
+        await self._write("UPDATE tracks SET thread_id = ? WHERE id = ?", (thread_id, track_id))
 
     async def mark_deleted(self, track_id: int) -> None:
-        await self._conn.execute("UPDATE tracks SET deleted = 1 WHERE id = ?", (track_id,))
+        await self._write("UPDATE tracks SET deleted = 1 WHERE id = ?", (track_id,))
 
     async def recent(
         self, guild_id: int, *, author_id: int | None = None, limit: int = 10, offset: int = 0
@@ -308,6 +354,24 @@ class LedgerRepository(_Repo):
         )
         return int(value)
 
+    async def balances(self, guild_id: int, user_id: int, period_key: str) -> dict[str, int | None]:
+        """Everything admission checks, in one query: the period's sums, the member's cap, jobs in flight."""
+        row = await self._one(
+            "SELECT"
+            " (SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE guild_id = :g AND period_key = :p"
+            "   AND NOT (kind = 'grant' AND user_id IS NOT NULL)) AS server_sum,"
+            " (SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE guild_id = :g AND user_id = :u"
+            "   AND period_key = :p) AS member_sum,"
+            " (SELECT cap FROM member_caps WHERE guild_id = :g AND user_id = :u) AS member_cap,"
+            " (SELECT COUNT(*) FROM jobs WHERE guild_id = :g AND user_id = :u"
+            "   AND state IN ('queued', 'submitted', 'running')) AS member_active,"
+            " (SELECT COUNT(*) FROM jobs WHERE guild_id = :g"
+            "   AND state IN ('queued', 'submitted', 'running')) AS server_active",
+            {"g": guild_id, "u": user_id, "p": period_key},
+        )
+        assert row is not None
+        return row
+
     async def for_job(self, job_id: int) -> list[LedgerEntry]:
         rows = await self._all("SELECT * FROM ledger WHERE job_id = ? ORDER BY id", (job_id,))
         return [LedgerEntry.model_validate(r) for r in rows]
@@ -338,7 +402,7 @@ class SettingsRepository(_Repo):
         data["costs"] = json.dumps({Operation(k).value: int(v) for k, v in settings.costs.items()})
         data["allowed_channel_ids"] = json.dumps(settings.allowed_channel_ids)
         cols = list(data)
-        await self._conn.execute(
+        await self._write(
             f"INSERT INTO guild_settings ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
             f" ON CONFLICT (guild_id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in cols[1:])}",
             tuple(data.values()),
@@ -352,9 +416,9 @@ class SettingsRepository(_Repo):
 
     async def set_member_cap(self, guild_id: int, user_id: int, cap: int | None) -> None:
         if cap is None:
-            await self._conn.execute("DELETE FROM member_caps WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+            await self._write("DELETE FROM member_caps WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
         else:
-            await self._conn.execute(
+            await self._write(
                 "INSERT INTO member_caps (guild_id, user_id, cap) VALUES (?,?,?)"
                 " ON CONFLICT (guild_id, user_id) DO UPDATE SET cap = excluded.cap",
                 (guild_id, user_id, cap),
@@ -369,31 +433,24 @@ class ModerationRepository(_Repo):
         )
 
     async def add_blocked_term(self, guild_id: int, pattern: str, *, is_regex: bool, added_by: int, now: float) -> int:
-        async with self._conn.execute(
+        return await self._write(
             "INSERT OR IGNORE INTO blocked_terms (guild_id, pattern, is_regex, added_by, created_at)"
             " VALUES (?,?,?,?,?)",
             (guild_id, pattern, int(is_regex), added_by, now),
-        ) as cur:
-            return int(cur.rowcount or 0)
+        )
 
     async def remove_blocked_term(self, guild_id: int, pattern: str) -> int:
-        async with self._conn.execute(
-            "DELETE FROM blocked_terms WHERE guild_id = ? AND pattern = ?", (guild_id, pattern)
-        ) as cur:
-            return int(cur.rowcount or 0)
+        return await self._write("DELETE FROM blocked_terms WHERE guild_id = ? AND pattern = ?", (guild_id, pattern))
 
     async def ban(self, guild_id: int, user_id: int, *, reason: str | None, banned_by: int, now: float) -> None:
-        await self._conn.execute(
+        await self._write(
             "INSERT INTO bans (guild_id, user_id, reason, banned_by, created_at) VALUES (?,?,?,?,?)"
             " ON CONFLICT (guild_id, user_id) DO UPDATE SET reason = excluded.reason, banned_by = excluded.banned_by",
             (guild_id, user_id, reason, banned_by, now),
         )
 
     async def unban(self, guild_id: int, user_id: int) -> bool:
-        async with self._conn.execute(
-            "DELETE FROM bans WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
-        ) as cur:
-            return bool(cur.rowcount)
+        return bool(await self._write("DELETE FROM bans WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)))
 
     async def ban_of(self, guild_id: int, user_id: int) -> dict[str, Any] | None:
         return await self._one("SELECT * FROM bans WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
@@ -410,21 +467,23 @@ class ProviderRepository(_Repo):
         return {Operation(r["operation"]): r["message"] for r in rows}
 
     async def retire(self, provider: str, operation: Operation, *, message: str | None, now: float) -> None:
-        await self._conn.execute(
+        await self._write(
             "INSERT OR IGNORE INTO retired_operations (provider, operation, message, retired_at) VALUES (?,?,?,?)",
             (provider, operation.value, message, now),
         )
 
     async def reinstate(self, provider: str, operation: Operation) -> bool:
-        async with self._conn.execute(
-            "DELETE FROM retired_operations WHERE provider = ? AND operation = ?", (provider, operation.value)
-        ) as cur:
-            return bool(cur.rowcount)
+        return bool(
+            await self._write(
+                "DELETE FROM retired_operations WHERE provider = ? AND operation = ?", (provider, operation.value)
+            )
+        )
 
     async def record_webhook(self, event_key: str, task_id: str, now: float) -> bool:
         """Remember a webhook delivery; False when it was seen before (a duplicate to ignore)."""
-        async with self._conn.execute(
-            "INSERT OR IGNORE INTO webhook_events (event_key, task_id, received_at) VALUES (?,?,?)",
-            (event_key, task_id, now),
-        ) as cur:
-            return bool(cur.rowcount)
+        return bool(
+            await self._write(
+                "INSERT OR IGNORE INTO webhook_events (event_key, task_id, received_at) VALUES (?,?,?)",
+                (event_key, task_id, now),
+            )
+        )

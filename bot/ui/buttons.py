@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.domain.errors import OperationUnavailable
-from bot.domain.models import Operation, Track
+from bot.domain.models import LYRICS_MAX, TITLE_MAX, Operation, Track
 from bot.ui import render
 from bot.ui.errors import reply_error
 from bot.ui.flows import requester, start_job
@@ -137,7 +137,8 @@ class ComposeButton(
             if not 0 <= self.index < len(drafts):
                 raise OperationUnavailable("That draft is no longer available.")
             draft = drafts[self.index]
-            defaults = {"title": (draft.title or "")[:80], "lyrics": draft.lyrics[:3000]}
+            # Cut to the form's own limits: Discord refuses a pre-filled value longer than its field.
+            defaults = {"title": (draft.title or "")[:TITLE_MAX], "lyrics": draft.lyrics[:LYRICS_MAX]}
             await interaction.response.send_modal(compose_modal(defaults))
         except Exception as exc:
             await reply_error(interaction, exc)

@@ -54,7 +54,9 @@ async def remix_channel(bot: Tunesmith, parent: Track, fallback: int) -> int:
     if parent.message_id is None:
         return fallback
     try:
-        message = bot.get_partial_messageable(parent.channel_id).get_partial_message(parent.message_id)
+        # The guild id is needed: discord.py refuses to open a thread on a message without guild info.
+        channel = bot.get_partial_messageable(parent.channel_id, guild_id=parent.guild_id)
+        message = channel.get_partial_message(parent.message_id)
         thread = await message.create_thread(name=render.clip(f"Remixes of {parent.display_title}", 100))
     except discord.HTTPException:
         log.warning("could not open a remix thread on track %d; posting in the channel", parent.id, exc_info=True)

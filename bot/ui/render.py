@@ -118,7 +118,8 @@ def cover_filename(track: Track) -> str:
 def audio_filename(track: Track, url: str) -> str:
     path = url.split("?", 1)[0].lower()
     ext = next((e for e in (".wav", ".m4a", ".mp3", ".ogg", ".flac") if path.endswith(e)), ".mp3")
-    slug = "".join(ch if ch.isalnum() else "-" for ch in track.display_title.lower()).strip("-")
+    raw = "".join(ch if ch.isalnum() else "-" for ch in track.display_title.lower())
+    slug = "-".join(part for part in raw.split("-") if part)  # "Night (Cover)" -> night-cover, not night--cover-
     return f"{clip(slug, 60).rstrip('…') or 'track'}-{track.id}{ext}"
 
 

@@ -4,6 +4,7 @@ engine, SQLite in a temporary folder and the sandbox provider over loopback."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ import simcord
 
 from bot.app import App, build
 from bot.config import Settings
+from bot.domain.errors import TunesmithError
+from bot.ui.errors import unwrap
 
 
 @dataclass
@@ -29,13 +32,24 @@ class Studio:
     ana: Any  # a member
     bo: Any  # another member
     admin: Any  # has Manage Server and Manage Messages
+    # Errors a test provokes on purpose (beyond the refusals every command may answer with).
+    expected_errors: tuple[type[BaseException], ...] = ()
+
+    def unexpected_errors(self) -> list[BaseException]:
+        """What the bot raised that is not a refusal shown to the member (SimCord records those too)."""
+        expected = (TunesmithError, discord.app_commands.CheckFailure, *self.expected_errors)
+        return [e for e in self.env.errors if not isinstance(unwrap(e), expected)]
 
     async def until(self, predicate: Callable[[], Any], timeout: float = 15.0) -> Any:
-        """Wait (in real time: the engine runs outside the bot) until predicate() is truthy; return it."""
+        """Wait (in real time: the engine runs outside the bot) until predicate() is truthy; return it.
+
+        The predicate may be a coroutine function (e.g. to read a job from the engine)."""
         async with asyncio.timeout(timeout):
             while True:
                 await self.env.settle()
                 value = predicate()
+                if inspect.isawaitable(value):
+                    value = await value
                 if value:
                     return value
                 await asyncio.sleep(0.05)
@@ -95,8 +109,11 @@ async def running(tmp_path: Path, **overrides: Any) -> AsyncIterator[Studio]:
         finally:
             await app.engine.stop()
             await env.shutdown()
-        # Any unhandled error inside the bot fails the test, as SimCord's own fixture does.
-        env.raise_errors()
+        # Any unhandled error inside the bot fails the test, as SimCord's own fixture does; refusals the error
+        # handler turns into ephemeral replies (TunesmithError) are the product working, not errors.
+        unexpected = world.unexpected_errors()
+        if unexpected:
+            raise BaseExceptionGroup(f"bot raised {len(unexpected)} unexpected error(s)", unexpected)
 
 
 @pytest.fixture
