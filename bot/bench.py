@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from httpx_aiohttp import HttpxAiohttpClient
 
 from bot.core.engine import Defaults, Engine, EngineConfig, Requester
 from bot.domain.models import CreateMusic, Job, Period, Track
@@ -51,8 +52,19 @@ def _free_port() -> int:
 async def sandbox_process(render: float, webhook_target: str | None = None) -> AsyncIterator[str]:
     """Start ``python -m bot.sandbox`` in a child process; yield its base URL."""
     port = _free_port()
-    args = [sys.executable, "-m", "bot.sandbox", "--port", str(port), "--render-seconds", f"{render}",
-            "--clip-seconds", "1", "--log-level", "WARNING"]
+    args = [
+        sys.executable,
+        "-m",
+        "bot.sandbox",
+        "--port",
+        str(port),
+        "--render-seconds",
+        f"{render}",
+        "--clip-seconds",
+        "1",
+        "--log-level",
+        "WARNING",
+    ]
     if webhook_target:
         args += ["--webhook-rewrite", f"{PUBLIC_URL}={webhook_target}"]
     proc = await asyncio.create_subprocess_exec(*args, stdout=subprocess.DEVNULL)
@@ -129,14 +141,16 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-async def run_engine(name: str, *, provider_kind: str, webhooks: bool, jobs: int, guilds: int, render: float,
-                     scale: float) -> Result:
+async def run_engine(
+    name: str, *, provider_kind: str, webhooks: bool, jobs: int, guilds: int, render: float, scale: float
+) -> Result:
     web_port = _free_port()
     target = f"http://127.0.0.1:{web_port}" if webhooks else None
     async with sandbox_process(render, target) as base:
         with tempfile.TemporaryDirectory() as tmp:
             db = await Database.open(Path(tmp) / "bench.sqlite3")
-            http = httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=50))
+            # The production client (httpx over aiohttp), so the CPU measured is what the bot spends.
+            http = HttpxAiohttpClient(timeout=30, limits=httpx.Limits(max_connections=50))
             provider: MusicProvider
             if provider_kind == "fuzz":
                 provider = FuzzClient(http, base_url=f"{base}/api/v2/fuzz", api_key="bench", max_concurrency=jobs)
@@ -181,6 +195,7 @@ async def run_engine(name: str, *, provider_kind: str, webhooks: bool, jobs: int
             await http.aclose()
             await db.close()
     finished = stats.get("finished_at", {})
+    globals()["_last"] = (task_of, notifier.delivered, finished)
     latencies = [
         (delivered - finished[task_of[job_id]]) * 1000
         for job_id, delivered in notifier.delivered.items()
@@ -223,14 +238,25 @@ async def run_baseline(*, jobs: int, render: float, scale: float) -> Result:
             await asyncio.gather(*(one(i) for i in range(jobs)))
             wall = time.monotonic() - wall0
         stats = await sandbox_stats(base)
-    return Result("naive baseline (FUZZ, 1 id a poll, every 5 s)", jobs, jobs, int(stats["submits"]),
-                  int(stats["polls"]), wall, float("nan"), [], _peak_rss_mb())
+    return Result(
+        "naive baseline (FUZZ, 1 id a poll, every 5 s)",
+        jobs,
+        jobs,
+        int(stats["submits"]),
+        int(stats["polls"]),
+        wall,
+        float("nan"),
+        [],
+        _peak_rss_mb(),
+    )
 
 
 def report(results: list[Result], baseline: Result | None, targets: bool) -> list[str]:
     lines = []
-    header = (f"{'mode':<48} {'done':>9} {'submits/job':>11} {'polls/job':>9} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'cpu ms/job':>10} {'wall s':>7}")
+    header = (
+        f"{'mode':<48} {'done':>9} {'submits/job':>11} {'polls/job':>9} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'cpu ms/job':>10} {'wall s':>7}"
+    )
     lines.append(header)
     lines.append("-" * len(header))
     for r in [*results, *([baseline] if baseline else [])]:
@@ -284,8 +310,17 @@ async def main_async(args: argparse.Namespace) -> int:
     for mode in chosen:
         name, kind, webhooks = modes[mode]
         log.info("running %s: %d jobs over %d servers, render %.1fs", name, args.jobs, args.guilds, render)
-        results.append(await run_engine(name, provider_kind=kind, webhooks=webhooks, jobs=args.jobs,
-                                        guilds=args.guilds, render=render, scale=args.time_scale))
+        results.append(
+            await run_engine(
+                name,
+                provider_kind=kind,
+                webhooks=webhooks,
+                jobs=args.jobs,
+                guilds=args.guilds,
+                render=render,
+                scale=args.time_scale,
+            )
+        )
     baseline = None
     if not args.no_baseline:
         log.info("running the naive baseline")
@@ -301,15 +336,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", "-n", type=int, default=500, help="jobs per mode (default 500)")
     parser.add_argument("--guilds", "-g", type=int, default=50, help="servers they come from (default 50)")
     parser.add_argument("--render", type=float, default=30.0, help="provider render time in seconds (default 30)")
-    parser.add_argument("--time-scale", type=float, default=0.2,
-                        help="multiply every duration (render, intervals, deadline) by this (default 0.2)")
-    parser.add_argument("--mode", action="append", choices=["fuzz-polling", "producer-webhook", "producer-polling"],
-                        help="a mode to run (repeatable; default: fuzz-polling and producer-webhook)")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=0.2,
+        help="multiply every duration (render, intervals, deadline) by this (default 0.2)",
+    )
+    parser.add_argument(
+        "--mode",
+        action="append",
+        choices=["fuzz-polling", "producer-webhook", "producer-polling"],
+        help="a mode to run (repeatable; default: fuzz-polling and producer-webhook)",
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("TUNESMITH_LOG_LEVEL", "WARNING"),
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("TUNESMITH_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
+    )
     code = asyncio.run(main_async(args))
     if args.json:
         Path(args.json).write_text(json.dumps([r.__dict__ for r in args.results], default=str))

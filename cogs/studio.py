@@ -112,8 +112,8 @@ class Studio(commands.GroupCog, group_name="studio", group_description="Run the 
     @app_commands.describe(pattern="Exactly as listed by /studio block list")
     async def block_remove(self, interaction: Interaction, pattern: app_commands.Range[str, 1, 200]) -> None:
         """Stop refusing a word or pattern."""
-        await interaction.client.studio.block_remove(requester(interaction), pattern)
-        await interaction.response.send_message(f"Removed `{pattern}` from the block list.", ephemeral=True)
+        removed = await interaction.client.studio.block_remove(requester(interaction), pattern)
+        await interaction.response.send_message(f"Removed `{removed}` from the block list.", ephemeral=True)
 
     @block.command(name="list", description="The words and patterns this server refuses")
     async def block_list(self, interaction: Interaction) -> None:

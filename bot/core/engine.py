@@ -38,10 +38,11 @@ from bot.domain.models import (
     Period,
     TaskState,
     TaskStatus,
+    Track,
     WebhookTarget,
     build_request,
 )
-from bot.domain.ports import Clock, MusicProvider, Notifier, Progress, UnitOfWork, UnitOfWorkFactory
+from bot.domain.ports import Clock, Delivery, MusicProvider, Notifier, Progress, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,10 @@ class Engine:
         self._queue = FairQueue()
         self._queued_jobs: dict[int, Job] = {}
         self._jobs: dict[int, Job] = {}  # active jobs as last written, so status updates need no read
+        self._pending_success: dict[int, TaskStatus] = {}
+        self._pending_deliveries: list[tuple[int, list[Delivery], asyncio.Future[None]]] = []
+        self._recording = False
+        self._completing = False
         self._held: dict[int, tuple[Job, float]] = {}  # job -> (job, release time), awaiting its status message
         self._retry_at: dict[int, float] = {}  # queued job -> not before (submit backoff)
         self._attempts: dict[int, int] = {}  # queued job -> failed submit attempts
@@ -426,8 +431,10 @@ class Engine:
 
         Finished jobs still answer, so a late duplicate is verified and acknowledged instead of refused.
         """
-        async with self._uow(write=False) as uow:
-            job = await uow.jobs.get(job_id)
+        job = self._jobs.get(job_id)
+        if job is None or not job.webhook_secret:
+            async with self._uow(write=False) as uow:
+                job = await uow.jobs.get(job_id)
         if job is None or not job.task_id or not job.webhook_secret:
             return None
         return job.task_id, job.webhook_secret
@@ -516,6 +523,7 @@ class Engine:
                 # Stored before the call: the provider may answer by webhook before submit() even returns.
                 async with self._uow(write=False) as uow:  # one statement: autocommits
                     await uow.jobs.update(job.id, webhook_secret=webhook.secret)
+                job = job.model_copy(update={"webhook_secret": webhook.secret})
             self.metrics.inc("tunesmith_provider_requests_total", call="submit")
             try:
                 task_id = await self.provider.submit(job.music_request(), webhook=webhook)
@@ -647,7 +655,7 @@ class Engine:
         now = self._clock()
         if status.state is TaskState.SUCCEEDED:
             self._render_estimate = 0.7 * self._render_estimate + 0.3 * max(now - tracked.submitted_at, 0.1)
-            await self._finish_succeeded(tracked.job_id, status, now)
+            self._queue_success(tracked.job_id, status)
         elif status.state is TaskState.FAILED:
             failure = status.failure
             kind = failure.kind if failure else ErrorKind.UNAVAILABLE.value
@@ -687,46 +695,82 @@ class Engine:
         self._attempts.pop(job_id, None)
 
     # --- finishing ---------------------------------------------------------------------------------------------
-    async def _finish_succeeded(self, job_id: int, status: TaskStatus, now: float) -> None:
+    def _queue_success(self, job_id: int, status: TaskStatus) -> None:
+        """Completions arriving together (a FUZZ batch, a burst of webhooks) are stored in one transaction.
+
+        The first one starts at once; those that arrive while it commits form the next batch, so batching never
+        adds a wait, it only saves round trips under load.
+        """
+        self._pending_success[job_id] = status
+        if not self._completing:
+            self._completing = True
+            self._spawn(self._complete_pending(), "complete")
+
+    async def _complete_pending(self) -> None:
+        try:
+            while self._pending_success:
+                batch, self._pending_success = self._pending_success, {}
+                try:
+                    await self._finish_succeeded(batch)
+                except Exception:  # the jobs stay tracked: the next poll (or the safety net) retries them
+                    log.exception("storing %d finished jobs failed; they will be retried", len(batch))
+        finally:
+            self._completing = False
+
+    async def _finish_succeeded(self, batch: dict[int, TaskStatus]) -> None:
+        now = self._clock()
         async with self._uow() as uow:
-            job = await uow.jobs.get(job_id)
-            if job is None or job.state.finished:
-                return  # a webhook and a poll raced; the first one did the work
-            result_url = None
-            if job.operation is Operation.DOWNLOAD:
-                result_url = next((c.audio_url for c in status.clips if c.audio_url), None)
-            else:
-                request = job.request
-                for clip in status.clips:
-                    await uow.tracks.add(
-                        clip=clip,
-                        job_id=job.id,
-                        guild_id=job.guild_id,
-                        channel_id=job.channel_id,
-                        author_id=job.user_id,
-                        provider=job.provider,
-                        operation=job.operation,
-                        parent_track_id=job.parent_track_id,
-                        now=now,
-                        title=request.get("title"),
-                    )
-            await uow.jobs.update(
-                job.id, state=JobState.SUCCEEDED, finished_at=now, result_url=result_url, poll_count=self._polls(job_id)
-            )
-            await uow.ledger.append(
-                guild_id=job.guild_id,
-                user_id=job.user_id,
-                job_id=job.id,
-                kind=LedgerKind.COMMIT,
-                amount=0,
-                period_key=job.period_key,
+            jobs: dict[int, Job] = {}
+            for job_id in batch:
+                job = self._jobs.get(job_id) or await uow.jobs.get(job_id)
+                if job is not None:
+                    jobs[job_id] = job
+            # The conditional update is the guard: a webhook and a poll may race; the first one does the work.
+            done = await uow.jobs.finish_many(list(jobs), JobState.SUCCEEDED, now)
+            rows: list[dict[str, Any]] = []
+            results: dict[int, str | None] = {}
+            for job_id in done:
+                job, clips = jobs[job_id], batch[job_id].clips
+                if job.operation is Operation.DOWNLOAD:
+                    results[job_id] = next((c.audio_url for c in clips if c.audio_url), None)
+                    await uow.jobs.update(job_id, result_url=results[job_id])
+                    continue
+                rows.extend(
+                    {
+                        "clip": clip,
+                        "job_id": job_id,
+                        "guild_id": job.guild_id,
+                        "channel_id": job.channel_id,
+                        "author_id": job.user_id,
+                        "provider": job.provider,
+                        "operation": job.operation,
+                        "parent_track_id": job.parent_track_id,
+                        "title": job.request.get("title"),
+                    }
+                    for clip in clips
+                )
+            tracks = await uow.tracks.add_many(rows, now=now)
+            await uow.ledger.append_many(
+                [
+                    {
+                        "guild_id": jobs[j].guild_id,
+                        "user_id": jobs[j].user_id,
+                        "job_id": j,
+                        "kind": LedgerKind.COMMIT,
+                        "amount": 0,
+                        "period_key": jobs[j].period_key,
+                    }
+                    for j in done
+                ],
                 now=now,
             )
             await uow.commit()
-        self._forget(job_id)
-        self.metrics.inc("tunesmith_jobs_finished_total", state="succeeded")
-        log.info("job %d succeeded with %d clip(s)", job_id, len(status.clips))
-        self._schedule_delivery(job_id)
+        for job_id in done:
+            self._forget(job_id)
+            self.metrics.inc("tunesmith_jobs_finished_total", state="succeeded")
+            log.info("job %d succeeded with %d clip(s)", job_id, len(batch[job_id].clips))
+            finished = jobs[job_id].model_copy(update={"state": JobState.SUCCEEDED, "result_url": results.get(job_id)})
+            self._schedule_delivery(job_id, (finished, tracks.get(job_id, [])))
 
     def _polls(self, job_id: int) -> int:
         tracked = self._tracked.get(job_id)
@@ -765,8 +809,12 @@ class Engine:
             )
 
     # --- delivery ----------------------------------------------------------------------------------------------
-    def _schedule_delivery(self, job_id: int) -> None:
+    def _schedule_delivery(self, job_id: int, known: tuple[Job, list[Track]] | None = None) -> None:
         self._undelivered.add(job_id)
+        if known is not None and job_id not in self._delivering:
+            # Just finished here: deliver from memory, without reading back what was just written.
+            self._delivering.add(job_id)
+            self._spawn(self._deliver(job_id, known), f"deliver-{job_id}")
         self._retry_deliveries()
 
     def _retry_deliveries(self) -> None:
@@ -775,24 +823,21 @@ class Engine:
                 self._delivering.add(job_id)
                 self._spawn(self._deliver(job_id), f"deliver-{job_id}")
 
-    async def _deliver(self, job_id: int) -> None:
+    async def _deliver(self, job_id: int, known: tuple[Job, list[Track]] | None = None) -> None:
         """Hand a finished job to the notifier once; on failure it stays undelivered and is retried."""
         try:
-            async with self._uow(write=False) as uow:
-                job = await uow.jobs.get(job_id)
-                tracks = await uow.tracks.for_job(job_id) if job else []
+            if known is not None:
+                job, tracks = known
+            else:
+                async with self._uow(write=False) as uow:
+                    job = await uow.jobs.get(job_id)  # type: ignore[assignment]
+                    tracks = await uow.tracks.for_job(job_id) if job else []
             if job is None or job.delivered_at is not None:
                 self._undelivered.discard(job_id)
                 return
             if job.state is JobState.SUCCEEDED:
                 deliveries = await self.notifier.job_succeeded(job, tracks)
-                async with self._uow() as uow:
-                    for d in deliveries:
-                        await uow.tracks.set_message(
-                            d.track_id, channel_id=d.channel_id, message_id=d.message_id, thread_id=d.thread_id
-                        )
-                    await uow.jobs.update(job_id, delivered_at=self._clock())
-                    await uow.commit()
+                await self._record_delivery(job_id, deliveries)
             else:
                 refunded = job.cost  # every failure path refunds the full reservation
                 await self.notifier.job_failed(job, job.failure_message or "The job failed.", refunded)
@@ -809,6 +854,35 @@ class Engine:
             await asyncio.sleep(5.0)
         finally:
             self._delivering.discard(job_id)
+
+    async def _record_delivery(self, job_id: int, deliveries: list[Delivery]) -> None:
+        """Store where a job's tracks were posted. Deliveries finishing together share one transaction."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._pending_deliveries.append((job_id, deliveries, waiter))
+        if not self._recording:
+            self._recording = True
+            self._spawn(self._flush_deliveries(), "record-deliveries")
+        await waiter
+
+    async def _flush_deliveries(self) -> None:
+        try:
+            while self._pending_deliveries:
+                batch, self._pending_deliveries = self._pending_deliveries, []
+                try:
+                    async with self._uow() as uow:
+                        await uow.tracks.set_messages([d for _, ds, _ in batch for d in ds])
+                        await uow.jobs.mark_delivered([job_id for job_id, _, _ in batch], self._clock())
+                        await uow.commit()
+                except Exception as exc:
+                    for _, _, waiter in batch:
+                        if not waiter.done():
+                            waiter.set_exception(exc)
+                    continue
+                for _, _, waiter in batch:
+                    if not waiter.done():
+                        waiter.set_result(None)
+        finally:
+            self._recording = False
 
     # --- progress ----------------------------------------------------------------------------------------------
     def _progress(self, job_id: int, state: JobState, now: float) -> None:

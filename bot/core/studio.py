@@ -520,8 +520,8 @@ class Studio:
         )
         return rule
 
-    async def block_remove(self, who: Requester, pattern: str) -> None:
-        """Stop refusing a rule: a regex exactly as listed, a word in any case."""
+    async def block_remove(self, who: Requester, pattern: str) -> str:
+        """Stop refusing a rule: a regex exactly as listed, a word in any case. Returns the rule as it was stored."""
         require_admin(who)
         pattern = pattern.strip()
         async with self._uow() as uow:
@@ -531,12 +531,13 @@ class Studio:
             )
             removed = stored is not None and bool(await uow.moderation.remove_blocked_term(who.guild_id, stored))
             await uow.commit()
-        if not removed:
+        if stored is None or not removed:
             raise NotFound("That rule is not on the list (use /studio block list to see them).")
         self._filters.pop(who.guild_id, None)
         await self.audit.record(
             who.guild_id, AuditEntry(actor_id=who.user_id, action="block", summary=f"removed {stored!r}")
         )
+        return stored
 
     async def block_list(self, guild_id: int) -> tuple[list[BlockRule], bool]:
         """The server's own rules, and whether the built-in list is on."""

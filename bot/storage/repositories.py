@@ -148,6 +148,31 @@ class JobRepository(_Repo):
         )
         return changed == 1
 
+    async def finish(self, job_id: int, state: JobState, now: float) -> bool:
+        """Move an active job to a final state; False when it had already ended (the caller lost a race)."""
+        changed = await self._write(
+            "UPDATE jobs SET state = ?, finished_at = ? WHERE id = ? AND state IN ('queued', 'submitted', 'running')",
+            (state.value, now, job_id),
+        )
+        return changed == 1
+
+    async def finish_many(self, job_ids: list[int], state: JobState, now: float) -> list[int]:
+        """Move the still-active jobs among ``job_ids`` to a final state; returns the ids that moved."""
+        if not job_ids:
+            return []
+        marks = ",".join("?" * len(job_ids))
+        rows = await self._conn.execute_fetchall(
+            f"UPDATE jobs SET state = ?, finished_at = ? WHERE id IN ({marks})"
+            " AND state IN ('queued', 'submitted', 'running') RETURNING id",
+            (state.value, now, *job_ids),
+        )
+        moved = {int(r[0]) for r in rows}
+        return [j for j in job_ids if j in moved]
+
+    async def mark_delivered(self, job_ids: list[int], now: float) -> None:
+        if job_ids:
+            await self._conn.executemany("UPDATE jobs SET delivered_at = ? WHERE id = ?", [(now, j) for j in job_ids])
+
     async def active(self) -> list[Job]:
         rows = await self._all("SELECT * FROM jobs WHERE state IN (?,?,?) ORDER BY id", _ACTIVE)
         return [_job(r) for r in rows]
@@ -255,6 +280,44 @@ class TrackRepository(_Repo):
             created_at=now,  # type: ignore[arg-type]
         )
 
+    async def add_many(self, rows: list[dict[str, Any]], *, now: float) -> dict[int, list[Track]]:
+        """Store the clips of several finished jobs at once; returns each job's new tracks."""
+        if not rows:
+            return {}
+        await self._conn.executemany(
+            "INSERT INTO tracks (job_id, guild_id, channel_id, author_id, provider, clip_id, title, audio_url,"
+            " image_url, duration_s, lyrics, tags, model, operation, parent_track_id, created_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    r["job_id"],
+                    r["guild_id"],
+                    r["channel_id"],
+                    r["author_id"],
+                    r["provider"],
+                    r["clip"].clip_id,
+                    r["clip"].title or r.get("title"),
+                    r["clip"].audio_url,
+                    r["clip"].image_url,
+                    r["clip"].duration_s,
+                    r["clip"].lyrics,
+                    r["clip"].tags,
+                    r["clip"].model,
+                    Operation(r["operation"]).value,
+                    r["parent_track_id"],
+                    now,
+                )
+                for r in rows
+            ],
+        )
+        job_ids = sorted({r["job_id"] for r in rows})
+        marks = ",".join("?" * len(job_ids))
+        stored = await self._all(f"SELECT * FROM tracks WHERE job_id IN ({marks}) ORDER BY id", job_ids)
+        by_job: dict[int, list[Track]] = {}
+        for row in stored:
+            by_job.setdefault(int(row["job_id"]), []).append(_track(row))
+        return by_job
+
     async def get(self, track_id: int) -> Track | None:
         row = await self._one("SELECT * FROM tracks WHERE id = ?", (track_id,))
         return _track(row) if row else None
@@ -273,6 +336,14 @@ class TrackRepository(_Repo):
             "UPDATE tracks SET message_id = ?, thread_id = COALESCE(?, thread_id) WHERE id = ?",
             (message_id, thread_id, track_id),
         )
+
+    async def set_messages(self, deliveries: Iterable[Any]) -> None:
+        """Several ``Delivery`` records (track_id, message_id, thread_id) in one round trip."""
+        rows = [(d.message_id, d.thread_id, d.track_id) for d in deliveries]
+        if rows:
+            await self._conn.executemany(
+                "UPDATE tracks SET message_id = ?, thread_id = COALESCE(?, thread_id) WHERE id = ?", rows
+            )
 
     async def set_thread(self, track_id: int, thread_id: int) -> None:
         await self._write("UPDATE tracks SET thread_id = ? WHERE id = ?", (thread_id, track_id))
@@ -335,6 +406,29 @@ class LedgerRepository(_Repo):
             "INSERT INTO ledger (guild_id, user_id, job_id, kind, amount, period_key, note, actor_id, created_at)"
             " VALUES (?,?,?,?,?,?,?,?,?)",
             (guild_id, user_id, job_id, kind.value, amount, period_key, note, actor_id, now),
+        )
+
+    async def append_many(self, entries: list[dict[str, Any]], *, now: float) -> None:
+        """Several rows in one round trip (each entry: guild_id, user_id, job_id, kind, amount, period_key)."""
+        if not entries:
+            return
+        await self._conn.executemany(
+            "INSERT INTO ledger (guild_id, user_id, job_id, kind, amount, period_key, note, actor_id, created_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    e["guild_id"],
+                    e.get("user_id"),
+                    e.get("job_id"),
+                    LedgerKind(e["kind"]).value,
+                    e["amount"],
+                    e["period_key"],
+                    e.get("note"),
+                    e.get("actor_id"),
+                    now,
+                )
+                for e in entries
+            ],
         )
 
     async def server_sum(self, guild_id: int, period_key: str) -> int:

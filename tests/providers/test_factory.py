@@ -61,8 +61,8 @@ async def test_http_client_has_explicit_timeouts_and_limits() -> None:
     try:
         timeout = client.timeout
         assert (timeout.read, timeout.write, timeout.pool, timeout.connect) == (12.5, 12.5, 12.5, 10.0)
-        pool = client._transport._pool  # type: ignore[attr-defined]
-        assert pool._max_connections == 40
+        # httpx's API over aiohttp's transport: the limits are handed to aiohttp's connector.
+        assert client._transport.limits.max_connections == 40  # type: ignore[attr-defined]
         assert client.headers["User-Agent"].startswith("Tunesmith/")
     finally:
         await client.aclose()
