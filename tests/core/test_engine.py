@@ -317,3 +317,30 @@ async def test_restart_recovers_every_job_exactly_once(db_path: Path) -> None:
             for job_id in [quick, *slow]:
                 assert await second.ledger(job_id) == [(LedgerKind.RESERVE, -10), (LedgerKind.COMMIT, 0)]
             assert (await second.engine.quota(1, 100)).server_remaining == 960
+
+
+async def test_rate_limits_while_polling_are_honoured(db_path: Path) -> None:
+    async with rig(db_path, render=0.3) as r:
+        job_id = await r.admit()
+        await wait_until(lambda: bool(r.engine._tracked))
+        # More 429s than the client retries: the engine backs off for Retry-After, then the job still finishes.
+        r.sandbox.inject("rate_limit", count=6, retry_after=0.4)
+        await r.notifier.wait_for(1)
+        assert [j.id for j, _ in r.notifier.succeeded] == [job_id]
+        assert r.engine.metrics.get("tunesmith_provider_errors_total", kind="unavailable") >= 1
+        assert r.engine._poll_not_before > 0
+
+
+async def test_poll_interval_grows_with_age(db_path: Path) -> None:
+    config = EngineConfig(poll_interval=5, max_poll_interval=30, expected_render_s=30)
+    async with rig(db_path, config=config, start=False) as r:
+        from bot.core.engine import _Tracked
+
+        tracked = _Tracked(job_id=1, task_id="t", submitted_at=0.0, next_poll=0.0, webhook=False)
+        first = r.engine._interval(tracked, now=0.0)
+        assert first == pytest.approx(18.0)  # the first look near the expected end, not every 5 s from the start
+        tracked.polls = 1
+        intervals = [r.engine._interval(tracked, now=age) for age in (20, 60, 120, 600)]
+        assert intervals == sorted(intervals) and intervals[0] >= 5 and intervals[-1] == 30
+        tracked.webhook = True
+        assert r.engine._interval(tracked, now=20) == config.safety_poll_interval
