@@ -102,6 +102,8 @@ class EngineConfig:
     submit_retry_base: float = 5.0
     max_parallel_polls: int = 4
     expected_render_s: float = 30.0
+    delivery_attempts: int = 8
+    """Tries to hand a result to Discord (backing off from 5 s) before giving up on posting it."""
     status_grace_s: float = 0.0
     """Hold a new job this long (at most) until its status message is attached, so a very fast job cannot
     finish before the message exists and leave it behind. 0 = no hold (no Discord, e.g. the benchmark)."""
@@ -170,6 +172,7 @@ class Engine:
         self._by_task: dict[str, int] = {}
         self._shown: dict[int, _Shown] = {}
         self._delivering: set[int] = set()
+        self._delivery_failures: dict[int, int] = {}
         self._undelivered: set[int] = set()
         self._retired: dict[Operation, str | None] = {}
         self._poll_not_before = 0.0
@@ -392,8 +395,13 @@ class Engine:
                 del self._held[job_id]
                 self._enqueue(job)
 
-    async def cancel(self, job_id: int, *, user_id: int, guild_id: int, moderator: bool = False) -> Job:
-        """Cancel a queued or running job; its credits come back. The provider may still finish it upstream."""
+    async def cancel(
+        self, job_id: int, *, user_id: int, guild_id: int, moderator: bool = False, notify: bool = True
+    ) -> Job:
+        """Cancel a queued or running job; its credits come back. The provider may still finish it upstream.
+
+        ``notify=False`` when the member is told some other way (the command that started it failed).
+        """
         now = self._clock()
         async with self._uow() as uow:
             job = await uow.jobs.get(job_id)
@@ -404,11 +412,14 @@ class Engine:
             if job.state.finished:
                 raise InvalidRequest(f"Job #{job_id} already ended ({job.state.value}).")
             await self._settle_failure(uow, job, JobState.CANCELLED, "cancelled", "Cancelled.", now)
+            if not notify:
+                await uow.jobs.update(job_id, delivered_at=now)
             await uow.commit()
         self._forget(job_id)
         self.metrics.inc("tunesmith_jobs_finished_total", state="cancelled")
         cancelled = job.model_copy(update={"state": JobState.CANCELLED})
-        self._schedule_delivery(cancelled.id)
+        if notify:
+            self._schedule_delivery(cancelled.id)
         return cancelled
 
     async def job(self, job_id: int) -> Job | None:
@@ -844,16 +855,31 @@ class Engine:
                 async with self._uow(write=False) as uow:  # one statement: autocommits
                     await uow.jobs.update(job_id, delivered_at=self._clock())
             self._undelivered.discard(job_id)
+            self._delivery_failures.pop(job_id, None)
             self._shown.pop(job_id, None)
             self.metrics.inc("tunesmith_deliveries_total", outcome="ok")
         except asyncio.CancelledError:
             raise
         except Exception:
             self.metrics.inc("tunesmith_deliveries_total", outcome="error")
-            log.exception("delivering job %d failed; will retry", job_id)
-            await asyncio.sleep(5.0)
+            failures = self._delivery_failures[job_id] = self._delivery_failures.get(job_id, 0) + 1
+            if failures >= self.config.delivery_attempts:
+                # Discord keeps refusing (channel gone, permissions removed). The outcome stays in the database
+                # (the track can be shown again with /music show); stop retrying instead of looping forever.
+                log.exception("delivering job %d failed %d times; giving up", job_id, failures)
+                await self._give_up_delivery(job_id)
+            else:
+                log.warning("delivering job %d failed (attempt %d); will retry", job_id, failures, exc_info=True)
+                await asyncio.sleep(min(5.0 * 2 ** (failures - 1), 300.0))
         finally:
             self._delivering.discard(job_id)
+
+    async def _give_up_delivery(self, job_id: int) -> None:
+        async with self._uow(write=False) as uow:  # one statement: autocommits
+            await uow.jobs.update(job_id, delivered_at=self._clock())
+        self._undelivered.discard(job_id)
+        self._delivery_failures.pop(job_id, None)
+        self.metrics.inc("tunesmith_deliveries_total", outcome="abandoned")
 
     async def _record_delivery(self, job_id: int, deliveries: list[Delivery]) -> None:
         """Store where a job's tracks were posted. Deliveries finishing together share one transaction."""
@@ -929,6 +955,8 @@ class Engine:
 def _failure_text(kind: ErrorKind, message: str) -> str:
     """What the member reads when a job fails: the provider's reason where it helps, plain words otherwise."""
     if kind is ErrorKind.MODERATION:
+        if "content filter" in message:
+            return message  # already says it (FUZZ gives no reason beyond "moderation")
         return f"The provider's content filter refused this: {message}"
     if kind is ErrorKind.RETIRED:
         return "This operation was retired by the provider, so it's switched off for now."

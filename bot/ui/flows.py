@@ -7,6 +7,7 @@ token, which dies after 15 minutes and with a restart.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -78,18 +79,27 @@ async def start_job(
     who = requester(interaction)
     admission, parent = await bot.studio.generate(who, operation, values, track_id=track_id, filename=filename)
     job = admission.job
-    target = who.channel_id
-    if parent is not None and operation.derived:
-        target = await remix_channel(bot, parent, who.channel_id)
-    text = render.status_text(job, Progress(state=job.state, position=admission.position))
-    if target == who.channel_id:
-        await interaction.response.send_message(text)
-        message = await interaction.original_response()
-    else:
-        message = await bot.get_partial_messageable(target, guild_id=who.guild_id).send(text)
-        await interaction.response.send_message(
-            f"Started **{operation.label.lower()}** of *{render.clip(parent.display_title if parent else '', 80)}* "
-            f"for {job.cost} credits. Follow it in <#{target}>.",
-            ephemeral=True,
-        )
+    try:
+        target = who.channel_id
+        if parent is not None and operation.derived:
+            target = await remix_channel(bot, parent, who.channel_id)
+        text = render.status_text(job, Progress(state=job.state, position=admission.position))
+        if target == who.channel_id:
+            await interaction.response.send_message(text)
+            message = await interaction.original_response()
+        else:
+            message = await bot.get_partial_messageable(target, guild_id=who.guild_id).send(text)
+            await interaction.response.send_message(
+                f"Started **{operation.label.lower()}** of *{render.clip(parent.display_title if parent else '', 80)}* "
+                f"for {job.cost} credits. Follow it in <#{target}>.",
+                ephemeral=True,
+            )
+    except Exception:
+        # The member never saw a status message, so the job must not run (or cost) unseen: cancel it, which
+        # refunds the reservation, then let the error handler explain.
+        with contextlib.suppress(Exception):
+            await bot.studio.engine.cancel(
+                job.id, user_id=who.user_id, guild_id=who.guild_id, moderator=True, notify=False
+            )
+        raise
     await bot.studio.engine.attach_status_message(job.id, message.id, channel_id=target)

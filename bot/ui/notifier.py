@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import discord
 
-from bot.domain.errors import ErrorKind
+from bot.domain.errors import ErrorKind, NotFound
 from bot.domain.models import Job, JobState, Operation, Track
 from bot.domain.ports import AuditEntry, Delivery, Progress
 from bot.ui import render
@@ -96,14 +97,11 @@ class DiscordNotifier:
                 continue
             embed, files = await self.track_post(track)
             view = track_view(track, available)
-            channel = self._channel(job)
-            if replace_status and job.status_message_id is not None:
-                message = await channel.get_partial_message(job.status_message_id).edit(
-                    content=None, embed=embed, attachments=files, view=view
-                )
+            if replace_status:
+                message = await self._replace_status(job, content=None, embed=embed, files=files, view=view)
                 replace_status = False
             else:
-                message = await channel.send(embed=embed, files=files, view=view)
+                message = await self._channel(job).send(embed=embed, files=files, view=view)
             deliveries.append(
                 Delivery(
                     track_id=track.id,
@@ -114,6 +112,33 @@ class DiscordNotifier:
             )
             await self._audit_track(job, track, message)
         return deliveries
+
+    async def _replace_status(
+        self,
+        job: Job,
+        *,
+        content: str | None,
+        embed: discord.Embed | None = None,
+        files: Sequence[discord.File] = (),
+        view: discord.ui.View | None = None,
+    ) -> discord.Message:
+        """Edit the job's status message into its result, or post the result anew when there is none."""
+        channel = self._channel(job)
+        if job.status_message_id is not None:
+            try:
+                return await channel.get_partial_message(job.status_message_id).edit(
+                    content=content, embed=embed, attachments=list(files), view=view
+                )
+            except discord.NotFound:
+                # Deleted (by a moderator, say) while the job ran: without this the delivery would fail and be
+                # retried forever, and the member would never get what they paid for.
+                log.info("the status message of job %d is gone; posting its result anew", job.id)
+                for file in files:
+                    file.reset()  # the failed edit read them
+        extra: dict[str, Any] = {"embed": embed} if embed is not None else {}
+        if view is not None:
+            extra["view"] = view
+        return await channel.send(content, files=list(files), **extra)
 
     async def _in_thread(self, job: Job) -> bool:
         if job.parent_track_id is None:
@@ -148,7 +173,10 @@ class DiscordNotifier:
     async def _post_download(self, job: Job) -> None:
         url = job.result_url
         fmt = str(job.request.get("format", "mp3")).upper()
-        track = await self._bot.studio.track(job.guild_id, job.parent_track_id) if job.parent_track_id else None
+        track = None
+        # A track deleted since the download was asked for: the member paid for the file, so it is still delivered.
+        with contextlib.suppress(NotFound):
+            track = await self._bot.studio.track(job.guild_id, job.parent_track_id) if job.parent_track_id else None
         title = track.display_title if track else "your track"
         data = await self.fetch(url, self.upload_limit(job.guild_id))
         files = []
@@ -158,20 +186,11 @@ class DiscordNotifier:
         content = f"⬇️ {fmt} of *{render.clip(title, 80)}* for <@{job.user_id}>"
         if url:
             content += f": {url}"
-        channel = self._channel(job)
-        if job.status_message_id is not None:
-            await channel.get_partial_message(job.status_message_id).edit(content=content, attachments=files)
-        else:
-            await channel.send(content, files=files)
+        await self._replace_status(job, content=content, files=files)
         await self._audit(job, outcome=f"{fmt} delivered", credits=-job.cost)
 
     async def job_failed(self, job: Job, reason: str, refunded: int) -> None:
-        text = render.failure_text(job, reason, refunded)
-        channel = self._channel(job)
-        if job.status_message_id is not None:
-            await channel.get_partial_message(job.status_message_id).edit(content=text, embed=None, view=None)
-        else:
-            await channel.send(text)
+        await self._replace_status(job, content=render.failure_text(job, reason, refunded))
         outcome = "cancelled" if job.state is JobState.CANCELLED else f"failed: {reason}"
         await self._audit(job, outcome=outcome, credits=refunded)
         if job.failure_kind == ErrorKind.MODERATION.value:

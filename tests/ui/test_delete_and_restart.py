@@ -37,6 +37,34 @@ async def test_the_author_or_a_moderator_can_delete_a_post_and_no_one_else(studi
     assert history == "No tracks yet. Make one with /music create!"
 
 
+async def test_a_result_is_delivered_even_when_its_status_message_was_deleted(studio: Studio) -> None:
+    studio.app.sandbox.render_seconds = 1.0  # time for a moderator to tidy up while it renders
+    started = await studio.ana.slash(studio.channel, "music create", prompt="garage", title="Still Here")
+    status_id = started.response.id
+    await studio.admin.delete(started.response)
+    assert started.response is None
+    [post] = await studio.wait_for_posts(1)
+    assert post.id != status_id and post.embeds[0].title == "Still Here"
+    assert sorted(await files(post)) == ["cover-1.png", "still-here-1.wav"]
+
+    # A download of a track deleted while the file was being made still reaches the member who paid for it.
+    download = await studio.bo.slash(studio.channel, "music download", track=1, format="wav")
+    await studio.ana.click(post, custom_id="tunesmith:track:delete:1")
+    [done] = await studio.until(
+        lambda: [m for m in studio.messages() if m.id == download.response.id and m.attachments]
+    )
+    assert done.content.startswith(f"⬇️ WAV of *your track* for <@{studio.bo.id}>: http")
+    [(name, data)] = (await files(done)).items()
+    assert name == "download.wav" and data.startswith(WAV)
+
+    # And a failure whose status message is gone is still told.
+    studio.app.sandbox.inject("moderation", message="Flagged: 'x'")
+    started = await studio.ana.slash(studio.channel, "music create", prompt="garage", title="Refused")
+    await studio.admin.delete(started.response)
+    [failed] = await studio.until(lambda: [m for m in studio.messages() if "❌" in m.content])
+    assert failed.content.endswith("Flagged: 'x' Your 10 credits were returned.")
+
+
 async def test_buttons_and_jobs_survive_a_restart(studio: Studio) -> None:
     await studio.ana.slash(studio.channel, "music create", prompt="chiptune", title="Before")
     [old_post] = await studio.wait_for_posts(1)

@@ -675,8 +675,7 @@ async def test_fuzz_moderation_failure_shows_the_reason_and_refunds(tmp_path: Pa
         status_id = reply(result).id
         text = await studio.until(lambda: "❌" in (c := message_by_id(studio.channel, status_id).content) and c)
         assert text.endswith(
-            "❌ The provider's content filter refused this: The provider's content filter flagged this request "
-            "(moderation). Your 10 credits were returned."
+            "❌ The provider's content filter flagged this request (moderation). Your 10 credits were returned."
         )
         assert await studio.credits() == BUDGET
 

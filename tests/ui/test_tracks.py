@@ -135,7 +135,7 @@ async def test_show_reposts_a_track_whose_buttons_all_open_their_forms(studio: S
     for action in ("extend", "cover", "variation", "swap_vocals", "swap_sound", "replace"):
         forms[action] = await studio.bo.click(repost, custom_id=f"tunesmith:track:{action}:1")
         assert forms[action].modal is not None, action
-    titles = {action: shown.modal["title"] for action, shown in forms.items()}
+    titles = {action: opened.modal["title"] for action, opened in forms.items()}
     assert titles == {
         "extend": "Extend: Glass",
         "cover": "Cover: Glass",
@@ -150,10 +150,9 @@ async def test_show_reposts_a_track_whose_buttons_all_open_their_forms(studio: S
     assert defaults(forms["swap_vocals"])["New voice"] == "dream pop"
     assert defaults(forms["swap_vocals"])["Lyrics"].startswith(lyrics)
     assert defaults(forms["swap_sound"])["New arrangement"] == "dream pop"
-    assert defaults(forms["replace"])["Section start (seconds)"] == "0"
-    assert defaults(forms["replace"])["Style"] == "dream pop" and defaults(forms["replace"])["Lyrics"].startswith(
-        lyrics
-    )
+    replace = defaults(forms["replace"])
+    assert (replace["Section start (seconds)"], replace["Style"]) == ("0", "dream pop")
+    assert replace["Lyrics"].startswith(lyrics)
 
     await submit(studio.bo, forms["replace"], **{"Section start (seconds)": "1", "Section end (seconds)": "2.5"})
     await submit(studio.bo, forms["swap_vocals"], **{"New voice": "falsetto"})
