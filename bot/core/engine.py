@@ -58,6 +58,7 @@ class Requester:
     channel_id: int
     user_id: int
     role_ids: frozenset[int] = frozenset()
+    parent_channel_id: int | None = None  # when asked in a thread: the channel it belongs to
     is_admin: bool = False  # Manage Server
     is_moderator: bool = False  # Manage Messages
 
@@ -171,6 +172,7 @@ class Engine:
         self._tracked: dict[int, _Tracked] = {}  # job id -> tracking state
         self._by_task: dict[str, int] = {}
         self._shown: dict[int, _Shown] = {}
+        self._settings: dict[int, GuildSettings] = {}
         self._delivering: set[int] = set()
         self._delivery_failures: dict[int, int] = {}
         self._undelivered: set[int] = set()
@@ -238,7 +240,19 @@ class Engine:
             )
 
     async def guild_settings(self, uow: UnitOfWork, guild_id: int) -> GuildSettings:
-        return await uow.settings.get(guild_id) or self.defaults.settings_for(guild_id)
+        """A server's settings, cached: every admission needs them and only /studio and /quota-admin change
+        them, through :meth:`save_settings`."""
+        cached = self._settings.get(guild_id)
+        if cached is None:
+            cached = await uow.settings.get(guild_id) or self.defaults.settings_for(guild_id)
+            self._settings[guild_id] = cached
+        return cached
+
+    async def save_settings(self, uow: UnitOfWork, settings: GuildSettings) -> None:
+        """Store a server's settings inside the caller's unit of work; the cache follows at once."""
+        await uow.settings.save(settings)
+        # Dropped rather than replaced: if the caller's transaction rolls back, the next read reloads.
+        self._settings.pop(settings.guild_id, None)
 
     async def quota(self, guild_id: int, user_id: int) -> Quota:
         now = self._clock()

@@ -20,6 +20,8 @@ from bot.core.credits import Quota, period_key
 from bot.core.engine import Admission, Engine, Requester
 from bot.domain.errors import InvalidRequest, NotAllowed, NotFound, ProviderError, TunesmithError
 from bot.domain.models import (
+    LYRICS_MAX,
+    SOUND_MAX,
     DraftedLyrics,
     GuildSettings,
     Job,
@@ -108,9 +110,9 @@ class Studio:
             fields["clip_id"] = parent.clip_id
             if operation in (Operation.VARIATION, Operation.EXTEND) and "sound" not in fields and parent.tags:
                 # Providers that emulate these (FUZZ) resubmit the parent's style; others ignore it.
-                fields["sound"] = parent.tags[:200]
+                fields["sound"] = parent.tags[:SOUND_MAX]
             if operation is Operation.VARIATION and parent.lyrics and "lyrics" not in fields:
-                fields["lyrics"] = parent.lyrics[:3000]
+                fields["lyrics"] = parent.lyrics[:LYRICS_MAX]
         request = build_request(operation, **fields)
         request = await self._with_default_model(who.guild_id, request)
         try:
@@ -118,7 +120,7 @@ class Studio:
                 who,
                 request,
                 parent_track_id=parent.id if parent else None,
-                precheck=lambda uow, settings: self._precheck(uow, settings, who, request, filename, parent),
+                precheck=lambda uow, settings: self._precheck(uow, settings, who, request, filename),
             )
         except TunesmithError as exc:
             await self._audit_refusal(who, operation, request, exc)
@@ -142,7 +144,6 @@ class Studio:
         who: Requester,
         request: MusicRequest,
         filename: str | None,
-        parent: Track | None = None,
     ) -> None:
         """The server's rules, run inside the admission transaction so nothing is spent when one refuses."""
         ban = await uow.moderation.ban_of(who.guild_id, who.user_id)
@@ -151,7 +152,8 @@ class Studio:
             raise NotAllowed(f"You are banned from making music in this server.{reason}")
         if not who.is_admin:
             allowed = settings.allowed_channel_ids
-            if allowed and who.channel_id not in allowed and await self._thread_home(uow, parent, who) not in allowed:
+            # A thread belongs to its channel: remix threads and any thread under an allowed channel are fine.
+            if allowed and who.channel_id not in allowed and who.parent_channel_id not in allowed:
                 channels = ", ".join(f"<#{c}>" for c in allowed)
                 raise NotAllowed(f"Music can't be made in this channel. Try {channels}.")
             if settings.required_role_id and settings.required_role_id not in who.role_ids:
@@ -173,21 +175,6 @@ class Studio:
                 "idea": getattr(request, "idea", None),
             }
         )
-
-    async def _thread_home(self, uow: UnitOfWork, parent: Track | None, who: Requester) -> int | None:
-        """The channel a remix thread hangs under, when the member is in the thread of ``parent``'s lineage.
-
-        Remixes are posted in a thread under the original, and their buttons are pressed there: the thread's
-        own id is never in the allowed list, so the channel that owns the thread is checked instead.
-        """
-        track, hops = parent, 0
-        while track is not None and hops < 25:
-            if track.thread_id == who.channel_id and track.channel_id != who.channel_id:
-                return track.channel_id
-            if track.parent_track_id is None:
-                return None
-            track, hops = await uow.tracks.get(track.parent_track_id), hops + 1
-        return None
 
     async def _filter(self, uow: UnitOfWork, settings: GuildSettings) -> ContentFilter:
         cached = self._filters.get(settings.guild_id)
@@ -372,7 +359,7 @@ class Studio:
         async with self._uow() as uow:
             current = await self.engine.guild_settings(uow, who.guild_id)
             updated = current.model_copy(update=changes)
-            await uow.settings.save(updated)
+            await self.engine.save_settings(uow, updated)
             await uow.commit()
         self._filters.pop(who.guild_id, None)
         await self.audit.record(who.guild_id, AuditEntry(actor_id=who.user_id, action="settings", summary=summary))
@@ -441,7 +428,7 @@ class Studio:
         async with self._uow() as uow:
             current = await self.engine.guild_settings(uow, who.guild_id)
             updated = current.model_copy(update={"reset_epoch": current.reset_epoch + 1})
-            await uow.settings.save(updated)
+            await self.engine.save_settings(uow, updated)
             await uow.ledger.append(
                 guild_id=who.guild_id,
                 kind=LedgerKind.RESET,

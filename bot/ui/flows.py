@@ -33,11 +33,13 @@ def requester(interaction: discord.Interaction[Tunesmith]) -> Requester:
     user = interaction.user
     roles = frozenset(r.id for r in getattr(user, "roles", ()))
     permissions = interaction.permissions
+    channel = interaction.channel
     return Requester(
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
         user_id=user.id,
         role_ids=roles,
+        parent_channel_id=channel.parent_id if isinstance(channel, discord.Thread) else None,
         is_admin=permissions.manage_guild or permissions.administrator,
         is_moderator=permissions.manage_messages or permissions.administrator,
     )

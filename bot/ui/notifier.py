@@ -91,6 +91,7 @@ class DiscordNotifier:
         available = self._bot.studio.engine.available_operations()
         in_thread = await self._in_thread(job)
         replace_status = job.status_message_id is not None
+        posted: list[tuple[Track, discord.Message]] = []
         for track in tracks:
             if track.message_id is not None:
                 replace_status = False  # the status message already became this track's post
@@ -110,7 +111,9 @@ class DiscordNotifier:
                     thread_id=job.channel_id if in_thread else None,
                 )
             )
-            await self._audit_track(job, track, message)
+            posted.append((track, message))
+        if posted:
+            await self._audit_tracks(job, posted)  # one entry per job, however many songs it made
         return deliveries
 
     async def _replace_status(
@@ -192,7 +195,10 @@ class DiscordNotifier:
     async def job_failed(self, job: Job, reason: str, refunded: int) -> None:
         await self._replace_status(job, content=render.failure_text(job, reason, refunded))
         outcome = "cancelled" if job.state is JobState.CANCELLED else f"failed: {reason}"
-        await self._audit(job, outcome=outcome, credits=refunded)
+        if refunded:
+            outcome += f" ({refunded} credits returned)"
+        # The reservation came back, so the net movement is nothing; "+10 credits" would read like a gain.
+        await self._audit(job, outcome=outcome, credits=0)
         if job.failure_kind == ErrorKind.MODERATION.value:
             strikes = self._bot.studio.note_moderation_failure(job)
             if strikes:
@@ -206,11 +212,11 @@ class DiscordNotifier:
                     ),
                 )
 
-    async def _audit_track(self, job: Job, track: Track, message: discord.Message) -> None:
-        link = f"https://discord.com/channels/{job.guild_id}/{job.channel_id}/{message.id}"
-        await self._audit(
-            job, outcome=f"track #{track.id} *{render.clip(track.display_title, 60)}*", credits=-job.cost, link=link
-        )
+    async def _audit_tracks(self, job: Job, posted: list[tuple[Track, discord.Message]]) -> None:
+        titles = ", ".join(f"track #{t.id} *{render.clip(t.display_title, 60)}*" for t, _ in posted)
+        first = posted[0][1]
+        link = f"https://discord.com/channels/{job.guild_id}/{job.channel_id}/{first.id}"
+        await self._audit(job, outcome=titles, credits=-job.cost, link=link)
 
     async def _audit(self, job: Job, *, outcome: str, credits: int, link: str | None = None) -> None:
         request = job.request

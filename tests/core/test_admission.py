@@ -80,7 +80,7 @@ async def test_any_budget_admits_exactly_what_it_covers(
         engine = make_engine(database, budget=budget)
         async with database.unit_of_work() as uow:
             settings_row = await engine.guild_settings(uow, 1)
-            await uow.settings.save(settings_row.model_copy(update={"costs": {Operation.CREATE: cost}}))
+            await engine.save_settings(uow, settings_row.model_copy(update={"costs": {Operation.CREATE: cost}}))
             await uow.commit()
         results = await _admit_many(engine, count, members=members)
         admitted = sum(not isinstance(r, BaseException) for r in results)
