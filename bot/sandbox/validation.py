@@ -41,12 +41,7 @@ def text(
     ``below`` is a strict limit (the Producer documents "prompt < 3000", "tags < 200"), ``at_most`` an inclusive
     one ("title max 80 characters"). ``numbers`` accepts a JSON number too (a seed typed as 12345).
     """
-    name = names[0]
-    value: object = None
-    for candidate in names:
-        if body.get(candidate) is not None:
-            name, value = candidate, body[candidate]
-            break
+    name, value = _first(body, names)
     if value is None:
         if required:
             raise Rejected(400, f"{name} is required")
@@ -63,6 +58,14 @@ def text(
     return value
 
 
+def _first(body: dict[str, Any], names: tuple[str, ...]) -> tuple[str, object]:
+    """The first of ``names`` present in ``body`` (aliases, e.g. strength/cover_strength), with its value."""
+    for candidate in names:
+        if body.get(candidate) is not None:
+            return candidate, body[candidate]
+    return names[0], None
+
+
 def number(
     body: dict[str, Any],
     *names: str,
@@ -72,12 +75,7 @@ def number(
     required: bool = False,
 ) -> float | None:
     """The first present field of ``names`` as a number within [low, high] (and > ``above``), or None."""
-    name = names[0]
-    value: object = None
-    for candidate in names:
-        if body.get(candidate) is not None:
-            name, value = candidate, body[candidate]
-            break
+    name, value = _first(body, names)
     if value is None:
         if required:
             raise Rejected(400, f"{name} is required")

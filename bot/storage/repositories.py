@@ -9,7 +9,6 @@ from typing import Any
 import aiosqlite
 
 from bot.domain.models import (
-    Clip,
     GuildSettings,
     Job,
     JobState,
@@ -148,14 +147,6 @@ class JobRepository(_Repo):
         )
         return changed == 1
 
-    async def finish(self, job_id: int, state: JobState, now: float) -> bool:
-        """Move an active job to a final state; False when it had already ended (the caller lost a race)."""
-        changed = await self._write(
-            "UPDATE jobs SET state = ?, finished_at = ? WHERE id = ? AND state IN ('queued', 'submitted', 'running')",
-            (state.value, now, job_id),
-        )
-        return changed == 1
-
     async def finish_many(self, job_ids: list[int], state: JobState, now: float) -> list[int]:
         """Move the still-active jobs among ``job_ids`` to a final state; returns the ids that moved."""
         if not job_ids:
@@ -183,13 +174,6 @@ class JobRepository(_Repo):
             "SELECT * FROM jobs WHERE delivered_at IS NULL AND state NOT IN (?,?,?) ORDER BY id", _ACTIVE
         )
         return [_job(r) for r in rows]
-
-    async def count_active(self, guild_id: int, user_id: int | None = None) -> int:
-        if user_id is None:
-            sql = "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND state IN (?,?,?)"
-            return int(await self._scalar(sql, (guild_id, *_ACTIVE)))
-        sql = "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND user_id = ? AND state IN (?,?,?)"
-        return int(await self._scalar(sql, (guild_id, user_id, *_ACTIVE)))
 
     async def last_created_at(self, guild_id: int, user_id: int) -> float | None:
         """When the member last started a job (for the cooldown)."""
@@ -223,63 +207,6 @@ def _track(row: dict[str, Any]) -> Track:
 
 
 class TrackRepository(_Repo):
-    async def add(
-        self,
-        *,
-        clip: Clip,
-        job_id: int | None,
-        guild_id: int,
-        channel_id: int,
-        author_id: int,
-        provider: str,
-        operation: Operation,
-        parent_track_id: int | None,
-        now: float,
-        title: str | None = None,
-    ) -> Track:
-        track_id = await self._insert(
-            "INSERT INTO tracks (job_id, guild_id, channel_id, author_id, provider, clip_id, title, audio_url,"
-            " image_url, duration_s, lyrics, tags, model, operation, parent_track_id, created_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                job_id,
-                guild_id,
-                channel_id,
-                author_id,
-                provider,
-                clip.clip_id,
-                clip.title or title,
-                clip.audio_url,
-                clip.image_url,
-                clip.duration_s,
-                clip.lyrics,
-                clip.tags,
-                clip.model,
-                operation.value,
-                parent_track_id,
-                now,
-            ),
-        )
-        return Track(
-            id=track_id,
-            job_id=job_id,
-            guild_id=guild_id,
-            channel_id=channel_id,
-            author_id=author_id,
-            provider=provider,
-            clip_id=clip.clip_id,
-            title=clip.title or title,
-            audio_url=clip.audio_url,
-            image_url=clip.image_url,
-            duration_s=clip.duration_s,
-            lyrics=clip.lyrics,
-            tags=clip.tags,
-            model=clip.model,
-            operation=operation,
-            parent_track_id=parent_track_id,
-            created_at=now,  # type: ignore[arg-type]
-        )
-
     async def add_many(self, rows: list[dict[str, Any]], *, now: float) -> dict[int, list[Track]]:
         """Store the clips of several finished jobs at once; returns each job's new tracks."""
         if not rows:
@@ -330,12 +257,6 @@ class TrackRepository(_Repo):
             "SELECT * FROM tracks WHERE parent_track_id = ? AND deleted = 0 ORDER BY id", (track_id,)
         )
         return [_track(r) for r in rows]
-
-    async def set_message(self, track_id: int, *, channel_id: int, message_id: int, thread_id: int | None) -> None:
-        await self._write(
-            "UPDATE tracks SET message_id = ?, thread_id = COALESCE(?, thread_id) WHERE id = ?",
-            (message_id, thread_id, track_id),
-        )
 
     async def set_messages(self, deliveries: Iterable[Any]) -> None:
         """Several ``Delivery`` records (track_id, message_id, thread_id) in one round trip."""
@@ -431,23 +352,6 @@ class LedgerRepository(_Repo):
             ],
         )
 
-    async def server_sum(self, guild_id: int, period_key: str) -> int:
-        """Net change of the server's balance in a period (member-only grants excluded)."""
-        value = await self._scalar(
-            "SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE guild_id = ? AND period_key = ?"
-            " AND NOT (kind = 'grant' AND user_id IS NOT NULL)",
-            (guild_id, period_key),
-        )
-        return int(value)
-
-    async def member_sum(self, guild_id: int, user_id: int, period_key: str) -> int:
-        """Net change of one member's allowance in a period (their jobs and their own grants)."""
-        value = await self._scalar(
-            "SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE guild_id = ? AND user_id = ? AND period_key = ?",
-            (guild_id, user_id, period_key),
-        )
-        return int(value)
-
     async def balances(self, guild_id: int, user_id: int, period_key: str) -> dict[str, int | None]:
         """Everything admission checks, in one query: the period's sums, the member's cap, jobs in flight."""
         row = await self._one(
@@ -501,12 +405,6 @@ class SettingsRepository(_Repo):
             f" ON CONFLICT (guild_id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in cols[1:])}",
             tuple(data.values()),
         )
-
-    async def member_cap(self, guild_id: int, user_id: int) -> int | None:
-        value = await self._scalar(
-            "SELECT cap FROM member_caps WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
-        )
-        return int(value) if value is not None else None
 
     async def set_member_cap(self, guild_id: int, user_id: int, cap: int | None) -> None:
         if cap is None:

@@ -61,7 +61,7 @@ async def test_unit_of_work_rolls_back_on_error(db: Database) -> None:
             raise RuntimeError("crash between the job row and the commit")
     async with db.unit_of_work(write=False) as uow:
         assert await uow.jobs.active() == []
-        assert await uow.ledger.server_sum(1, "p") == 0
+        assert (await uow.ledger.balances(1, 2, "p"))["server_sum"] == 0
 
 
 async def test_ledger_is_append_only_and_settles_once(db: Database) -> None:
@@ -88,9 +88,9 @@ async def test_member_grants_do_not_raise_the_server_balance(db: Database) -> No
         await uow.ledger.append(guild_id=1, user_id=7, kind=LedgerKind.GRANT, amount=5, period_key="p", now=1.0)
         await uow.commit()
     async with db.unit_of_work(write=False) as uow:
-        assert await uow.ledger.server_sum(1, "p") == 50
-        assert await uow.ledger.member_sum(1, 7, "p") == 5
-        assert await uow.ledger.server_sum(1, "other period") == 0
+        sums = await uow.ledger.balances(1, 7, "p")
+        assert (sums["server_sum"], sums["member_sum"]) == (50, 5)
+        assert (await uow.ledger.balances(1, 7, "other period"))["server_sum"] == 0
 
 
 async def test_job_update_refuses_fixed_columns(db: Database) -> None:

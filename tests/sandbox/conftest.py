@@ -25,8 +25,9 @@ async def sandbox(clock: FakeClock) -> AsyncIterator[Sandbox]:
 
 @pytest.fixture
 async def producer(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=sandbox.base_url + "/api/v1",
-                                 headers={"Authorization": f"Bearer {KEY}"}) as client:
+    async with httpx.AsyncClient(
+        base_url=sandbox.base_url + "/api/v1", headers={"Authorization": f"Bearer {KEY}"}
+    ) as client:
         yield client
 
 

@@ -22,23 +22,30 @@ async def test_server_error_hits_the_next_requests_then_stops(
     assert [a.status_code for a in answers] == [500, 503, 500, 503, 500]
     assert [_message(a.json()) for a in answers] == ["boom"] * 5
     # The body shapes rotate through the ones the live service uses.
-    assert [sorted(a.json()) for a in answers] == [["error"], ["message"], ["code", "message"], ["error", "type"],
-                                                   ["detail"]]
+    assert [sorted(a.json()) for a in answers] == [
+        ["error"],
+        ["message"],
+        ["code", "message"],
+        ["error", "type"],
+        ["detail"],
+    ]
     assert (await anon.get("/files/nope.wav")).status_code == 404  # files are not API requests
     fuzz_answer = await fuzz.get("/task", params={"ids": "x"})
     assert fuzz_answer.status_code == 500 and fuzz_answer.json() == {"success": False, "message": "boom"}
     assert (await producer.get("/get-credits")).status_code == 200
 
 
-async def test_unauthenticated_requests_do_not_use_up_failures(sandbox: Sandbox, anon: httpx.AsyncClient,
-                                                                producer: httpx.AsyncClient) -> None:
+async def test_unauthenticated_requests_do_not_use_up_failures(
+    sandbox: Sandbox, anon: httpx.AsyncClient, producer: httpx.AsyncClient
+) -> None:
     sandbox.inject("server_error")
     assert (await anon.get("/api/v1/get-credits")).status_code == 401
     assert (await producer.get("/get-credits")).status_code == 500
 
 
-async def test_rate_limit_sends_retry_after(sandbox: Sandbox, producer: httpx.AsyncClient,
-                                            fuzz: httpx.AsyncClient) -> None:
+async def test_rate_limit_sends_retry_after(
+    sandbox: Sandbox, producer: httpx.AsyncClient, fuzz: httpx.AsyncClient
+) -> None:
     sandbox.inject("rate_limit", count=2, retry_after=2.5)
     limited = await producer.post("/producer/create", json={"sound": "pop"})
     assert limited.status_code == 429 and limited.headers["Retry-After"] == "2.5"
@@ -49,11 +56,13 @@ async def test_rate_limit_sends_retry_after(sandbox: Sandbox, producer: httpx.As
     assert sandbox.stats.submits == 1
 
 
-async def test_moderation_refuses_producer_submits_naming_the_words(sandbox: Sandbox,
-                                                                    producer: httpx.AsyncClient) -> None:
+async def test_moderation_refuses_producer_submits_naming_the_words(
+    sandbox: Sandbox, producer: httpx.AsyncClient
+) -> None:
     sandbox.inject("moderation", count=2)
-    first = await producer.post("/producer/create", json={"lyrics": "[Verse]\nYesterday all my troubles",
-                                                          "sound": "pop"})
+    first = await producer.post(
+        "/producer/create", json={"lyrics": "[Verse]\nYesterday all my troubles", "sound": "pop"}
+    )
     assert first.status_code == 403
     assert first.json() == {"error": "The lyrics contain copyrighted content: 'Yesterday all my troubles'"}
     style_only = await producer.post("/producer/create", json={"sound": "sounds like Coldplay"})
@@ -84,28 +93,38 @@ async def test_retired_operation_answers_410_until_cleared(
     sandbox.inject("retired", operation="cover")
     sandbox.inject("retired", operation="extend")
     for _ in range(3):
-        gone = await producer.post("/producer/create", json={"task_type": "cover_music",
-                                                             "clip_id": parent["clip_id"]})
+        gone = await producer.post("/producer/create", json={"task_type": "cover_music", "clip_id": parent["clip_id"]})
         assert gone.status_code == 410 and gone.json() == {"error": "This operation has been retired"}
-    variation = await producer.post("/producer/create", json={"task_type": "music_variation",
-                                                              "clip_id": parent["clip_id"]})
+    variation = await producer.post(
+        "/producer/create", json={"task_type": "music_variation", "clip_id": parent["clip_id"]}
+    )
     assert variation.status_code == 200
-    fuzz_extend = await fuzz.post("/task", json={"lyrics": "x", "tags": "pop", "extend": {
-        "song_id": parent["clip_id"], "start_s": 0, "extend_duration_s": 10}})
+    fuzz_extend = await fuzz.post(
+        "/task",
+        json={
+            "lyrics": "x",
+            "tags": "pop",
+            "extend": {"song_id": parent["clip_id"], "start_s": 0, "extend_duration_s": 10},
+        },
+    )
     assert fuzz_extend.status_code == 410 and fuzz_extend.json()["success"] is False
     sandbox.clear_failures()
     back = await producer.post("/producer/create", json={"task_type": "cover_music", "clip_id": parent["clip_id"]})
     assert back.status_code == 200
 
 
-@pytest.mark.parametrize(("operation", "path", "body"), [
-    ("upload", "/producer/upload", {"audio_url": "https://example.com/a.mp3"}),
-    ("download", "/producer/download", {"clip_id": "whatever"}),
-    ("lyrics", "/sonic/lyrics", {"description": "rain"}),
-    ("create", "/producer/create", {"sound": "pop"}),
-])
-async def test_retired_covers_every_endpoint(sandbox: Sandbox, producer: httpx.AsyncClient, operation: str,
-                                             path: str, body: dict[str, object]) -> None:
+@pytest.mark.parametrize(
+    ("operation", "path", "body"),
+    [
+        ("upload", "/producer/upload", {"audio_url": "https://example.com/a.mp3"}),
+        ("download", "/producer/download", {"clip_id": "whatever"}),
+        ("lyrics", "/sonic/lyrics", {"description": "rain"}),
+        ("create", "/producer/create", {"sound": "pop"}),
+    ],
+)
+async def test_retired_covers_every_endpoint(
+    sandbox: Sandbox, producer: httpx.AsyncClient, operation: str, path: str, body: dict[str, object]
+) -> None:
     sandbox.inject("retired", operation=operation)
     assert (await producer.post(path, json=body)).status_code == 410
 
@@ -144,12 +163,10 @@ async def test_real_credit_exhaustion(sandbox: Sandbox, producer: httpx.AsyncCli
     sandbox.store._credits = 5
     refused = await producer.post("/producer/create", json={"sound": "pop"})
     assert refused.status_code == 402
-    assert (await producer.post("/producer/upload", json={"audio_url": "https://example.com/a.mp3"})).status_code \
-        == 200
+    assert (await producer.post("/producer/upload", json={"audio_url": "https://example.com/a.mp3"})).status_code == 200
 
 
-async def test_http_control_endpoints(sandbox: Sandbox, anon: httpx.AsyncClient,
-                                      producer: httpx.AsyncClient) -> None:
+async def test_http_control_endpoints(sandbox: Sandbox, anon: httpx.AsyncClient, producer: httpx.AsyncClient) -> None:
     armed = await anon.post("/_sandbox/inject", json={"kind": "rate_limit", "count": 1, "retry_after": 3})
     assert armed.status_code == 200 and armed.json()["armed"] == {"rate_limit": 1}
     limited = await producer.get("/get-credits")

@@ -45,8 +45,9 @@ async def test_clip_audio_is_a_valid_non_silent_wav(
     assert sandbox.stats.files == 1
 
 
-async def test_streaming_preview_url_serves_audio_too(producer: httpx.AsyncClient, anon: httpx.AsyncClient,
-                                                      clock: FakeClock) -> None:
+async def test_streaming_preview_url_serves_audio_too(
+    producer: httpx.AsyncClient, anon: httpx.AsyncClient, clock: FakeClock
+) -> None:
     task_id = (await producer.post("/producer/create", json={"sound": "pop"})).json()["task_id"]
     clock.advance(RENDER_S * 0.8)
     [clip] = (await producer.get(f"/producer/task/{task_id}")).json()["data"]
@@ -67,8 +68,11 @@ def test_different_prompts_sound_different() -> None:
 def test_audio_is_deterministic_and_depends_on_every_input() -> None:
     base = render_wav("pop\x00la la\x00seed\x00create\x000", 1.0)
     assert render_wav("pop\x00la la\x00seed\x00create\x000", 1.0) == base
-    for other in ("pop\x00la la\x00seed\x00cover\x000", "pop\x00la la\x00seed2\x00create\x000",
-                  "pop\x00la la\x00seed\x00create\x001"):
+    for other in (
+        "pop\x00la la\x00seed\x00cover\x000",
+        "pop\x00la la\x00seed2\x00create\x000",
+        "pop\x00la la\x00seed\x00create\x001",
+    ):
         assert render_wav(other, 1.0) != base
 
 
@@ -93,8 +97,9 @@ def _timed(work: object) -> float:
     return time.perf_counter() - start
 
 
-async def test_cover_art_is_a_valid_png(sandbox: Sandbox, producer: httpx.AsyncClient, anon: httpx.AsyncClient,
-                                        clock: FakeClock) -> None:
+async def test_cover_art_is_a_valid_png(
+    sandbox: Sandbox, producer: httpx.AsyncClient, anon: httpx.AsyncClient, clock: FakeClock
+) -> None:
     clip = await create_clip(producer, clock, sound="lofi", title="Rainy Window")
     response = await anon.get(clip["image_url"])
     assert response.status_code == 200 and response.headers["Content-Type"] == "image/png"

@@ -10,8 +10,18 @@ import pytest
 from bot.sandbox import Sandbox
 from tests.sandbox.helpers import RENDER_S, FakeClock
 
-FUZZ_CLIP_FIELDS = {"id", "title", "sound", "lyrics", "audio_url", "image_url", "duration_s", "lyrics_timestamped",
-                    "model_display_name", "created_at"}
+FUZZ_CLIP_FIELDS = {
+    "id",
+    "title",
+    "sound",
+    "lyrics",
+    "audio_url",
+    "image_url",
+    "duration_s",
+    "lyrics_timestamped",
+    "model_display_name",
+    "created_at",
+}
 
 
 async def fuzz_submit(fuzz: httpx.AsyncClient, **body: Any) -> str:
@@ -72,8 +82,9 @@ async def test_status_goes_pending_processing_queued_completed(
 
 
 async def test_lyrics_submit_records_conditions_and_title(fuzz: httpx.AsyncClient, clock: FakeClock) -> None:
-    task_id = await fuzz_submit(fuzz, lyrics="[Verse 1]\nIn waves of starlit magic\nMy heart", tags="dream pop",
-                                title="Starlit")
+    task_id = await fuzz_submit(
+        fuzz, lyrics="[Verse 1]\nIn waves of starlit magic\nMy heart", tags="dream pop", title="Starlit"
+    )
     clock.advance(RENDER_S)
     [done] = await fuzz_query(fuzz, task_id)
     params = done["gen_params"]
@@ -109,8 +120,10 @@ async def test_batch_query_limits_and_unknown_ids(fuzz: httpx.AsyncClient, sandb
         ({"lyrics": 5, "tags": "pop"}, "lyrics"),
         ({"lyrics": "x", "tags": "pop", "extend": "nope"}, "extend"),
         ({"lyrics": "x", "tags": "pop", "extend": {"start_s": 0, "extend_duration_s": 30}}, "song_id"),
-        ({"lyrics": "x", "tags": "pop", "extend": {"song_id": "missing", "start_s": 0, "extend_duration_s": 30}},
-         "not found"),
+        (
+            {"lyrics": "x", "tags": "pop", "extend": {"song_id": "missing", "start_s": 0, "extend_duration_s": 30}},
+            "not found",
+        ),
     ],
 )
 async def test_invalid_submits_are_rejected(fuzz: httpx.AsyncClient, body: dict[str, Any], fragment: str) -> None:
@@ -131,13 +144,22 @@ async def test_extend(fuzz: httpx.AsyncClient, clock: FakeClock) -> None:
     [done] = await fuzz_query(fuzz, parent_task)
     parent = done["data"][0]
 
-    too_long = await fuzz.post("/task", json={"lyrics": "more", "tags": "folk",
-                                              "extend": {"song_id": parent["id"], "start_s": 10,
-                                                         "extend_duration_s": 181}})
+    too_long = await fuzz.post(
+        "/task",
+        json={
+            "lyrics": "more",
+            "tags": "folk",
+            "extend": {"song_id": parent["id"], "start_s": 10, "extend_duration_s": 181},
+        },
+    )
     assert too_long.status_code == 400 and "180" in too_long.json()["message"]
 
-    task_id = await fuzz_submit(fuzz, lyrics="[Bridge]\nNext part", tags="folk",
-                                extend={"song_id": parent["id"], "start_s": 12.5, "extend_duration_s": 180})
+    task_id = await fuzz_submit(
+        fuzz,
+        lyrics="[Bridge]\nNext part",
+        tags="folk",
+        extend={"song_id": parent["id"], "start_s": 12.5, "extend_duration_s": 180},
+    )
     clock.advance(RENDER_S)
     [extended] = await fuzz_query(fuzz, task_id)
     assert extended["status"] == "completed"

@@ -11,8 +11,15 @@ import httpx
 
 async def test_module_runs_standalone() -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.sandbox", "--port", "0", "--render-seconds", "0.1",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot.sandbox",
+        "--port",
+        "0",
+        "--render-seconds",
+        "0.1",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     assert process.stderr is not None
     try:

@@ -14,13 +14,27 @@ from aiohttp import web
 from bot.sandbox import Sandbox
 from tests.sandbox.helpers import KEY, RENDER_S, FakeClock, create_clip, finish, submit
 
-CLIP_FIELDS = {"clip_id", "title", "sound", "lyrics", "audio_url", "wav_url", "image_url", "duration", "state", "mv",
-               "seed", "created_at"}
+CLIP_FIELDS = {
+    "clip_id",
+    "title",
+    "sound",
+    "lyrics",
+    "audio_url",
+    "wav_url",
+    "image_url",
+    "duration",
+    "state",
+    "mv",
+    "seed",
+    "created_at",
+}
 
 
 # --- auth -------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer"}, {"Authorization": "Basic abc"},
-                                     {"Authorization": KEY}, {"api-key": KEY}])
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer"}, {"Authorization": "Basic abc"}, {"Authorization": KEY}, {"api-key": KEY}],
+)
 async def test_producer_rejects_missing_or_malformed_key(anon: httpx.AsyncClient, headers: dict[str, str]) -> None:
     response = await anon.get("/api/v1/get-credits", headers=headers)
     assert response.status_code == 401
@@ -122,8 +136,9 @@ async def test_every_derived_task_type_yields_one_new_clip(
     producer: httpx.AsyncClient, clock: FakeClock, task_type: str, extra: dict[str, Any]
 ) -> None:
     parent = await create_clip(producer, clock, title="Origin", lyrics="[Verse]\nFirst words")
-    answer = await finish(producer, clock, await submit(producer, task_type=task_type, clip_id=parent["clip_id"],
-                                                        **extra))
+    answer = await finish(
+        producer, clock, await submit(producer, task_type=task_type, clip_id=parent["clip_id"], **extra)
+    )
     assert answer["status"] == "SUCCESS"
     [clip] = answer["data"]
     assert clip["clip_id"] != parent["clip_id"]
@@ -153,17 +168,17 @@ async def test_every_derived_task_type_yields_one_new_clip(
         ({"task_type": "extend_music", "clip_id": "nope"}, 404, "not found"),
     ],
 )
-async def test_create_validation(
-    producer: httpx.AsyncClient, body: dict[str, Any], status: int, fragment: str
-) -> None:
+async def test_create_validation(producer: httpx.AsyncClient, body: dict[str, Any], status: int, fragment: str) -> None:
     response = await producer.post("/producer/create", json={"task_type": "create_music", **body})
     assert response.status_code == status
     assert fragment in response.json()["error"]
 
 
 async def test_limits_are_inclusive_for_title_and_strict_for_lyrics_and_sound(producer: httpx.AsyncClient) -> None:
-    ok = await producer.post("/producer/create", json={"task_type": "create_music", "title": "t" * 80,
-                                                       "sound": "s" * 199, "lyrics": "l" * 2999})
+    ok = await producer.post(
+        "/producer/create",
+        json={"task_type": "create_music", "title": "t" * 80, "sound": "s" * 199, "lyrics": "l" * 2999},
+    )
     assert ok.status_code == 200
 
 
@@ -183,8 +198,9 @@ async def test_derived_validation(
     producer: httpx.AsyncClient, clock: FakeClock, task_type: str, extra: dict[str, Any], fragment: str
 ) -> None:
     parent = await create_clip(producer, clock)
-    response = await producer.post("/producer/create",
-                                   json={"task_type": task_type, "clip_id": parent["clip_id"], **extra})
+    response = await producer.post(
+        "/producer/create", json={"task_type": task_type, "clip_id": parent["clip_id"], **extra}
+    )
     assert response.status_code == 400
     assert fragment in response.json()["error"]
 
@@ -248,8 +264,9 @@ async def test_upload_fetches_the_source_and_serves_it_back(
     assert served.content == b"ID3-fake-mp3-bytes" * 100
     assert served.headers["Content-Type"] == "audio/mpeg"
     # The uploaded clip is a starting point for derived operations.
-    cover = await finish(producer, clock, await submit(producer, task_type="cover_music", clip_id=data["clip_id"],
-                                                       sound="lofi"))
+    cover = await finish(
+        producer, clock, await submit(producer, task_type="cover_music", clip_id=data["clip_id"], sound="lofi")
+    )
     assert cover["status"] == "SUCCESS"
 
 
@@ -265,8 +282,9 @@ async def test_upload_of_unreachable_audio_fails_and_refunds(
     assert "could not be fetched" in answer["message"]
     assert (await producer.get("/get-credits")).json()["credits"] == 10_000
     # A failed upload's clip cannot be used as a parent.
-    bad = await producer.post("/producer/create", json={"task_type": "cover_music",
-                                                        "clip_id": sandbox.store.tasks[task_id].clip_ids[0]})
+    bad = await producer.post(
+        "/producer/create", json={"task_type": "cover_music", "clip_id": sandbox.store.tasks[task_id].clip_ids[0]}
+    )
     assert bad.status_code == 404
 
 
@@ -301,9 +319,7 @@ async def test_download_validation(producer: httpx.AsyncClient, clock: FakeClock
 
 
 # --- credits and lyrics ----------------------------------------------------------------------------------------------
-async def test_credits_go_down_per_operation(
-    producer: httpx.AsyncClient, clock: FakeClock, audio_host: str
-) -> None:
+async def test_credits_go_down_per_operation(producer: httpx.AsyncClient, clock: FakeClock, audio_host: str) -> None:
     assert (await producer.get("/get-credits")).json() == {"credits": 10_000, "extra_credits": 0}
     clip = await create_clip(producer, clock)
     assert (await producer.get("/get-credits")).json()["credits"] == 9_990

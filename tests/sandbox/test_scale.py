@@ -20,23 +20,29 @@ async def test_500_tasks_per_provider_stay_cheap() -> None:
         fuzz_headers = {"api-key": KEY}
 
         async def producer_submit(i: int) -> str:
-            async with http.post(f"{sandbox.base_url}/api/v1/producer/create", headers=producer_headers,
-                                 json={"task_type": "create_music", "sound": f"style {i}"}) as response:
+            async with http.post(
+                f"{sandbox.base_url}/api/v1/producer/create",
+                headers=producer_headers,
+                json={"task_type": "create_music", "sound": f"style {i}"},
+            ) as response:
                 return (await response.json())["task_id"]
 
         async def producer_poll(task_id: str) -> str:
-            async with http.get(f"{sandbox.base_url}/api/v1/producer/task/{task_id}",
-                                headers=producer_headers) as response:
+            async with http.get(
+                f"{sandbox.base_url}/api/v1/producer/task/{task_id}", headers=producer_headers
+            ) as response:
                 return (await response.json())["status"]
 
         async def fuzz_submit(i: int) -> str:
-            async with http.post(f"{sandbox.fuzz_base_url}/task", headers=fuzz_headers,
-                                 json={"lyrics": "", "tags": f"style {i}"}) as response:
+            async with http.post(
+                f"{sandbox.fuzz_base_url}/task", headers=fuzz_headers, json={"lyrics": "", "tags": f"style {i}"}
+            ) as response:
                 return (await response.json())["task_id"]
 
         async def fuzz_poll(ids: list[str]) -> list[str]:
-            async with http.get(f"{sandbox.fuzz_base_url}/task", headers=fuzz_headers,
-                                params={"ids": ",".join(ids)}) as response:
+            async with http.get(
+                f"{sandbox.fuzz_base_url}/task", headers=fuzz_headers, params={"ids": ",".join(ids)}
+            ) as response:
                 return [task["status"] for task in await response.json()]
 
         started = time.perf_counter()

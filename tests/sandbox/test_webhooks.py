@@ -59,8 +59,9 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 def _sandbox(receiver: Receiver, **options: Any) -> Sandbox:
     # Real clock, short render: the webhook must arrive on its own timer.
-    return Sandbox(render_seconds=0.2, clip_seconds=0.5,
-                   webhook_base_rewrite=(PUBLIC, f"{receiver.base}/hooks"), **options)
+    return Sandbox(
+        render_seconds=0.2, clip_seconds=0.5, webhook_base_rewrite=(PUBLIC, f"{receiver.base}/hooks"), **options
+    )
 
 
 def _client(sandbox: Sandbox) -> httpx.AsyncClient:
@@ -68,8 +69,13 @@ def _client(sandbox: Sandbox) -> httpx.AsyncClient:
 
 
 async def _create(client: httpx.AsyncClient, **extra: Any) -> str:
-    body = {"task_type": "create_music", "sound": "lofi", "webhook_url": f"{PUBLIC}/producer",
-            "webhook_secret": SECRET, **extra}
+    body = {
+        "task_type": "create_music",
+        "sound": "lofi",
+        "webhook_url": f"{PUBLIC}/producer",
+        "webhook_secret": SECRET,
+        **extra,
+    }
     response = await client.post("/producer/create", json=body)
     assert response.status_code == 200, response.text
     return response.json()["task_id"]
@@ -139,8 +145,14 @@ async def test_failed_task_sends_song_failed(receiver: Receiver) -> None:
         task_id = await _create(client)
         headers, raw = await receiver.next()
         body = json.loads(raw)
-        assert body == {"code": 500, "data": [], "message": "The generation failed.", "task_id": task_id,
-                        "platform": "sandbox", "event": "song.failed"}
+        assert body == {
+            "code": 500,
+            "data": [],
+            "message": "The generation failed.",
+            "task_id": task_id,
+            "platform": "sandbox",
+            "event": "song.failed",
+        }
         assert headers["X-Webhook-Event"] == "song.failed"
 
 
