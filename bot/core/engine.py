@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import json
 import logging
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -161,7 +163,12 @@ class Engine:
         self._queue = FairQueue()
         self._queued_jobs: dict[int, Job] = {}
         self._jobs: dict[int, Job] = {}  # active jobs as last written, so status updates need no read
+        self._poll_heap: list[tuple[float, int]] = []
+        self._last_maintenance = 0.0
+        self._maintenance_interval = min(1.0, max(self.config.progress_interval / 2, 0.05))
         self._pending_success: dict[int, TaskStatus] = {}
+        self._pending_webhooks: list[tuple[str, str]] = []  # (event key, task id) to record with the batch
+        self._seen_webhooks: OrderedDict[str, None] = OrderedDict()
         self._pending_deliveries: list[tuple[int, list[Delivery], asyncio.Future[None]]] = []
         self._recording = False
         self._completing = False
@@ -294,7 +301,10 @@ class Engine:
                 self._enqueue(job)
             self._shown[job.id] = _Shown(at=now, state=JobState.QUEUED)
             self._wake.set()
-        position = self._queue.positions().get(job.id, position)
+        if job.id in self._queue:
+            # Free provider slots take the whole line at the next loop turn; otherwise find its place.
+            free = self.provider.max_concurrency - self.in_flight()
+            position = 1 if free >= len(self._queue) else self._queue.position(job.id)
         self._shown.setdefault(job.id, _Shown(at=now)).position = position
         log.info("job %d admitted: %s for guild %d, cost %d", job.id, operation.value, who.guild_id, job.cost)
         return Admission(job=job, position=position, remaining=remaining)
@@ -343,6 +353,9 @@ class Engine:
             period_key=key,
             parent_track_id=parent_track_id,
             now=now,
+            # Made here, in the admission transaction: it must be stored before the provider can call back,
+            # and this way it costs no extra write at submission.
+            webhook_secret=secrets.token_urlsafe(32) if self._webhooks_on and operation in _TASK_OPERATIONS else None,
         )
         if cost:
             await uow.ledger.append(
@@ -469,12 +482,28 @@ class Engine:
         async with self._uow(write=False) as uow:  # one statement: autocommits
             return await uow.providers.record_webhook(event_key, task_id, self._clock())
 
-    async def on_status(self, job_id: int, status: TaskStatus) -> None:
-        """A status from a webhook (or any push): apply it without waiting for the next poll."""
+    async def accept_webhook(self, event_key: str, job_id: int, status: TaskStatus) -> bool:
+        """Apply a verified webhook without waiting for the next poll; False when it was seen before.
+
+        A final success is recorded in the same transaction that stores the job's tracks (one write for a burst
+        of webhooks); anything else is recorded on its own. Repeats are caught in memory first, and across
+        restarts by the table of processed ids.
+        """
+        if event_key in self._seen_webhooks:
+            return False
+        self._seen_webhooks[event_key] = None
+        if len(self._seen_webhooks) > 10_000:
+            self._seen_webhooks.popitem(last=False)
         tracked = self._tracked.get(job_id)
-        if tracked is None or tracked.task_id != status.task_id:
-            return
-        await self._apply(tracked, status)
+        if tracked is not None and tracked.task_id == status.task_id and status.state is TaskState.SUCCEEDED:
+            self._pending_webhooks.append((event_key, status.task_id))
+            await self._apply(tracked, status)
+            return True
+        if not await self.record_webhook(event_key, status.task_id):
+            return False
+        if tracked is not None and tracked.task_id == status.task_id and status.state.finished:
+            await self._apply(tracked, status)
+        return True
 
     # --- the loop ----------------------------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -485,9 +514,12 @@ class Engine:
                 self._release_held(now)
                 self._dispatch(now)
                 self._poll_due(now)
-                self._expire(now)
-                self._refresh_progress(now)
-                self._retry_deliveries()
+                if now - self._last_maintenance >= self._maintenance_interval:
+                    # Whole-set sweeps, at most a few times a second however often the loop wakes.
+                    self._last_maintenance = now
+                    self._expire(now)
+                    self._refresh_progress(now)
+                    self._retry_deliveries()
                 delay = self._next_wake(now)
             except Exception:  # the loop must survive any bug in one step
                 log.exception("engine loop step failed")
@@ -496,9 +528,9 @@ class Engine:
                 await asyncio.wait_for(self._wake.wait(), timeout=max(delay, 0.01))
 
     def _next_wake(self, now: float) -> float:
-        candidates = [self.config.progress_interval]
-        if self._tracked:
-            soonest = min(t.next_poll for t in self._tracked.values())
+        candidates = [self.config.progress_interval, self._maintenance_interval]
+        soonest = self._soonest_poll()
+        if soonest is not None:
             candidates.append(max(soonest, self._poll_not_before) - now)
         if self._retry_at:
             candidates.append(min(self._retry_at.values()) - now)
@@ -544,11 +576,6 @@ class Engine:
     async def _submit(self, job: Job) -> None:
         try:
             webhook = self._webhook_for(job)
-            if webhook is not None:
-                # Stored before the call: the provider may answer by webhook before submit() even returns.
-                async with self._uow(write=False) as uow:  # one statement: autocommits
-                    await uow.jobs.update(job.id, webhook_secret=webhook.secret)
-                job = job.model_copy(update={"webhook_secret": webhook.secret})
             self.metrics.inc("tunesmith_provider_requests_total", call="submit")
             try:
                 task_id = await self.provider.submit(job.music_request(), webhook=webhook)
@@ -573,11 +600,16 @@ class Engine:
             self._submitting.discard(job.id)
             self._wake.set()
 
+    @property
+    def _webhooks_on(self) -> bool:
+        return bool(self.config.webhook_url_base) and self.provider.supports_webhooks
+
     def _webhook_for(self, job: Job) -> WebhookTarget | None:
-        base = self.config.webhook_url_base
-        if not base or not self.provider.supports_webhooks:
+        if not self._webhooks_on or not job.webhook_secret:
             return None
-        return WebhookTarget(url=f"{base}/webhooks/{self.provider.name}/{job.id}", secret=secrets.token_urlsafe(32))
+        return WebhookTarget(
+            url=f"{self.config.webhook_url_base}/webhooks/{self.provider.name}/{job.id}", secret=job.webhook_secret
+        )
 
     async def _submit_failed(self, job: Job, exc: ProviderError) -> None:
         if exc.kind is ErrorKind.RETIRED:
@@ -613,12 +645,28 @@ class Engine:
     # --- tracking ----------------------------------------------------------------------------------------------
     def _track(self, job: Job, now: float, *, first_poll: float | None = None) -> None:
         assert job.task_id is not None
-        webhook = bool(job.webhook_secret) and self.provider.supports_webhooks and bool(self.config.webhook_url_base)
+        webhook = bool(job.webhook_secret) and self._webhooks_on
         submitted = job.submitted_at.timestamp() if job.submitted_at else now
         tracked = _Tracked(job.id, job.task_id, submitted, 0.0, webhook)
-        tracked.next_poll = first_poll if first_poll is not None else now + self._interval(tracked, now)
         self._tracked[job.id] = tracked
         self._by_task[job.task_id] = job.id
+        self._set_poll(tracked, first_poll if first_poll is not None else now + self._interval(tracked, now))
+
+    def _set_poll(self, tracked: _Tracked, when: float) -> None:
+        """Schedule a task's next poll. The heap keeps the loop O(due) instead of O(tracked) per turn; entries
+        whose time no longer matches the task's are stale and skipped."""
+        tracked.next_poll = when
+        heapq.heappush(self._poll_heap, (when, tracked.job_id))
+
+    def _soonest_poll(self) -> float | None:
+        heap = self._poll_heap
+        while heap:
+            when, job_id = heap[0]
+            tracked = self._tracked.get(job_id)
+            if tracked is not None and tracked.next_poll == when:
+                return when
+            heapq.heappop(heap)  # stale: the task finished or was rescheduled
+        return None
 
     def _interval(self, tracked: _Tracked, now: float) -> float:
         """Seconds to the next poll: rare for webhook tasks, else growing with age, first near the expected end."""
@@ -631,21 +679,26 @@ class Engine:
         return min(base * (1.0 + age / 60.0), self.config.max_poll_interval)
 
     def _poll_due(self, now: float) -> None:
-        if now < self._poll_not_before or not self._tracked:
+        if now < self._poll_not_before or self._polls_in_flight >= self.config.max_parallel_polls:
+            return
+        soonest = self._soonest_poll()
+        if soonest is None or soonest > now:
             return
         # Coalesce tasks due soon into the same calls, so batches fill up (FUZZ: 25 ids a call).
         horizon = now + self.config.poll_interval / 2
-        due = sorted((t for t in self._tracked.values() if t.next_poll <= horizon), key=lambda t: t.next_poll)
-        if not due or due[0].next_poll > now:
-            return
         size = max(1, self.provider.batch_size)
+        room = (self.config.max_parallel_polls - self._polls_in_flight) * size
+        due: list[_Tracked] = []
+        while self._poll_heap and len(due) < room and self._poll_heap[0][0] <= horizon:
+            when, job_id = heapq.heappop(self._poll_heap)
+            tracked = self._tracked.get(job_id)
+            if tracked is not None and tracked.next_poll == when:
+                due.append(tracked)
         for start in range(0, len(due), size):
-            if self._polls_in_flight >= self.config.max_parallel_polls:
-                break
             batch = due[start : start + size]
             for tracked in batch:
                 # Pushed out now so the next loop turn does not poll them again while this call runs.
-                tracked.next_poll = now + self.config.max_poll_interval
+                self._set_poll(tracked, now + self.config.max_poll_interval)
             self._polls_in_flight += 1
             self._spawn(self._poll(batch), f"poll-{batch[0].job_id}")
 
@@ -661,14 +714,14 @@ class Engine:
                     self._poll_not_before = now + exc.retry_after
                 for tracked in batch:
                     tracked.polls += 1
-                    tracked.next_poll = now + max(exc.retry_after or 0.0, self._interval(tracked, now))
+                    self._set_poll(tracked, now + max(exc.retry_after or 0.0, self._interval(tracked, now)))
                 log.warning("status poll failed (%s); backing off", exc.kind.value)
                 return
             now = self._clock()
             by_id = {s.task_id: s for s in statuses}
             for tracked in batch:
                 tracked.polls += 1
-                tracked.next_poll = now + self._interval(tracked, now)
+                self._set_poll(tracked, now + self._interval(tracked, now))
                 status = by_id.get(tracked.task_id)
                 if status is not None and tracked.job_id in self._tracked:
                     await self._apply(tracked, status)
@@ -744,7 +797,9 @@ class Engine:
 
     async def _finish_succeeded(self, batch: dict[int, TaskStatus]) -> None:
         now = self._clock()
+        webhooks, self._pending_webhooks = self._pending_webhooks, []
         async with self._uow() as uow:
+            await uow.providers.record_webhooks(webhooks, now)
             jobs: dict[int, Job] = {}
             for job_id in batch:
                 job = self._jobs.get(job_id) or await uow.jobs.get(job_id)

@@ -77,6 +77,15 @@ class FairQueue:
             if members:
                 guild_turns.append((guild_id, members))
 
+    def position(self, job_id: int) -> int | None:
+        """1-based place in line of one job (walks the order only as far as that job)."""
+        if job_id not in self._where:
+            return None
+        for place, queued in enumerate(self.order(), start=1):
+            if queued == job_id:
+                return place
+        return None  # pragma: no cover - every queued job is in the order
+
     def positions(self) -> dict[int, int]:
         """1-based place in line of every queued job."""
         return {job_id: i for i, job_id in enumerate(self.order(), start=1)}

@@ -93,10 +93,11 @@ class JobRepository(_Repo):
         parent_track_id: int | None,
         now: float,
         state: JobState = JobState.QUEUED,
+        webhook_secret: str | None = None,
     ) -> Job:
         job_id = await self._insert(
             "INSERT INTO jobs (guild_id, channel_id, user_id, operation, request, provider, state, cost,"
-            " period_key, parent_track_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            " period_key, parent_track_id, created_at, webhook_secret) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 guild_id,
                 channel_id,
@@ -109,6 +110,7 @@ class JobRepository(_Repo):
                 period_key,
                 parent_track_id,
                 now,
+                webhook_secret,
             ),
         )
         # Built from what was just written rather than read back: one round trip fewer per admission.
@@ -124,6 +126,7 @@ class JobRepository(_Repo):
             cost=cost,
             period_key=period_key,
             parent_track_id=parent_track_id,
+            webhook_secret=webhook_secret,
             created_at=now,  # type: ignore[arg-type]  # pydantic reads unix seconds as a UTC datetime
         )
 
@@ -470,6 +473,14 @@ class ProviderRepository(_Repo):
                 "DELETE FROM retired_operations WHERE provider = ? AND operation = ?", (provider, operation.value)
             )
         )
+
+    async def record_webhooks(self, events: list[tuple[str, str]], now: float) -> None:
+        """Remember several deliveries (event key, task id) in one round trip."""
+        if events:
+            await self._conn.executemany(
+                "INSERT OR IGNORE INTO webhook_events (event_key, task_id, received_at) VALUES (?,?,?)",
+                [(key, task_id, now) for key, task_id in events],
+            )
 
     async def record_webhook(self, event_key: str, task_id: str, now: float) -> bool:
         """Remember a webhook delivery; False when it was seen before (a duplicate to ignore)."""

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.core.engine import Engine
-from bot.domain.models import TaskState, TaskStatus
+from bot.domain.models import TaskStatus
 from bot.web.signatures import SignatureError, verify
 
 log = logging.getLogger(__name__)
@@ -92,13 +92,11 @@ class WebServer:
             self._engine.metrics.inc("tunesmith_webhooks_total", result="ignored")
             return web.json_response({"ok": True, "ignored": "intermediate event"})
         event_key = request.headers.get("X-Webhook-Id") or request.headers.get("Idempotency-Key")
-        if not await self._engine.record_webhook(event_key or f"{task_id}:{event or 'final'}", task_id):
+        status = self._parse(task_id, payload)
+        if not await self._engine.accept_webhook(event_key or f"{task_id}:{event or 'final'}", job_id, status):
             self._engine.metrics.inc("tunesmith_webhooks_total", result="duplicate")
             return web.json_response({"ok": True, "duplicate": True})
-        status = self._parse(task_id, payload)
         self._engine.metrics.inc("tunesmith_webhooks_total", result="accepted")
-        if status.state in (TaskState.SUCCEEDED, TaskState.FAILED):
-            await self._engine.on_status(job_id, status)
         return web.json_response({"ok": True})
 
     async def healthz(self, request: web.Request) -> web.Response:

@@ -54,3 +54,13 @@ def test_positions_predict_the_pop_order(entries: list[tuple[int, int]]) -> None
         if guild_of[a] == guild_of[b]:
             remaining = {guild_of[j] for j in popped[popped.index(b) :]}
             assert remaining == {guild_of[b]}
+
+
+@given(st.lists(st.tuples(st.integers(1, 4), st.integers(1, 3)), max_size=40))
+def test_position_of_one_job_matches_all_positions(entries: list[tuple[int, int]]) -> None:
+    queue = FairQueue()
+    for job, (guild, user) in enumerate(entries):
+        queue.push(job, guild_id=guild, user_id=user)
+    everyone = queue.positions()
+    assert all(queue.position(job) == place for job, place in everyone.items())
+    assert queue.position(10_000) is None
