@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,8 +34,28 @@ def parse_webhook(task_id: str, payload: dict[str, Any]) -> TaskStatus:
     return parse_task(task_id, 200, payload)
 
 
+def webhook_key(settings: Settings) -> bytes | None:
+    """The key per-job webhook secrets are derived from: the operator's, or one made once and kept in a file
+    beside the database (never inside it, so a database dump cannot forge webhooks)."""
+    if not settings.webhooks_enabled:
+        return None
+    if settings.webhook_secret is not None:
+        return settings.webhook_secret.get_secret_value().encode()
+    path = settings.database_path.with_name(settings.database_path.name + ".webhook-key")
+    if path.exists():
+        return path.read_bytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key)
+    log.info("created the webhook signing key at %s", path)
+    return key
+
+
 def engine_config(settings: Settings) -> EngineConfig:
     return EngineConfig(
+        webhook_key=webhook_key(settings),
         poll_interval=settings.poll_interval,
         max_poll_interval=max(settings.poll_interval * 6, settings.poll_interval),
         deadline=settings.job_deadline,

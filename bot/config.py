@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)
     public_url: str | None = None
+    webhook_secret: SecretStr | None = None  # None: a random key kept in a 0600 file beside the database
 
     poll_interval: float = Field(default=5.0, gt=0)
     job_deadline: float = Field(default=600.0, gt=0, description="seconds before a job is given up")
@@ -93,7 +94,7 @@ class Settings(BaseSettings):
     def _public(cls, value: str | None) -> str | None:
         return _url(value, schemes=("http", "https")) if value else None
 
-    @field_validator("discord_token", "producer_api_key", "fuzz_api_key", mode="before")
+    @field_validator("discord_token", "producer_api_key", "fuzz_api_key", "webhook_secret", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

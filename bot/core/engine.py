@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import heapq
+import hmac
 import json
 import logging
 import secrets
@@ -44,7 +46,16 @@ from bot.domain.models import (
     WebhookTarget,
     build_request,
 )
-from bot.domain.ports import Clock, Delivery, MusicProvider, Notifier, Progress, UnitOfWork, UnitOfWorkFactory
+from bot.domain.ports import (
+    Clock,
+    Delivery,
+    DeliveryIncomplete,
+    MusicProvider,
+    Notifier,
+    Progress,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +116,11 @@ class EngineConfig:
     submit_retry_base: float = 5.0
     max_parallel_polls: int = 4
     expected_render_s: float = 30.0
+    delivery_retry_base: float = 5.0
     delivery_attempts: int = 8
     """Tries to hand a result to Discord (backing off from 5 s) before giving up on posting it."""
+    webhook_key: bytes | None = field(default=None, repr=False)
+    """The key per-job webhook secrets are derived from (kept outside the database)."""
     status_grace_s: float = 0.0
     """Hold a new job this long (at most) until its status message is attached, so a very fast job cannot
     finish before the message exists and leave it behind. 0 = no hold (no Discord, e.g. the benchmark)."""
@@ -169,7 +183,7 @@ class Engine:
         self._pending_success: dict[int, TaskStatus] = {}
         self._pending_webhooks: list[tuple[str, str]] = []  # (event key, task id) to record with the batch
         self._seen_webhooks: OrderedDict[str, None] = OrderedDict()
-        self._pending_deliveries: list[tuple[int, list[Delivery], asyncio.Future[None]]] = []
+        self._pending_deliveries: list[tuple[int | None, list[Delivery], asyncio.Future[None]]] = []
         self._recording = False
         self._completing = False
         self._held: dict[int, tuple[Job, float]] = {}  # job -> (job, release time), awaiting its status message
@@ -180,6 +194,10 @@ class Engine:
         self._by_task: dict[str, int] = {}
         self._shown: dict[int, _Shown] = {}
         self._settings: dict[int, GuildSettings] = {}
+        # Without an operator key (tests, the benchmark) a per-process key still gives every job its own secret.
+        self._webhook_key = self.config.webhook_key or secrets.token_bytes(32)
+        self._expiring: set[int] = set()
+        self._posted: dict[int, list[Delivery]] = {}  # posted to Discord, not yet recorded
         self._delivering: set[int] = set()
         self._delivery_failures: dict[int, int] = {}
         self._undelivered: set[int] = set()
@@ -219,6 +237,10 @@ class Engine:
             undelivered = await uow.jobs.undelivered()
             self._retired = await uow.providers.retired(self.provider.name)
         for job in active:
+            if job.operation is Operation.LYRICS:
+                # Drafting is answered inside the command; a restart cut it off and the member got an error.
+                await self._finish_failed(job.id, ErrorKind.UNAVAILABLE.value, "Interrupted.", deliver=False)
+                continue
             if job.task_id:
                 # Poll right away: a webhook may have been missed while we were down.
                 self._track(job, now, first_poll=now)
@@ -353,9 +375,6 @@ class Engine:
             period_key=key,
             parent_track_id=parent_track_id,
             now=now,
-            # Made here, in the admission transaction: it must be stored before the provider can call back,
-            # and this way it costs no extra write at submission.
-            webhook_secret=secrets.token_urlsafe(32) if self._webhooks_on and operation in _TASK_OPERATIONS else None,
         )
         if cost:
             await uow.ledger.append(
@@ -438,6 +457,8 @@ class Engine:
                 raise NotAllowed("You can only cancel your own jobs.")
             if job.state.finished:
                 raise InvalidRequest(f"Job #{job_id} already ended ({job.state.value}).")
+            if job.operation is Operation.LYRICS:
+                raise InvalidRequest("Lyrics are drafted in a few seconds; there is nothing to cancel.")
             await self._settle_failure(uow, job, JobState.CANCELLED, "cancelled", "Cancelled.", now)
             if not notify:
                 await uow.jobs.update(job_id, delivered_at=now)
@@ -469,13 +490,21 @@ class Engine:
 
         Finished jobs still answer, so a late duplicate is verified and acknowledged instead of refused.
         """
+        if not self._webhooks_on:
+            return None
         job = self._jobs.get(job_id)
-        if job is None or not job.webhook_secret:
+        if job is None or not job.task_id:
             async with self._uow(write=False) as uow:
                 job = await uow.jobs.get(job_id)
-        if job is None or not job.task_id or not job.webhook_secret:
+        if job is None or not job.task_id or job.provider != self.provider.name:
             return None
-        return job.task_id, job.webhook_secret
+        return job.task_id, self._secret_for(job.id)
+
+    def _secret_for(self, job_id: int) -> str:
+        """A job's webhook secret: unique and unguessable per job, derived rather than stored, so neither the
+        database nor its dump holds anything that could forge a webhook."""
+        message = f"{self.provider.name}:{job_id}".encode()
+        return hmac.new(self._webhook_key, message, hashlib.sha256).hexdigest()
 
     async def record_webhook(self, event_key: str, task_id: str) -> bool:
         """Store a webhook's id; False if it was processed before."""
@@ -605,10 +634,11 @@ class Engine:
         return bool(self.config.webhook_url_base) and self.provider.supports_webhooks
 
     def _webhook_for(self, job: Job) -> WebhookTarget | None:
-        if not self._webhooks_on or not job.webhook_secret:
+        if not self._webhooks_on:
             return None
         return WebhookTarget(
-            url=f"{self.config.webhook_url_base}/webhooks/{self.provider.name}/{job.id}", secret=job.webhook_secret
+            url=f"{self.config.webhook_url_base}/webhooks/{self.provider.name}/{job.id}",
+            secret=self._secret_for(job.id),
         )
 
     async def _submit_failed(self, job: Job, exc: ProviderError) -> None:
@@ -616,6 +646,9 @@ class Engine:
             await self._retire(Operation(job.operation), exc.message)
         age = self._clock() - job.created_at.timestamp()
         if exc.retryable and age < self.config.deadline:
+            current = await self.job(job.id)
+            if current is None or current.state is not JobState.QUEUED:
+                return  # cancelled while the submission was in flight: never send it again
             # The client already retried with backoff; keep the job queued and try again later.
             attempt = self._attempts[job.id] = self._attempts.get(job.id, 0) + 1
             delay = exc.retry_after or min(self.config.submit_retry_base * 2 ** min(attempt - 1, 5), 120.0)
@@ -645,7 +678,7 @@ class Engine:
     # --- tracking ----------------------------------------------------------------------------------------------
     def _track(self, job: Job, now: float, *, first_poll: float | None = None) -> None:
         assert job.task_id is not None
-        webhook = bool(job.webhook_secret) and self._webhooks_on
+        webhook = self._webhooks_on
         submitted = job.submitted_at.timestamp() if job.submitted_at else now
         tracked = _Tracked(job.id, job.task_id, submitted, 0.0, webhook)
         self._tracked[job.id] = tracked
@@ -746,20 +779,46 @@ class Engine:
         elif status.state is TaskState.RUNNING:
             shown = self._shown.get(tracked.job_id)
             if shown is None or shown.state is not JobState.RUNNING:
-                async with self._uow(write=False) as uow:  # one statement: autocommits
-                    await uow.jobs.update(tracked.job_id, state=JobState.RUNNING, poll_count=tracked.polls)
+                async with self._uow(write=False) as uow:  # one conditional statement: autocommits
+                    # Conditional: a cancel or a webhook may have ended the job while this poll waited.
+                    await uow.jobs.mark_running(tracked.job_id, tracked.polls)
                 cached = self._jobs.get(tracked.job_id)
                 if cached is not None:
                     self._jobs[tracked.job_id] = cached.model_copy(update={"state": JobState.RUNNING})
                 self._progress(tracked.job_id, JobState.RUNNING, now)
 
     def _expire(self, now: float) -> None:
-        for tracked in list(self._tracked.values()):
-            if now - tracked.submitted_at > self.config.deadline:
-                self._forget(tracked.job_id)
-                minutes = self.config.deadline / 60
-                text = f"The music provider did not finish within {minutes:g} minutes, so the job was given up."
-                self._spawn(self._finish_failed(tracked.job_id, ErrorKind.TIMEOUT.value, text), "expire")
+        overdue = [
+            t
+            for t in self._tracked.values()
+            if now - t.submitted_at > self.config.deadline and t.job_id not in self._expiring
+        ]
+        size = max(1, self.provider.batch_size)
+        for start in range(0, len(overdue), size):
+            batch = overdue[start : start + size]
+            self._expiring.update(t.job_id for t in batch)
+            self._spawn(self._expire_batch(batch), "expire")
+
+    async def _expire_batch(self, batch: Sequence[_Tracked]) -> None:
+        """Ask the provider one last time before giving up: a task may have finished while we were down or
+        between two safety-net polls, and a finished song must not be thrown away as a timeout."""
+        try:
+            try:
+                statuses = {s.task_id: s for s in await self.provider.fetch([t.task_id for t in batch])}
+            except ProviderError:
+                statuses = {}
+            minutes = self.config.deadline / 60
+            text = f"The music provider did not finish within {minutes:g} minutes, so the job was given up."
+            for tracked in batch:
+                status = statuses.get(tracked.task_id)
+                if tracked.job_id not in self._tracked:
+                    continue  # finished meanwhile by a webhook or a poll
+                if status is not None and status.state.finished:
+                    await self._apply(tracked, status)
+                else:
+                    await self._finish_failed(tracked.job_id, ErrorKind.TIMEOUT.value, text)
+        finally:
+            self._expiring.difference_update(t.job_id for t in batch)
 
     def _forget(self, job_id: int) -> None:
         self._held.pop(job_id, None)
@@ -916,8 +975,18 @@ class Engine:
                 self._undelivered.discard(job_id)
                 return
             if job.state is JobState.SUCCEEDED:
-                deliveries = await self.notifier.job_succeeded(job, tracks)
+                deliveries = self._posted.get(job_id)
+                if deliveries is None:
+                    try:
+                        deliveries = await self.notifier.job_succeeded(job, tracks)
+                    except DeliveryIncomplete as partial:
+                        # Some songs went out before Discord failed: remember them so the retry skips them.
+                        if partial.deliveries:
+                            await self._record_delivery(job_id, list(partial.deliveries), final=False)
+                        raise
+                    self._posted[job_id] = deliveries  # posted: a failed record must not post them again
                 await self._record_delivery(job_id, deliveries)
+                self._posted.pop(job_id, None)
             else:
                 refunded = job.cost  # every failure path refunds the full reservation
                 await self.notifier.job_failed(job, job.failure_message or "The job failed.", refunded)
@@ -939,7 +1008,7 @@ class Engine:
                 await self._give_up_delivery(job_id)
             else:
                 log.warning("delivering job %d failed (attempt %d); will retry", job_id, failures, exc_info=True)
-                await asyncio.sleep(min(5.0 * 2 ** (failures - 1), 300.0))
+                await asyncio.sleep(min(self.config.delivery_retry_base * 2 ** (failures - 1), 300.0))
         finally:
             self._delivering.discard(job_id)
 
@@ -950,10 +1019,11 @@ class Engine:
         self._delivery_failures.pop(job_id, None)
         self.metrics.inc("tunesmith_deliveries_total", outcome="abandoned")
 
-    async def _record_delivery(self, job_id: int, deliveries: list[Delivery]) -> None:
-        """Store where a job's tracks were posted. Deliveries finishing together share one transaction."""
+    async def _record_delivery(self, job_id: int, deliveries: list[Delivery], *, final: bool = True) -> None:
+        """Store where a job's tracks were posted (and, when ``final``, that the job is delivered).
+        Deliveries finishing together share one transaction."""
         waiter = asyncio.get_running_loop().create_future()
-        self._pending_deliveries.append((job_id, deliveries, waiter))
+        self._pending_deliveries.append((job_id if final else None, deliveries, waiter))
         if not self._recording:
             self._recording = True
             self._spawn(self._flush_deliveries(), "record-deliveries")
@@ -966,7 +1036,7 @@ class Engine:
                 try:
                     async with self._uow() as uow:
                         await uow.tracks.set_messages([d for _, ds, _ in batch for d in ds])
-                        await uow.jobs.mark_delivered([job_id for job_id, _, _ in batch], self._clock())
+                        await uow.jobs.mark_delivered([j for j, _, _ in batch if j is not None], self._clock())
                         await uow.commit()
                 except Exception as exc:
                     for _, _, waiter in batch:

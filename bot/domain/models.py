@@ -488,7 +488,6 @@ class Job(BaseModel):
     period_key: str
     parent_track_id: int | None = None
     task_id: str | None = None
-    webhook_secret: str | None = Field(default=None, repr=False)
     status_message_id: int | None = None
     failure_kind: str | None = None
     failure_message: str | None = None

@@ -74,6 +74,14 @@ class Delivery:
     thread_id: int | None = None
 
 
+class DeliveryIncomplete(Exception):
+    """Raised by a Notifier that posted some of a job's tracks before failing: the engine records those."""
+
+    def __init__(self, deliveries: Sequence[Delivery], cause: BaseException) -> None:
+        super().__init__(f"{len(deliveries)} track(s) posted before: {cause!r}")
+        self.deliveries = list(deliveries)
+
+
 class Notifier(Protocol):
     """Tells members about their jobs. The Discord implementation edits status messages by channel and id."""
 
@@ -108,11 +116,12 @@ class JobRepo(Protocol):
         parent_track_id: int | None,
         now: float,
         state: JobState = JobState.QUEUED,
-        webhook_secret: str | None = None,
     ) -> Job: ...
     async def get(self, job_id: int) -> Job | None: ...
     async def update(self, job_id: int, **fields: Any) -> None: ...
     async def mark_submitted(self, job_id: int, task_id: str, now: float) -> bool: ...
+
+    async def mark_running(self, job_id: int, poll_count: int) -> bool: ...
 
     async def mark_delivered(self, job_ids: list[int], now: float) -> None: ...
 

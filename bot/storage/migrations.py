@@ -74,7 +74,7 @@ MIGRATIONS: tuple[str, ...] = (
         period_key        TEXT    NOT NULL,
         parent_track_id   INTEGER REFERENCES tracks (id),
         task_id           TEXT,
-        webhook_secret    TEXT,
+        webhook_secret    TEXT, -- unused: per-job secrets are derived from a key kept outside the database
         status_message_id INTEGER,
         failure_kind      TEXT,
         failure_message   TEXT,

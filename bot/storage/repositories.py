@@ -64,7 +64,6 @@ _JOB_MUTABLE = frozenset(
         "state",
         "channel_id",
         "task_id",
-        "webhook_secret",
         "status_message_id",
         "failure_kind",
         "failure_message",
@@ -93,11 +92,10 @@ class JobRepository(_Repo):
         parent_track_id: int | None,
         now: float,
         state: JobState = JobState.QUEUED,
-        webhook_secret: str | None = None,
     ) -> Job:
         job_id = await self._insert(
             "INSERT INTO jobs (guild_id, channel_id, user_id, operation, request, provider, state, cost,"
-            " period_key, parent_track_id, created_at, webhook_secret) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            " period_key, parent_track_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
                 guild_id,
                 channel_id,
@@ -110,7 +108,6 @@ class JobRepository(_Repo):
                 period_key,
                 parent_track_id,
                 now,
-                webhook_secret,
             ),
         )
         # Built from what was just written rather than read back: one round trip fewer per admission.
@@ -126,7 +123,6 @@ class JobRepository(_Repo):
             cost=cost,
             period_key=period_key,
             parent_track_id=parent_track_id,
-            webhook_secret=webhook_secret,
             created_at=now,  # type: ignore[arg-type]  # pydantic reads unix seconds as a UTC datetime
         )
 
@@ -162,6 +158,14 @@ class JobRepository(_Repo):
         )
         moved = {int(r[0]) for r in rows}
         return [j for j in job_ids if j in moved]
+
+    async def mark_running(self, job_id: int, poll_count: int) -> bool:
+        """The provider says it renders: only a job still waiting moves (never a cancelled or finished one)."""
+        changed = await self._write(
+            "UPDATE jobs SET state = 'running', poll_count = ? WHERE id = ? AND state IN ('queued', 'submitted')",
+            (poll_count, job_id),
+        )
+        return changed == 1
 
     async def mark_delivered(self, job_ids: list[int], now: float) -> None:
         if job_ids:

@@ -81,27 +81,32 @@ async def start_job(
     who = requester(interaction)
     admission, parent = await bot.studio.generate(who, operation, values, track_id=track_id, filename=filename)
     job = admission.job
+    message: discord.Message | None = None
     try:
-        target = who.channel_id
         if parent is not None and operation.derived:
+            # Opening a remix thread and posting there can take longer than Discord's 3 s: answer first.
+            await interaction.response.defer(ephemeral=True, thinking=True)
             target = await remix_channel(bot, parent, who.channel_id)
-        text = render.status_text(job, Progress(state=job.state, position=admission.position))
-        if target == who.channel_id:
+            text = render.status_text(job, Progress(state=job.state, position=admission.position))
+            message = await bot.get_partial_messageable(target, guild_id=who.guild_id).send(text)
+            where = "here" if target == who.channel_id else f"in <#{target}>"
+            await interaction.edit_original_response(
+                content=f"Started **{operation.label.lower()}** of *{render.clip(parent.display_title, 80)}* "
+                f"for {job.cost} credits. Follow it {where}."
+            )
+        else:
+            target = who.channel_id
+            text = render.status_text(job, Progress(state=job.state, position=admission.position))
             await interaction.response.send_message(text)
             message = await interaction.original_response()
-        else:
-            message = await bot.get_partial_messageable(target, guild_id=who.guild_id).send(text)
-            await interaction.response.send_message(
-                f"Started **{operation.label.lower()}** of *{render.clip(parent.display_title if parent else '', 80)}* "
-                f"for {job.cost} credits. Follow it in <#{target}>.",
-                ephemeral=True,
-            )
     except Exception:
-        # The member never saw a status message, so the job must not run (or cost) unseen: cancel it, which
-        # refunds the reservation, then let the error handler explain.
+        # The job must not run (or cost) without a status message the member can follow: cancel it, which
+        # refunds the reservation, and say so on the message if one was posted; the error handler explains.
         with contextlib.suppress(Exception):
-            await bot.studio.engine.cancel(
+            cancelled = await bot.studio.engine.cancel(
                 job.id, user_id=who.user_id, guild_id=who.guild_id, moderator=True, notify=False
             )
+            if message is not None:
+                await message.edit(content=render.failure_text(cancelled, "Could not start.", cancelled.cost))
         raise
     await bot.studio.engine.attach_status_message(job.id, message.id, channel_id=target)

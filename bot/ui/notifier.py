@@ -14,7 +14,7 @@ import discord
 
 from bot.domain.errors import ErrorKind, NotFound
 from bot.domain.models import Job, JobState, Operation, Track
-from bot.domain.ports import AuditEntry, Delivery, Progress
+from bot.domain.ports import AuditEntry, Delivery, DeliveryIncomplete, Progress
 from bot.ui import render
 from bot.ui.buttons import track_view
 
@@ -96,13 +96,19 @@ class DiscordNotifier:
             if track.message_id is not None:
                 replace_status = False  # the status message already became this track's post
                 continue
-            embed, files = await self.track_post(track)
-            view = track_view(track, available)
-            if replace_status:
-                message = await self._replace_status(job, content=None, embed=embed, files=files, view=view)
-                replace_status = False
-            else:
-                message = await self._channel(job).send(embed=embed, files=files, view=view)
+            try:
+                embed, files = await self.track_post(track)
+                view = track_view(track, available)
+                if replace_status:
+                    message = await self._replace_status(job, content=None, embed=embed, files=files, view=view)
+                    replace_status = False
+                else:
+                    message = await self._channel(job).send(embed=embed, files=files, view=view)
+            except Exception as exc:
+                if deliveries:
+                    # FUZZ's first song is out: say so, so the retry posts only the rest.
+                    raise DeliveryIncomplete(deliveries, exc) from exc
+                raise
             deliveries.append(
                 Delivery(
                     track_id=track.id,

@@ -23,9 +23,9 @@ async def _submitted_job(r) -> tuple[int, str, str]:  # type: ignore[no-untyped-
     job_id = await r.admit()
     await wait_until(lambda: r.engine.in_flight() == 1 and r.engine.queue_depth() == 0)
     await wait_until(lambda: bool(r.engine._tracked))
-    job = await r.job(job_id)
-    assert job.task_id and job.webhook_secret
-    return job_id, job.task_id, job.webhook_secret
+    known = await r.engine.webhook_secret(job_id)
+    assert known is not None
+    return job_id, *known
 
 
 def _success(task_id: str) -> bytes:
@@ -77,6 +77,8 @@ async def test_webhook_verification(db_path: Path) -> None:
                 assert await post(legacy) == 200
                 assert r.engine.metrics.get("tunesmith_webhooks_total", result="duplicate") == 1
                 assert r.engine.metrics.get("tunesmith_webhooks_total", result="rejected") == 5
+            # The secret is derived, never stored: a database dump cannot be used to forge a webhook.
+            assert secret not in await r.db.dump()
             track = r.notifier.succeeded[0][1][0]
             assert track.title == "Hooked" and track.duration_s == 12.5
             assert sandbox.stats.polls == 0
