@@ -82,12 +82,12 @@ async def start_job(
     admission, parent = await bot.studio.generate(who, operation, values, track_id=track_id, filename=filename)
     job = admission.job
     message: discord.Message | None = None
+    text = render.status_text(job, Progress(state=job.state, position=admission.position))
     try:
         if parent is not None and operation.derived:
             # Opening a remix thread and posting there can take longer than Discord's 3 s: answer first.
             await interaction.response.defer(ephemeral=True, thinking=True)
             target = await remix_channel(bot, parent, who.channel_id)
-            text = render.status_text(job, Progress(state=job.state, position=admission.position))
             message = await bot.get_partial_messageable(target, guild_id=who.guild_id).send(text)
             where = "here" if target == who.channel_id else f"in <#{target}>"
             await interaction.edit_original_response(
@@ -96,7 +96,6 @@ async def start_job(
             )
         else:
             target = who.channel_id
-            text = render.status_text(job, Progress(state=job.state, position=admission.position))
             await interaction.response.send_message(text)
             message = await interaction.original_response()
     except Exception:
