@@ -15,6 +15,7 @@ from bot.domain.errors import InvalidRequest
 from bot.domain.models import LYRICS_IDEA_MAX, LYRICS_MAX, SOUND_MAX, TITLE_MAX, Operation
 from bot.ui import render
 from bot.ui.buttons import ComposeButton, history_page, track_view
+from bot.ui.choices import model_choices
 from bot.ui.client import Tunesmith
 from bot.ui.flows import requester, start_job
 from bot.ui.modals import compose_modal, remix_modal
@@ -63,13 +64,6 @@ async def track_autocomplete(interaction: Interaction, current: str) -> list[app
     return choices
 
 
-async def model_autocomplete(interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
-    """The active provider's models."""
-    models = interaction.client.studio.engine.provider.models
-    needle = current.casefold()
-    return [app_commands.Choice(name=m, value=m) for m in models if needle in m.casefold()][:25]
-
-
 async def job_autocomplete(interaction: Interaction, current: str) -> list[app_commands.Choice[int]]:
     """The caller's jobs still in the works."""
     if interaction.guild_id is None:
@@ -116,7 +110,7 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
         weirdness="0 conventional … 1 experimental",
         cover_url="A link to cover art to use",
     )
-    @app_commands.autocomplete(model=model_autocomplete)
+    @app_commands.autocomplete(model=model_choices)
     async def create(
         self,
         interaction: Interaction,
@@ -149,7 +143,7 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
 
     @app_commands.command(name="compose", description="Write a song with your own lyrics (opens a form)")
     @app_commands.describe(model="Which model to use", instrumental="No vocals", seed="Same seed, same result")
-    @app_commands.autocomplete(model=model_autocomplete)
+    @app_commands.autocomplete(model=model_choices)
     async def compose(
         self,
         interaction: Interaction,
@@ -225,7 +219,7 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
 
     @app_commands.command(name="variation", description="Another take of the same idea")
     @app_commands.describe(track="The track to vary", model="Which model to use", seed="Same seed, same result")
-    @app_commands.autocomplete(track=track_autocomplete, model=model_autocomplete)
+    @app_commands.autocomplete(track=track_autocomplete, model=model_choices)
     async def variation(
         self,
         interaction: Interaction,

@@ -10,16 +10,11 @@ from discord.ext import commands
 
 from bot.core.studio import require_admin
 from bot.ui import render
+from bot.ui.choices import model_choices
 from bot.ui.client import Tunesmith
 from bot.ui.flows import requester
 
 Interaction = discord.Interaction[Tunesmith]
-
-
-async def _model_choices(interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
-    needle = current.casefold()
-    models = interaction.client.studio.engine.provider.models
-    return [app_commands.Choice(name=m, value=m) for m in models if needle in m.casefold()][:25]
 
 
 @app_commands.guild_only()
@@ -47,7 +42,7 @@ class Studio(commands.GroupCog, group_name="studio", group_description="Run the 
         cooldown="Seconds a member waits between two jobs (0 = none)",
         builtin_blocklist="Use Tunesmith's built-in block list",
     )
-    @app_commands.autocomplete(default_model=_model_choices)
+    @app_commands.autocomplete(default_model=model_choices)
     async def settings(
         self,
         interaction: Interaction,

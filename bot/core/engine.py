@@ -287,9 +287,16 @@ class Engine:
         now = self._clock()
         async with self._uow(write=False) as uow:
             settings = await self.guild_settings(uow, guild_id)
-            key = period_key(now, settings.period, settings.reset_epoch)
-            sums = await uow.ledger.balances(guild_id, user_id, key)
-        return quota_from_sums(
+            quota, _ = await self._read_quota(uow, settings, user_id, now)
+        return quota
+
+    async def _read_quota(
+        self, uow: UnitOfWork, settings: GuildSettings, user_id: int, now: float
+    ) -> tuple[Quota, int]:
+        """The member's quota in the current period, and the server's jobs in flight (one query)."""
+        key = period_key(now, settings.period, settings.reset_epoch)
+        sums = await uow.ledger.balances(settings.guild_id, user_id, key)
+        quota = quota_from_sums(
             settings,
             now=now,
             server_sum=int(sums["server_sum"] or 0),
@@ -298,6 +305,7 @@ class Engine:
             costs=costs_for(settings, self.defaults.costs or None),
             member_active_jobs=int(sums["member_active"] or 0),
         )
+        return quota, int(sums["server_active"] or 0)
 
     async def admit(
         self,
@@ -345,23 +353,14 @@ class Engine:
         if precheck is not None:
             await precheck(uow, settings)
         key = period_key(now, settings.period, settings.reset_epoch)
-        costs = costs_for(settings, self.defaults.costs or None)
-        cost = costs[operation]
-        sums = await uow.ledger.balances(who.guild_id, who.user_id, key)
-        quota = quota_from_sums(
-            settings,
-            now=now,
-            server_sum=int(sums["server_sum"] or 0),
-            member_sum=int(sums["member_sum"] or 0),
-            member_cap=sums["member_cap"],
-            costs=costs,
-        )
+        quota, server_active = await self._read_quota(uow, settings, who.user_id, now)
+        cost = quota.costs[operation]
         check_admission(
             quota,
             cost=cost,
             operation=operation,
-            member_active=int(sums["member_active"] or 0),
-            server_active=int(sums["server_active"] or 0),
+            member_active=quota.member_active_jobs,
+            server_active=server_active,
             settings=settings,
         )
         job = await uow.jobs.add(
@@ -426,13 +425,17 @@ class Engine:
             changes["channel_id"] = channel_id
         async with self._uow(write=False) as uow:  # one statement: autocommits
             await uow.jobs.update(job_id, **changes)
-        cached = self._jobs.get(job_id)
-        if cached is not None:
-            self._jobs[job_id] = cached.model_copy(update=changes)
+        self._update_cached(job_id, **changes)
         held = self._held.pop(job_id, None)
         if held is not None:
             self._enqueue(held[0].model_copy(update=changes))
             self._wake.set()
+
+    def _update_cached(self, job_id: int, **changes: Any) -> None:
+        """Keep the in-memory copy of an active job in step with what was just written."""
+        cached = self._jobs.get(job_id)
+        if cached is not None:
+            self._jobs[job_id] = cached.model_copy(update=changes)
 
     def _release_held(self, now: float) -> None:
         for job_id, (job, release_at) in list(self._held.items()):
@@ -782,9 +785,7 @@ class Engine:
                 async with self._uow(write=False) as uow:  # one conditional statement: autocommits
                     # Conditional: a cancel or a webhook may have ended the job while this poll waited.
                     await uow.jobs.mark_running(tracked.job_id, tracked.polls)
-                cached = self._jobs.get(tracked.job_id)
-                if cached is not None:
-                    self._jobs[tracked.job_id] = cached.model_copy(update={"state": JobState.RUNNING})
+                self._update_cached(tracked.job_id, state=JobState.RUNNING)
                 self._progress(tracked.job_id, JobState.RUNNING, now)
 
     def _expire(self, now: float) -> None:
