@@ -8,7 +8,6 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
@@ -16,10 +15,9 @@ from bot.config import Settings
 from bot.core.engine import Defaults, Engine, EngineConfig
 from bot.core.studio import Studio
 from bot.discord_endpoints import point_discord_at
-from bot.domain.models import TaskStatus
 from bot.domain.ports import MusicProvider
 from bot.providers import make_http_client, make_provider
-from bot.providers.producer import parse_task
+from bot.providers.producer import parse_webhook
 from bot.sandbox import Sandbox
 from bot.storage.database import Database
 from bot.ui.client import Tunesmith
@@ -27,11 +25,6 @@ from bot.ui.notifier import DiscordAuditLog, DiscordNotifier
 from bot.web.server import WebServer
 
 log = logging.getLogger(__name__)
-
-
-def parse_webhook(task_id: str, payload: dict[str, Any]) -> TaskStatus:
-    """A webhook body has the task answer's shape (providers.md §1), so the client's parser reads it."""
-    return parse_task(task_id, 200, payload)
 
 
 def webhook_key(settings: Settings) -> bytes | None:

@@ -34,6 +34,7 @@ from bot.core.engine import Defaults, Engine, EngineConfig, Requester
 from bot.domain.models import CreateMusic, Job, Period, Track
 from bot.domain.ports import Delivery, MusicProvider, Progress
 from bot.providers import FuzzClient, ProducerClient
+from bot.providers.producer import parse_webhook
 from bot.storage.database import Database
 from bot.web.server import WebServer
 
@@ -173,7 +174,7 @@ async def run_engine(
                 ),
                 defaults=Defaults(budget=10**9, period=Period.MONTH, max_jobs_member=jobs, max_jobs_server=jobs),
             )
-            web = WebServer(engine, _parse_webhook)
+            web = WebServer(engine, parse_webhook)
             await web.start("127.0.0.1", web_port)
             rng = random.Random(7)
             cpu0, wall0 = time.process_time(), time.monotonic()
@@ -212,12 +213,6 @@ async def run_engine(
         latencies_ms=latencies,
         peak_rss_mb=_peak_rss_mb(),
     )
-
-
-def _parse_webhook(task_id: str, payload: dict[str, Any]) -> Any:
-    from bot.app import parse_webhook  # the bot's own parser; imported late to keep discord.py out of the import
-
-    return parse_webhook(task_id, payload)
 
 
 async def run_baseline(*, jobs: int, render: float, scale: float) -> Result:

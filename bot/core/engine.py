@@ -22,6 +22,7 @@ from typing import Any
 
 from bot.core.credits import Quota, check_admission, costs_for, period_key, quota_from_sums
 from bot.core.fair_queue import FairQueue
+from bot.core.group_commit import GroupCommit
 from bot.core.metrics import Metrics
 from bot.domain.errors import (
     ErrorKind,
@@ -124,6 +125,12 @@ class EngineConfig:
     status_grace_s: float = 0.0
     """Hold a new job this long (at most) until its status message is attached, so a very fast job cannot
     finish before the message exists and leave it behind. 0 = no hold (no Discord, e.g. the benchmark)."""
+    tick: float = 0.005
+    """Least seconds between two scheduling passes while work keeps arriving."""
+    write_linger: float = 0.01
+    """Seconds a finished job waits for others to share its transaction (a burst of webhooks is one write)."""
+    stop_grace: float = 5.0
+    """Seconds :meth:`Engine.stop` gives pending writes before it cancels what is left."""
 
 
 @dataclass(slots=True)
@@ -180,12 +187,18 @@ class Engine:
         self._poll_heap: list[tuple[float, int]] = []
         self._last_maintenance = 0.0
         self._maintenance_interval = min(1.0, max(self.config.progress_interval / 2, 0.05))
-        self._pending_success: dict[int, TaskStatus] = {}
-        self._pending_webhooks: list[tuple[str, str]] = []  # (event key, task id) to record with the batch
+        # (job, final status, webhook (event key, task id) to record with it); stored a burst at a time.
+        self._completions: GroupCommit[tuple[int, TaskStatus, tuple[str, str] | None]] = GroupCommit(
+            self._store_completions,
+            spawn=lambda flush: self._spawn(flush, "store-completions"),
+            linger=self.config.write_linger,
+        )
+        # (job, or None when only some of its songs went out; where its songs were posted)
+        # No linger here: a post is clickable the moment it exists, and its buttons need it recorded.
+        self._delivery_records: GroupCommit[tuple[int | None, list[Delivery]]] = GroupCommit(
+            self._store_deliveries, spawn=lambda flush: self._spawn(flush, "store-deliveries")
+        )
         self._seen_webhooks: OrderedDict[str, None] = OrderedDict()
-        self._pending_deliveries: list[tuple[int | None, list[Delivery], asyncio.Future[None]]] = []
-        self._recording = False
-        self._completing = False
         self._held: dict[int, tuple[Job, float]] = {}  # job -> (job, release time), awaiting its status message
         self._retry_at: dict[int, float] = {}  # queued job -> not before (submit backoff)
         self._attempts: dict[int, int] = {}  # queued job -> failed submit attempts
@@ -221,6 +234,12 @@ class Engine:
         """Stop scheduling. In-flight provider calls are abandoned; the database already has every step."""
         self._stopping = True
         self._wake.set()
+        # Finished jobs and delivery records still lingering are written first: a post whose record were
+        # lost would be posted again after the restart.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.config.stop_grace):
+                await self._completions.drain()
+                await self._delivery_records.drain()
         tasks = [t for t in (self._loop_task, *self._tasks) if t is not None]
         for task in tasks:
             task.cancel()
@@ -315,13 +334,15 @@ class Engine:
         parent_track_id: int | None = None,
         precheck: Callable[[UnitOfWork, GuildSettings], Awaitable[None]] | None = None,
     ) -> Admission:
-        """Reserve the cost and record the job in one transaction, then queue it. Raises before spending."""
+        """Reserve the cost and record the job in one statement, then queue it. Raises before spending."""
         operation = Operation(request.operation)
         self.ensure_available(operation)
         now = self._clock()
-        async with self._uow() as uow:
+        # No transaction needed: the unit's lock keeps every other use of the database out between the balance
+        # read and the write, and the job row and its reservation are one statement (a trigger writes the
+        # reservation), so they commit together or not at all. Two round trips to the database thread, not five.
+        async with self._uow(write=False) as uow:
             job, remaining = await self._reserve(uow, who, request, parent_track_id, now, precheck)
-            await uow.commit()
         position: int | None = None
         if operation in _TASK_OPERATIONS:
             if self.config.status_grace_s > 0:
@@ -374,17 +395,7 @@ class Engine:
             period_key=key,
             parent_track_id=parent_track_id,
             now=now,
-        )
-        if cost:
-            await uow.ledger.append(
-                guild_id=who.guild_id,
-                user_id=who.user_id,
-                job_id=job.id,
-                kind=LedgerKind.RESERVE,
-                amount=-cost,
-                period_key=key,
-                now=now,
-            )
+        )  # writes the reservation too
         return job, quota.available_to_member - cost
 
     async def draft_lyrics(self, who: Requester, idea: str) -> tuple[Job, list[DraftedLyrics]]:
@@ -528,8 +539,7 @@ class Engine:
             self._seen_webhooks.popitem(last=False)
         tracked = self._tracked.get(job_id)
         if tracked is not None and tracked.task_id == status.task_id and status.state is TaskState.SUCCEEDED:
-            self._pending_webhooks.append((event_key, status.task_id))
-            await self._apply(tracked, status)
+            self._note_success(tracked, status, webhook=(event_key, status.task_id))
             return True
         if not await self.record_webhook(event_key, status.task_id):
             return False
@@ -556,8 +566,15 @@ class Engine:
             except Exception:  # the loop must survive any bug in one step
                 log.exception("engine loop step failed")
                 delay = 1.0
+            if self.config.tick > 0:
+                # A pass right after another waits a moment, so a burst of admissions is dispatched (and its
+                # answers come back) together instead of one loop turn per job. The first wake after a quiet
+                # spell is still served at once.
+                await asyncio.sleep(self.config.tick)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=max(delay, 0.01))
+                # asyncio.timeout, not wait_for: no extra task (and loop turns) for every wake-up.
+                async with asyncio.timeout(max(delay, 0.01)):
+                    await self._wake.wait()
 
     def _next_wake(self, now: float) -> float:
         candidates = [self.config.progress_interval, self._maintenance_interval]
@@ -765,11 +782,15 @@ class Engine:
             self._polls_in_flight -= 1
             self._wake.set()
 
+    def _note_success(self, tracked: _Tracked, status: TaskStatus, *, webhook: tuple[str, str] | None = None) -> None:
+        self._render_estimate = 0.7 * self._render_estimate + 0.3 * max(self._clock() - tracked.submitted_at, 0.1)
+        # Not awaited: the write logs its own failure, and the job stays tracked so a later poll retries it.
+        self._completions.add((tracked.job_id, status, webhook))
+
     async def _apply(self, tracked: _Tracked, status: TaskStatus) -> None:
         now = self._clock()
         if status.state is TaskState.SUCCEEDED:
-            self._render_estimate = 0.7 * self._render_estimate + 0.3 * max(now - tracked.submitted_at, 0.1)
-            self._queue_success(tracked.job_id, status)
+            self._note_success(tracked, status)
         elif status.state is TaskState.FAILED:
             failure = status.failure
             kind = failure.kind if failure else ErrorKind.UNAVAILABLE.value
@@ -833,31 +854,17 @@ class Engine:
         self._attempts.pop(job_id, None)
 
     # --- finishing ---------------------------------------------------------------------------------------------
-    def _queue_success(self, job_id: int, status: TaskStatus) -> None:
-        """Completions arriving together (a FUZZ batch, a burst of webhooks) are stored in one transaction.
-
-        The first one starts at once; those that arrive while it commits form the next batch, so batching never
-        adds a wait, it only saves round trips under load.
-        """
-        self._pending_success[job_id] = status
-        if not self._completing:
-            self._completing = True
-            self._spawn(self._complete_pending(), "complete")
-
-    async def _complete_pending(self) -> None:
+    async def _store_completions(self, items: list[tuple[int, TaskStatus, tuple[str, str] | None]]) -> None:
+        """Completions arriving together (a FUZZ batch, a burst of webhooks) are stored in one transaction."""
+        batch = {job_id: status for job_id, status, _ in items}
+        webhooks = [webhook for _, _, webhook in items if webhook is not None]
         try:
-            while self._pending_success:
-                batch, self._pending_success = self._pending_success, {}
-                try:
-                    await self._finish_succeeded(batch)
-                except Exception:  # the jobs stay tracked: the next poll (or the safety net) retries them
-                    log.exception("storing %d finished jobs failed; they will be retried", len(batch))
-        finally:
-            self._completing = False
+            await self._finish_succeeded(batch, webhooks)
+        except Exception:  # the jobs stay tracked: the next poll (or the safety net) retries them
+            log.exception("storing %d finished jobs failed; they will be retried", len(batch))
 
-    async def _finish_succeeded(self, batch: dict[int, TaskStatus]) -> None:
+    async def _finish_succeeded(self, batch: dict[int, TaskStatus], webhooks: list[tuple[str, str]]) -> None:
         now = self._clock()
-        webhooks, self._pending_webhooks = self._pending_webhooks, []
         async with self._uow() as uow:
             await uow.providers.record_webhooks(webhooks, now)
             jobs: dict[int, Job] = {}
@@ -1023,32 +1030,13 @@ class Engine:
     async def _record_delivery(self, job_id: int, deliveries: list[Delivery], *, final: bool = True) -> None:
         """Store where a job's tracks were posted (and, when ``final``, that the job is delivered).
         Deliveries finishing together share one transaction."""
-        waiter = asyncio.get_running_loop().create_future()
-        self._pending_deliveries.append((job_id if final else None, deliveries, waiter))
-        if not self._recording:
-            self._recording = True
-            self._spawn(self._flush_deliveries(), "record-deliveries")
-        await waiter
+        await self._delivery_records.add((job_id if final else None, deliveries))
 
-    async def _flush_deliveries(self) -> None:
-        try:
-            while self._pending_deliveries:
-                batch, self._pending_deliveries = self._pending_deliveries, []
-                try:
-                    async with self._uow() as uow:
-                        await uow.tracks.set_messages([d for _, ds, _ in batch for d in ds])
-                        await uow.jobs.mark_delivered([j for j, _, _ in batch if j is not None], self._clock())
-                        await uow.commit()
-                except Exception as exc:
-                    for _, _, waiter in batch:
-                        if not waiter.done():
-                            waiter.set_exception(exc)
-                    continue
-                for _, _, waiter in batch:
-                    if not waiter.done():
-                        waiter.set_result(None)
-        finally:
-            self._recording = False
+    async def _store_deliveries(self, items: list[tuple[int | None, list[Delivery]]]) -> None:
+        async with self._uow() as uow:
+            await uow.tracks.set_messages([d for _, posted in items for d in posted])
+            await uow.jobs.mark_delivered([j for j, _ in items if j is not None], self._clock())
+            await uow.commit()
 
     # --- progress ----------------------------------------------------------------------------------------------
     def _progress(self, job_id: int, state: JobState, now: float) -> None:

@@ -145,7 +145,8 @@ class Studio:
         request: MusicRequest,
         filename: str | None,
     ) -> None:
-        """The server's rules, run inside the admission transaction so nothing is spent when one refuses."""
+        """The server's rules, run inside the admission's unit of work before anything is written, so nothing is
+        spent when one refuses."""
         ban = await uow.moderation.ban_of(who.guild_id, who.user_id)
         if ban is not None:
             reason = f" Reason: {ban['reason']}" if ban.get("reason") else ""

@@ -141,6 +141,11 @@ def parse_task(task_id: str, http_status: int, body: Any) -> TaskStatus:
     return TaskStatus(task_id=task_id, state=TaskState.RUNNING)
 
 
+def parse_webhook(task_id: str, payload: dict[str, Any]) -> TaskStatus:
+    """A webhook body has the task answer's shape (providers.md §1), so the poll parser reads it."""
+    return parse_task(task_id, 200, payload)
+
+
 def _busy(http_status: int, body: Any) -> bool:
     """Whether a poll answer explicitly says the task is still queued or rendering."""
     if http_status == 202:

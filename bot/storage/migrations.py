@@ -140,6 +140,15 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (provider, operation)
     );
     """,
+    # 2: a job's reservation is written by the statement that writes the job, so the two cannot come apart
+    # (and admission needs no transaction of its own, which saves three round trips to the database thread)
+    """
+    CREATE TRIGGER jobs_reserve_cost AFTER INSERT ON jobs WHEN NEW.cost > 0
+    BEGIN
+        INSERT INTO ledger (guild_id, user_id, job_id, kind, amount, period_key, created_at)
+        VALUES (NEW.guild_id, NEW.user_id, NEW.id, 'reserve', -NEW.cost, NEW.period_key, NEW.created_at);
+    END;
+    """,
 )
 
 

@@ -93,6 +93,8 @@ class JobRepository(_Repo):
         now: float,
         state: JobState = JobState.QUEUED,
     ) -> Job:
+        """Store a new job. Its reservation (``-cost`` in the ledger, in ``period_key``) is written by the same
+        statement (a trigger), so a job never exists without the credits it holds, even outside a transaction."""
         job_id = await self._insert(
             "INSERT INTO jobs (guild_id, channel_id, user_id, operation, request, provider, state, cost,"
             " period_key, parent_track_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",

@@ -14,7 +14,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.app import parse_webhook
 from bot.core.engine import Defaults, Engine, EngineConfig, Requester
 from bot.domain.errors import OperationUnavailable
 from bot.domain.models import (
@@ -28,6 +27,7 @@ from bot.domain.models import (
     Period,
 )
 from bot.providers import FuzzClient, ProducerClient
+from bot.providers.producer import parse_webhook
 from bot.sandbox import Sandbox
 from bot.storage.database import Database
 from bot.web.server import WebServer

@@ -56,12 +56,21 @@ async def test_unit_of_work_rolls_back_on_error(db: Database) -> None:
         async with db.unit_of_work() as uow:
             job = await _add_job(uow)
             await uow.ledger.append(
-                guild_id=1, user_id=2, job_id=job.id, kind=LedgerKind.RESERVE, amount=-10, period_key="p", now=1.0
+                guild_id=1, user_id=None, kind=LedgerKind.GRANT, amount=50, period_key=job.period_key, now=1.0
             )
             raise RuntimeError("crash between the job row and the commit")
     async with db.unit_of_work(write=False) as uow:
         assert await uow.jobs.active() == []
-        assert (await uow.ledger.balances(1, 2, "p"))["server_sum"] == 0
+        assert (await uow.ledger.balances(1, 2, "month:2026-11-01#0"))["server_sum"] == 0
+
+
+async def test_a_job_row_carries_its_reservation(db: Database) -> None:
+    """The reservation is written by the job's own INSERT: no job without its credits, even in autocommit."""
+    async with db.unit_of_work(write=False) as uow:
+        paid = await _add_job(uow, cost=10)
+        await _add_job(uow, cost=0)  # free: no ledger row
+        rows = await uow.ledger._all("SELECT job_id, kind, amount, period_key FROM ledger ORDER BY id")
+    assert rows == [{"job_id": paid.id, "kind": "reserve", "amount": -10, "period_key": "month:2026-11-01#0"}]
 
 
 async def test_ledger_is_append_only_and_settles_once(db: Database) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import httpx
 
-from bot.app import parse_webhook
 from bot.core.engine import EngineConfig
 from bot.domain.models import JobState
+from bot.providers.producer import parse_webhook
 from bot.sandbox import Sandbox
 from bot.web.server import WebServer
 from bot.web.signatures import sign, sign_legacy
