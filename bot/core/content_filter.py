@@ -15,7 +15,9 @@ How a word rule matches, and why:
   a space may only be skipped next to a single-letter token, so "b a d", "ba d" and "b. a. d." join up, while two
   real words never fuse ("lol icon" is not "lolicon", "the rapist" is not "therapist").
 * Repeated letters: each run of one letter in the term needs at least as many in the text, more are fine.
-  So "baaaad" hits "bad", but "as" never hits "ass" (collapsing runs on both sides would).
+  So "baaaad" hits "bad", but "as" never hits "ass" (collapsing runs on both sides would). Inside a run a space
+  is skipped only before a single-letter token, so a lone letter cannot borrow its twin from the next word
+  ("lol i icon" is not "lolicon").
 * A trailing plural "s" (or "es" after s, x, z, ch, sh) is accepted: slurs are as often written in the plural.
 
 Regex rules (validated with :func:`validate_regex` when an admin adds them) run on the raw, the folded and the
@@ -217,6 +219,9 @@ def _map_token(core: str, spelled: bool) -> str:
 
 # An optional space inside a word of the term, allowed only when the token before or after it is one character.
 _SEP = r"(?: (?:(?<!\S\S )|(?=\S(?!\S))))?"
+# Inside a run of one letter, only when the token after it is one character: "b a a d" and "ba a d" still join,
+# but a lone letter cannot borrow its twin from the next word ("lol i icon" is not "lolicon").
+_SEP_REPEAT = r"(?: (?=\S(?!\S)))?"
 _LETTER_CLASS = {"i": "[i1]", "l": "[l1]", _AMBIGUOUS: "[1il]"}
 # Spaced letters give one token start per character; more than this many copies of one letter in a row add
 # nothing to a match and only give the engine more to backtrack over.
@@ -235,8 +240,8 @@ def _term_regex(words: list[str]) -> str:
                 parts.append(_SEP)
             cls = _LETTER_CLASS.get(ch) or regex.escape(ch)
             count = min(len(list(run)), _RUN_CAP)
-            parts.append(cls if count == 1 else f"{cls}(?:{_SEP}{cls}){{{count - 1}}}")
-            parts.append(f"(?:{_SEP}{cls})*")
+            parts.append(cls if count == 1 else f"{cls}(?:{_SEP_REPEAT}{cls}){{{count - 1}}}")
+            parts.append(f"(?:{_SEP_REPEAT}{cls})*")
     return "".join(parts)
 
 

@@ -187,6 +187,10 @@ def test_separate_real_words_do_not_fuse(content_filter: ContentFilter) -> None:
     assert hit(content_filter, "grumble flux") is None
     assert ContentFilter([]).find("lol icon") is None
     assert ContentFilter([]).find("lolicon") is not None
+    # Nor may a lone letter borrow its twin from the next word (found by the property test below).
+    assert ContentFilter([]).find("lol i icon") is None
+    assert ContentFilter([]).find("lol i con") is not None  # spelled out around the single letter: still meant
+    assert hit(content_filter, "gr r umbleflux") == "grumbleflux"  # the lone letter joins a run of its own
 
 
 def test_numbers_next_to_words_stay_numbers() -> None:
@@ -414,16 +418,19 @@ def _fragments(units: list[str], gaps: list[str]) -> list[list[int]]:
 def _respect_the_spacing_rule(units: list[str], plain: list[str], gaps: list[str]) -> None:
     """Shape a random obfuscation into what the filter promises to catch.
 
-    A space may only sit next to a one-letter piece (otherwise two real words could fuse), and a run of
-    one-letter pieces needs a letter in it for its digits to read as leetspeak ("top 5 hits" stays a number).
+    A space may only sit next to a one-letter piece (otherwise two real words could fuse); inside a run of one
+    letter, only before a one-letter piece (so a lone letter cannot borrow its twin from the next word); and a
+    run of one-letter pieces needs a letter in it for its digits to read as leetspeak ("top 5 hits" stays a
+    number).
     """
     changed = True
     while changed:
         changed = False
         pieces = _fragments(units, gaps)
         for left, right in itertools.pairwise(pieces):
-            if len(left) > 1 and len(right) > 1:
-                gaps[right[0] - 1] = ""
+            start = right[0]
+            if (len(left) > 1 and len(right) > 1) or (plain[start] == plain[start - 1] and len(right) > 1):
+                gaps[start - 1] = ""
                 changed = True
                 break
     # Where a token or a run of one-letter tokens is all digits and symbols, it reads as a number: give it a letter.
