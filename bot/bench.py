@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from httpx_aiohttp import HttpxAiohttpClient
 
 from bot.core.engine import Defaults, Engine, EngineConfig, Requester
 from bot.domain.models import CreateMusic, Job, Period, Track
 from bot.domain.ports import Delivery, MusicProvider, Progress
 from bot.providers import FuzzClient, ProducerClient
+from bot.providers.http import ProviderHttpClient
 from bot.providers.producer import parse_webhook
 from bot.storage.database import Database
 from bot.web.server import WebServer
@@ -151,7 +151,7 @@ async def run_engine(
         with tempfile.TemporaryDirectory() as tmp:
             db = await Database.open(Path(tmp) / "bench.sqlite3")
             # The production client (httpx over aiohttp), so the CPU measured is what the bot spends.
-            http = HttpxAiohttpClient(timeout=30, limits=httpx.Limits(max_connections=50))
+            http = ProviderHttpClient(timeout=30, limits=httpx.Limits(max_connections=50))
             provider: MusicProvider
             if provider_kind == "fuzz":
                 provider = FuzzClient(http, base_url=f"{base}/api/v2/fuzz", api_key="bench", max_concurrency=jobs)

@@ -125,9 +125,9 @@ class EngineConfig:
     status_grace_s: float = 0.0
     """Hold a new job this long (at most) until its status message is attached, so a very fast job cannot
     finish before the message exists and leave it behind. 0 = no hold (no Discord, e.g. the benchmark)."""
-    tick: float = 0.005
+    tick: float = 0.01
     """Least seconds between two scheduling passes while work keeps arriving."""
-    write_linger: float = 0.01
+    write_linger: float = 0.02
     """Seconds a finished job waits for others to share its transaction (a burst of webhooks is one write)."""
     stop_grace: float = 5.0
     """Seconds :meth:`Engine.stop` gives pending writes before it cancels what is left."""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import httpx
-from httpx_aiohttp import HttpxAiohttpClient
 
 from bot.config import Settings
 from bot.domain.errors import ConfigError
 from bot.domain.ports import MusicProvider
 from bot.providers.fuzz import FuzzClient
+from bot.providers.http import ProviderHttpClient
 from bot.providers.producer import ProducerClient
 
 __all__ = ["SANDBOX_API_KEY", "FuzzClient", "ProducerClient", "make_http_client", "make_provider"]
@@ -35,7 +35,7 @@ def make_http_client(settings: Settings) -> httpx.AsyncClient:
     )
     # httpx's API over aiohttp's transport (which discord.py already brings): the same client, about a third
     # of the CPU per request, which is most of the engine's cost per job (see `python -m bot.bench`).
-    return HttpxAiohttpClient(timeout=timeout, limits=limits, headers={"User-Agent": USER_AGENT})
+    return ProviderHttpClient(timeout=timeout, limits=limits, headers={"User-Agent": USER_AGENT})
 
 
 def make_provider(

@@ -10,6 +10,7 @@ import pytest
 from bot.config import Settings
 from bot.domain.errors import ConfigError
 from bot.providers import SANDBOX_API_KEY, FuzzClient, ProducerClient, make_http_client, make_provider
+from bot.providers.http import ProviderHttpClient
 from tests.providers.conftest import FUZZ_KEY, PRODUCER_KEY, Wire, recorded
 
 
@@ -66,3 +67,17 @@ async def test_http_client_has_explicit_timeouts_and_limits() -> None:
         assert client.headers["User-Agent"].startswith("Tunesmith/")
     finally:
         await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("client_class", "sent_back"), [(ProviderHttpClient, None), (httpx.AsyncClient, "session=abc")]
+)
+async def test_a_cookie_a_provider_sets_is_never_sent_back(
+    wire: Wire, client_class: type[httpx.AsyncClient], sent_back: str | None
+) -> None:
+    # httpx.AsyncClient is the control: it would send the cookie back, which is what this must catch.
+    wire.on("GET", "/task", httpx.Response(200, json={}, headers={"Set-Cookie": "session=abc; Path=/"}))
+    async with client_class(transport=httpx.MockTransport(wire.handler)) as client:
+        await client.get("https://producer.test/task")
+        await client.get("https://producer.test/task")
+    assert wire.requests[1].headers.get("cookie") == sent_back
