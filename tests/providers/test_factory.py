@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from aiohttp import web
+from httpx_aiohttp import HttpxAiohttpClient
 
 from bot.config import Settings
 from bot.domain.errors import ConfigError
@@ -70,14 +72,32 @@ async def test_http_client_has_explicit_timeouts_and_limits() -> None:
 
 
 @pytest.mark.parametrize(
-    ("client_class", "sent_back"), [(ProviderHttpClient, None), (httpx.AsyncClient, "session=abc")]
+    ("client_class", "sent_back"), [(ProviderHttpClient, None), (HttpxAiohttpClient, "session=abc")]
 )
 async def test_a_cookie_a_provider_sets_is_never_sent_back(
-    wire: Wire, client_class: type[httpx.AsyncClient], sent_back: str | None
+    client_class: type[httpx.AsyncClient], sent_back: str | None
 ) -> None:
-    # httpx.AsyncClient is the control: it would send the cookie back, which is what this must catch.
-    wire.on("GET", "/task", httpx.Response(200, json={}, headers={"Set-Cookie": "session=abc; Path=/"}))
-    async with client_class(transport=httpx.MockTransport(wire.handler)) as client:
-        await client.get("https://producer.test/task")
-        await client.get("https://producer.test/task")
-    assert wire.requests[1].headers.get("cookie") == sent_back
+    """Over a real loopback socket, so both httpx's jar and aiohttp's own are in play. The plain client is the
+    control: it does send the cookie back, which is what this test must catch."""
+    seen: list[str | None] = []
+
+    async def task(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Cookie"))
+        response = web.json_response({"code": 200, "data": []})
+        response.set_cookie("session", "abc")
+        return response
+
+    app = web.Application()
+    app.router.add_get("/task", task)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    # A host name, not an IP: aiohttp's jar ignores cookies from bare IP addresses.
+    await web.TCPSite(runner, "localhost", 0).start()
+    port = runner.addresses[0][1]
+    try:
+        async with client_class() as client:
+            for _ in range(2):
+                assert (await client.get(f"http://localhost:{port}/task")).status_code == 200
+    finally:
+        await runner.cleanup()
+    assert seen == [None, sent_back]
