@@ -30,23 +30,21 @@ class GroupCommit(Generic[T]):
         self._spawn = spawn
         self._linger = linger
         self._pending: list[tuple[T, asyncio.Future[None]]] = []
-        self._flushing = False
         self._hurry = asyncio.Event()  # set by drain(): cut the linger short
-        self._idle = asyncio.Event()
+        self._idle = asyncio.Event()  # clear while a flush is scheduled or running
         self._idle.set()
 
     def add(self, item: T) -> asyncio.Future[None]:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((item, waiter))
-        if not self._flushing:
-            self._flushing = True
+        if self._idle.is_set():
             self._idle.clear()
             self._spawn(self._flush())
         return waiter
 
     async def drain(self) -> None:
         """Write what is pending now, without waiting out the linger, and return once it is stored."""
-        if self._flushing:
+        if not self._idle.is_set():
             self._hurry.set()
             await self._idle.wait()
 
@@ -70,7 +68,6 @@ class GroupCommit(Generic[T]):
                     if not waiter.done():
                         waiter.set_result(None)
         finally:
-            self._flushing = False
             self._hurry.clear()
             self._idle.set()
             # Cancelled mid-flush (the owner stopping): whoever waits must not wait forever.
