@@ -7,7 +7,7 @@ import logging
 import sys
 
 from bot.config import TOKEN_HELP, load_settings
-from bot.domain.errors import ConfigError
+from bot.domain.errors import AlreadyRunning, ConfigError
 
 
 def main() -> int:
@@ -28,6 +28,9 @@ def main() -> int:
         asyncio.run(run(settings))
     except KeyboardInterrupt:
         logging.getLogger("bot").info("stopped")
+    except AlreadyRunning as exc:  # a second bot on the same database: one line, not a traceback
+        sys.stderr.write(f"tunesmith: {exc}\n")
+        return 2
     return 0
 
 

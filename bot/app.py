@@ -1,4 +1,10 @@
-"""The composition root: Settings → Database → provider client → services → Bot. Nothing else wires."""
+"""The composition root: Settings → store → provider → core → Services → Bot → notifier. Nothing else wires.
+
+Everything is built once, in dependency order, with no cycle: core does not know the bot; the bot gets the
+Services; the Discord notifier gets the bot; and the job runtime runs with the notifier while the bot is connected
+(``core.runtime.start(notifier)``), so results and audit lines reach Discord without core holding a reference
+to it.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +17,22 @@ from dataclasses import dataclass
 
 import httpx
 
-from bot.config import Settings
-from bot.core.engine import Defaults, Engine, EngineConfig
-from bot.core.studio import Studio
+from bot.client import Tunesmith
+from bot.config import TOKEN_HELP, Settings
+from bot.core.assembly import Core
+from bot.core.clock import SystemClock
+from bot.core.jobs.config import JobsConfig
+from bot.core.settings import Defaults
 from bot.discord_endpoints import point_discord_at
-from bot.domain.ports import MusicProvider
+from bot.domain.errors import ConfigError
+from bot.domain.ports import Clock, MusicProvider
 from bot.providers import make_http_client, make_provider
+from bot.providers.download import HttpFileFetcher
 from bot.providers.producer import parse_webhook
 from bot.sandbox import Sandbox
-from bot.storage.database import Database
-from bot.ui.client import Tunesmith
-from bot.ui.notifier import DiscordAuditLog, DiscordNotifier
+from bot.services import Services
+from bot.storage.store import SqliteStore
+from bot.ui.notifier import DiscordNotifier
 from bot.web.server import WebServer
 
 log = logging.getLogger(__name__)
@@ -46,8 +57,8 @@ def webhook_key(settings: Settings) -> bytes | None:
     return key
 
 
-def engine_config(settings: Settings) -> EngineConfig:
-    return EngineConfig(
+def jobs_config(settings: Settings) -> JobsConfig:
+    return JobsConfig(
         webhook_key=webhook_key(settings),
         poll_interval=settings.poll_interval,
         max_poll_interval=max(settings.poll_interval * 6, settings.poll_interval),
@@ -70,16 +81,16 @@ def defaults(settings: Settings) -> Defaults:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class App:
     """Everything the bot runs on, built from Settings, so tests can build the same thing."""
 
     settings: Settings
-    db: Database
+    store: SqliteStore
     http: httpx.AsyncClient
     provider: MusicProvider
-    engine: Engine
-    studio: Studio
+    core: Core
+    services: Services
     bot: Tunesmith
     notifier: DiscordNotifier
     web: WebServer
@@ -87,15 +98,17 @@ class App:
 
 
 @contextlib.asynccontextmanager
-async def build(settings: Settings, *, start_web: bool = True) -> AsyncIterator[App]:
-    """Open the database, start the sandbox (when it is the provider) and the web server, and wire the bot.
+async def build(settings: Settings, *, start_web: bool = True, clock: Clock | None = None) -> AsyncIterator[App]:
+    """Open the store, start the sandbox (when it is the provider) and the web server, and wire the bot.
 
-    The engine is not started here: it runs outside the bot's own tasks (see :func:`run`).
+    The job runtime is not started here: it runs with the notifier once the bot has logged in (see :func:`run`).
     """
-    point_discord_at(settings.discord_api_url, settings.discord_gateway_url)
+    clock = clock or SystemClock()
     async with contextlib.AsyncExitStack() as stack:
-        db = await Database.open(settings.database_path)
-        stack.push_async_callback(db.close)
+        # First: a second bot on the same database stops here, with one line, before anything else starts.
+        store = await SqliteStore.open(settings.database_path)
+        stack.push_async_callback(store.close)
+        point_discord_at(settings.discord_api_url, settings.discord_gateway_url)
         http = make_http_client(settings)
         stack.push_async_callback(http.aclose)
         sandbox: Sandbox | None = None
@@ -109,35 +122,32 @@ async def build(settings: Settings, *, start_web: bool = True) -> AsyncIterator[
             stack.push_async_callback(sandbox.stop)
             log.info("no provider key set: using the built-in sandbox provider at %s", sandbox.base_url)
         provider = make_provider(settings, http, sandbox_base_url=sandbox.base_url if sandbox else None)
-        engine = Engine(
-            uow=db.unit_of_work,
-            provider=provider,
-            notifier=None,  # type: ignore[arg-type]  # set below: the notifier needs the bot
-            config=engine_config(settings),
-            defaults=defaults(settings),
+        core = Core(
+            store=store, provider=provider, clock=clock, config=jobs_config(settings), defaults=defaults(settings)
         )
-        stack.push_async_callback(engine.stop)
-        studio = Studio(engine, db.unit_of_work)
-        bot = Tunesmith(studio, sync_commands=settings.sync_commands)
-        notifier = DiscordNotifier(bot)
+        stack.push_async_callback(core.runtime.stop)
+        services = Services.of(core)
+        # Provider files come through the provider HTTP client: one HTTP stack for everything a provider serves.
+        bot = Tunesmith(services, HttpFileFetcher(http), sync_commands=settings.sync_commands)
+        notifier = DiscordNotifier(bot, clock=clock)
         stack.push_async_callback(notifier.close)
-        bot.notifier = notifier
-        engine.notifier = notifier
-        studio.audit = DiscordAuditLog(bot)
-        web = WebServer(engine, parse_webhook)
+        web = WebServer(core.web, parse_webhook)
         if start_web:
             await web.start(settings.web_host, settings.web_port)
             stack.push_async_callback(web.stop)
-        yield App(settings, db, http, provider, engine, studio, bot, notifier, web, sandbox)
+        yield App(settings, store, http, provider, core, services, bot, notifier, web, sandbox)
 
 
 async def run(settings: Settings) -> None:
     """Run the bot until it is stopped."""
     token = settings.discord_token
-    assert token is not None
+    if token is None:
+        # Without a token, this is where the playground (bot/playground: a local Discord on this machine) starts:
+        # it gives the API and gateway URLs and the bot token to log in with.
+        raise ConfigError(TOKEN_HELP)
     async with build(settings) as app, app.bot:
         await app.bot.login(token.get_secret_value())
-        # Started after login (the notifier needs the REST client) and outside the bot's tasks, so recovery
-        # can post results while the gateway connects.
-        await app.engine.start()
+        # Started after login (the notifier needs the REST client) and outside the bot's tasks, so recovery can
+        # post results while the gateway connects.
+        await app.core.runtime.start(app.notifier)
         await app.bot.connect(reconnect=True)

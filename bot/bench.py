@@ -29,13 +29,18 @@ from typing import Any
 
 import httpx
 
-from bot.core.engine import Defaults, Engine, EngineConfig, Requester
-from bot.domain.models import CreateMusic, Job, Period, Track
-from bot.domain.ports import Delivery, MusicProvider, Progress
+from bot.core.assembly import Core
+from bot.core.jobs.config import JobsConfig
+from bot.core.settings import Defaults
+from bot.domain.audit import AuditEntry
+from bot.domain.models import CreateMusic, Job, Operation, Period
+from bot.domain.outcomes import Delivery, Failure, JobResult, Progress
+from bot.domain.ports import MusicProvider
+from bot.domain.requester import Requester
 from bot.providers import FuzzClient, ProducerClient
 from bot.providers.http import ProviderHttpClient
 from bot.providers.producer import parse_webhook
-from bot.storage.database import Database
+from bot.storage.store import SqliteStore
 from bot.web.server import WebServer
 
 log = logging.getLogger(__name__)
@@ -92,25 +97,32 @@ async def sandbox_stats(base: str) -> dict[str, Any]:
 
 @dataclass
 class BenchNotifier:
-    """Records when each job reached the notifier; posts nothing."""
+    """The Notifier port for the benchmark: records when each job reached it (and its task); posts nothing."""
 
     delivered: dict[int, float] = field(default_factory=dict)
+    task_of: dict[int, str | None] = field(default_factory=dict)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     expected: int = 0
 
-    async def job_progress(self, job: Job, progress: Progress) -> None:
+    def job_progress(self, job: Job, progress: Progress) -> None:
         return None
 
-    async def job_succeeded(self, job: Job, tracks: Sequence[Track]) -> list[Delivery]:
-        self._mark(job)
-        return [Delivery(track_id=t.id, channel_id=t.channel_id, message_id=t.id) for t in tracks]
+    async def job_succeeded(self, result: JobResult) -> list[Delivery]:
+        self._mark(result.job)
+        return [
+            Delivery(track_id=c.track.id, channel_id=c.track.channel_id, message_id=c.track.id) for c in result.cards
+        ]
 
-    async def job_failed(self, job: Job, reason: str, refunded: int) -> None:
-        log.warning("job %d failed: %s", job.id, reason)
+    async def job_failed(self, job: Job, failure: Failure, refunded: int) -> None:
+        log.warning("job %d failed: %s %s", job.id, failure.kind.value, failure.detail or "")
         self._mark(job)
+
+    async def audit(self, guild_id: int, channel_id: int, entry: AuditEntry) -> None:
+        return None
 
     def _mark(self, job: Job) -> None:
         self.delivered[job.id] = time.monotonic()
+        self.task_of[job.id] = job.task_id
         if len(self.delivered) >= self.expected:
             self.done.set()
 
@@ -149,7 +161,7 @@ async def run_engine(
     target = f"http://127.0.0.1:{web_port}" if webhooks else None
     async with sandbox_process(render, target) as base:
         with tempfile.TemporaryDirectory() as tmp:
-            db = await Database.open(Path(tmp) / "bench.sqlite3")
+            store = await SqliteStore.open(Path(tmp) / "bench.sqlite3")
             # The production client (httpx over aiohttp), so the CPU measured is what the bot spends.
             http = ProviderHttpClient(timeout=30, limits=httpx.Limits(max_connections=50))
             provider: MusicProvider
@@ -158,43 +170,40 @@ async def run_engine(
             else:
                 provider = ProducerClient(http, base_url=base, api_key="bench", max_concurrency=jobs, name="sandbox")
             notifier = BenchNotifier(expected=jobs)
-            engine = Engine(
-                uow=db.unit_of_work,
+            core = Core(
+                store=store,
                 provider=provider,
-                notifier=notifier,
-                config=EngineConfig(
+                config=JobsConfig(
                     poll_interval=5.0 * scale,
                     max_poll_interval=30.0 * scale,
                     deadline=600.0 * scale,
                     webhook_url_base=PUBLIC_URL if webhooks else None,
                     safety_poll_interval=60.0 * scale,
-                    progress_interval=5.0 * scale,
-                    refresh_interval=15.0 * scale,
                     expected_render_s=30.0 * scale,
+                    sweep_interval=min(1.0, 2.5 * scale),
                 ),
                 defaults=Defaults(budget=10**9, period=Period.MONTH, max_jobs_member=jobs, max_jobs_server=jobs),
             )
-            web = WebServer(engine, parse_webhook)
+            web = WebServer(core.web, parse_webhook)
             await web.start("127.0.0.1", web_port)
             rng = random.Random(7)
             cpu0, wall0 = time.process_time(), time.monotonic()
-            await engine.start()
+            await core.runtime.start(notifier)
             for i in range(jobs):
                 who = Requester(guild_id=1 + i % guilds, channel_id=1000 + i % guilds, user_id=rng.randrange(1, 200))
-                await engine.admit(who, CreateMusic(sound=f"bench style {i}", title=f"Bench {i}"))
+                await core.admission.admit(who, Operation.CREATE, {"sound": f"bench style {i}", "title": f"Bench {i}"})
             try:
                 await asyncio.wait_for(notifier.done.wait(), timeout=max(120.0, render * 10))
             except TimeoutError:
                 log.error("%s: only %d of %d jobs finished in time", name, len(notifier.delivered), jobs)
             cpu = time.process_time() - cpu0
             wall = time.monotonic() - wall0
-            await engine.stop()
+            await core.runtime.stop()
             await web.stop()
             stats = await sandbox_stats(base)
-            async with db.unit_of_work(write=False) as uow:
-                task_of = await uow.jobs.task_ids()
+            task_of = notifier.task_of
             await http.aclose()
-            await db.close()
+            await store.close()
     finished = stats.get("finished_at", {})
     globals()["_last"] = (task_of, notifier.delivered, finished)
     latencies = [

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-
-import aiosqlite
+import sqlite3
 
 log = logging.getLogger(__name__)
 
@@ -149,16 +148,21 @@ MIGRATIONS: tuple[str, ...] = (
         VALUES (NEW.guild_id, NEW.user_id, NEW.id, 'reserve', -NEW.cost, NEW.period_key, NEW.created_at);
     END;
     """,
+    # 3: processed webhook ids expire after a retention period; the pruning reads them by age
+    """
+    CREATE INDEX webhook_events_received ON webhook_events (received_at);
+    """,
 )
 
 
-async def migrate(conn: aiosqlite.Connection) -> int:
+def migrate(conn: sqlite3.Connection) -> int:
     """Bring the schema up to date; returns the version now in force."""
-    async with conn.execute("PRAGMA user_version") as cur:
-        row = await cur.fetchone()
+    row = conn.execute("PRAGMA user_version").fetchone()
     current = int(row[0]) if row else 0
+    if current > len(MIGRATIONS):
+        raise RuntimeError(f"the database is at schema {current}, newer than this Tunesmith knows ({len(MIGRATIONS)})")
     for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
         log.info("applying database migration %d", version)
         # executescript commits first; wrap each step so a failure leaves the previous version intact.
-        await conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;")
+        conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;")
     return len(MIGRATIONS)

@@ -10,7 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.core.engine import Engine
+from bot.core.jobs.webdesk import WebDesk
+from bot.core.metrics import HELP, Histogram, Metrics
 from bot.domain.models import TaskStatus
 from bot.web.signatures import SignatureError, verify
 
@@ -23,7 +24,9 @@ PayloadParser = Callable[[str, dict[str, Any]], TaskStatus]
 class WebServer:
     """Runs next to the bot on TUNESMITH_WEB_HOST:TUNESMITH_WEB_PORT."""
 
-    def __init__(self, engine: Engine, parse_payload: PayloadParser, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, engine: WebDesk, parse_payload: PayloadParser, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self._engine = engine
         self._parse = parse_payload
         self._clock = clock
@@ -68,7 +71,7 @@ class WebServer:
             job_id = int(request.match_info["job_id"])
         except ValueError:
             return self._reject(404, "unknown task")
-        if provider != self._engine.provider.name:
+        if provider != self._engine.provider_name:
             return self._reject(404, "unknown task")
         known = await self._engine.webhook_secret(job_id)
         if known is None:
@@ -105,10 +108,28 @@ class WebServer:
         )
 
     async def metrics(self, request: web.Request) -> web.Response:
-        counts = await self._engine.job_counts()
-        gauges = {
-            "tunesmith_jobs": {(("state", state),): float(n) for state, n in sorted(counts.items())},
-            "tunesmith_queue_depth": {(): float(self._engine.queue_depth())},
-            "tunesmith_jobs_in_flight": {(): float(self._engine.in_flight())},
-        }
-        return web.Response(text=self._engine.metrics.render(gauges), content_type="text/plain", charset="utf-8")
+        # From memory only (the registry keeps the jobs-in-flight gauge): a scrape never reads the database.
+        return web.Response(text=_exposition(self._engine.metrics), content_type="text/plain", charset="utf-8")
+
+
+def _exposition(metrics: Metrics) -> str:
+    """Prometheus' text format, from the recorder's values (until prometheus-client renders it)."""
+    lines: list[str] = []
+    for name in metrics.names():
+        kind = metrics.kind(name)
+        lines.append(f"# HELP {name} {HELP.get(name, name)}")
+        lines.append(f"# TYPE {name} {kind.value if kind else 'untyped'}")
+        for labels, value in metrics.series(name):
+            if isinstance(value, Histogram):
+                lines.append(f"{name}_count{_labels(labels)} {value.count}")
+                lines.append(f"{name}_sum{_labels(labels)} {value.total:g}")
+            else:
+                lines.append(f"{name}{_labels(labels)} {value:g}")
+    return "\n".join(lines) + "\n"
+
+
+def _labels(labels: tuple[tuple[str, str], ...]) -> str:
+    if not labels:
+        return ""
+    escaped = (v.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"') for _, v in labels)
+    return "{" + ",".join(f'{k}="{v}"' for (k, _), v in zip(labels, escaped, strict=True)) + "}"
