@@ -35,7 +35,12 @@ def make_http_client(settings: Settings) -> httpx.AsyncClient:
     )
     # httpx's API over aiohttp's transport (which discord.py already brings): the same client, about a third
     # of the CPU per request, which is most of the engine's cost per job (see `python -m bot.bench`).
-    return ProviderHttpClient(timeout=timeout, limits=limits, headers={"User-Agent": USER_AGENT})
+    return ProviderHttpClient(
+        timeout=timeout,
+        limits=limits,
+        headers={"User-Agent": USER_AGENT},
+        max_retry_after=settings.max_retry_after,
+    )
 
 
 def make_provider(
