@@ -3,8 +3,8 @@
 Core calls three verbs: :meth:`Metrics.inc` (counters), :meth:`Metrics.observe` (histograms, seconds) and
 :meth:`Metrics.set` (gauges). A scrape reads these values; it never runs a query.
 
-The names (PLAN "Metrics"): counters ``tunesmith_provider_requests_total{call}``,
-``tunesmith_provider_errors_total{kind}``, ``tunesmith_webhooks_total{result}``, ``tunesmith_jobs_finished_total{state}``,
+The names: counters ``tunesmith_provider_requests_total{call}``, ``tunesmith_provider_errors_total{kind}``,
+``tunesmith_webhooks_total{result}``, ``tunesmith_jobs_finished_total{state}``,
 ``tunesmith_deliveries_total{outcome}``; histograms ``tunesmith_queue_wait_seconds``,
 ``tunesmith_render_seconds{provider,operation}``, ``tunesmith_delivery_delay_seconds`` (completion -> post); gauge
 ``tunesmith_jobs_in_flight{state}``.
