@@ -21,6 +21,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
+import aiohttp.abc
 import httpx
 from httpx_aiohttp import AiohttpTransport, HttpxAiohttpClient
 from pydantic import SecretStr
@@ -60,6 +61,7 @@ class ProviderHttpClient(HttpxAiohttpClient):
         *,
         limits: httpx.Limits = _DEFAULT_LIMITS,
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+        resolver: aiohttp.abc.AbstractResolver | None = None,
         **kwargs: Any,
     ) -> None:
         # Carried by the client so every JsonApi built on it (one per provider) honours the operator's cap.
@@ -67,7 +69,9 @@ class ProviderHttpClient(HttpxAiohttpClient):
         if "transport" not in kwargs:
             transport = AiohttpTransport(limits=limits)
             # aiohttp keeps cookies of its own: its session gets a jar that keeps nothing.
-            transport.client = functools.partial(_cookieless_session, transport.ssl_context, limits)
+            # ``resolver``: every host name is resolved (and may be refused) there, and aiohttp connects to exactly
+            # the addresses it returns (the file fetcher's guard against private addresses and DNS rebinding).
+            transport.client = functools.partial(_cookieless_session, transport.ssl_context, limits, resolver)
             kwargs["transport"] = transport
         super().__init__(limits=limits, **kwargs)
 
@@ -80,12 +84,17 @@ class ProviderHttpClient(HttpxAiohttpClient):
         raise TypeError("provider calls carry no cookies")
 
 
-def _cookieless_session(ssl_context: ssl.SSLContext, limits: httpx.Limits) -> aiohttp.ClientSession:
+def _cookieless_session(
+    ssl_context: ssl.SSLContext, limits: httpx.Limits, resolver: aiohttp.abc.AbstractResolver | None = None
+) -> aiohttp.ClientSession:
     # Made on first use, inside the running loop, as aiohttp requires.
     connector = aiohttp.TCPConnector(
         limit=limits.max_connections or 0,
         keepalive_timeout=limits.keepalive_expiry if limits.keepalive_expiry is not None else 15.0,
         ssl=ssl_context,
+        resolver=resolver,
+        # With a guarding resolver, no answer is reused from a cache it did not see.
+        use_dns_cache=resolver is None,
     )
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
