@@ -104,8 +104,8 @@ REDACTED = "***"  # no key contains "*", so a replacement can never form a key w
 # Shorter "secrets" (an empty or placeholder key) would redact ordinary words, so they are skipped.
 _MIN_SECRET_LEN = 4
 
-# The account, not the request, is the problem (providers.md §1: "The remaining credits are not enough…", "no active
-# subscription"). "credit" alone is not enough: failure texts also say "Credits were refunded".
+# The account, not the request, is the problem (docs/providers.md, Producer: "The remaining credits are not
+# enough…", "no active subscription"). "credit" alone is not enough: failure texts also say "Credits were refunded".
 _CREDIT_NOUNS = ("credit", "balance", "quota")
 _CREDIT_SHORTAGE = ("not enough", "insufficient", "top up", "exhausted", "run out", "ran out", "out of")
 # Words of the providers' content filters; used to classify failures that arrive without a telling status code.
