@@ -14,13 +14,9 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from dotenv import dotenv_values  # pydantic-settings reads .env with it; reused to list the names a .env sets
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-try:  # pydantic-settings reads .env with python-dotenv; reused here to list the names a .env file sets
-    from dotenv import dotenv_values
-except ImportError:  # pragma: no cover - pydantic-settings depends on it
-    dotenv_values = None
 
 from bot.domain.errors import ConfigError
 from bot.domain.models import DEFAULT_COSTS, Operation, Period
@@ -167,7 +163,7 @@ def setting_names() -> list[str]:
 
 
 def _names_in(env_file: object) -> list[str]:
-    if dotenv_values is None or not isinstance(env_file, str | os.PathLike) or not Path(env_file).is_file():
+    if not isinstance(env_file, str | os.PathLike) or not Path(env_file).is_file():
         return []
     return [name for name in dotenv_values(env_file) if name]
 

@@ -193,7 +193,7 @@ def _fold(text: str) -> str:
     """Case, accents, full-width forms and invisible characters folded away; punctuation and spacing kept."""
     text = _FORMAT_CHARS.sub("", text)
     text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
-    return _COMBINING.sub("", text)
+    return str(_COMBINING.sub("", text))
 
 
 def _core(raw: str) -> str:
@@ -293,12 +293,12 @@ _REPEATS = regex.compile(r"(.)\1+")
 
 
 def _skeleton(tokens: Iterable[str]) -> str:
-    return _REPEATS.sub(r"\1", "".join(tokens).translate(_SKELETON_IL))
+    return str(_REPEATS.sub(r"\1", "".join(tokens).translate(_SKELETON_IL)))
 
 
 def _cap_runs(text: str) -> str:
-    text = _LONG_RUN.sub(lambda m: m[1] * _RUN_CAP, text)
-    return _LONG_SPACED_RUN.sub(lambda m: " ".join([m[1]] * _RUN_CAP), text)
+    text = str(_LONG_RUN.sub(lambda m: m[1] * _RUN_CAP, text))
+    return str(_LONG_SPACED_RUN.sub(lambda m: " ".join([m[1]] * _RUN_CAP), text))
 
 
 def validate_word(pattern: str) -> str:

@@ -356,7 +356,7 @@ class JsonApi:
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return retry_after
-        ceiling = min(self._backoff_max, self._backoff_base * 2 ** (attempt - 1))
+        ceiling = min(self._backoff_max, self._backoff_base * 2.0 ** (attempt - 1))
         # "Equal jitter": at least half the ceiling so retries stay spaced, the rest random so clients spread out.
         return ceiling / 2 + self._rng() * ceiling / 2
 

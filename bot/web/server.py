@@ -19,7 +19,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
@@ -27,6 +27,9 @@ from bot.core.metrics import Metrics
 from bot.domain.models import TaskStatus
 from bot.web.metrics import CONTENT_TYPE_LATEST, exposition, registry_for
 from bot.web.signatures import SignatureError, delivery_key, verify
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +82,8 @@ class WebOptions:
         return self.metrics_host is not None or self.metrics_port is not None
 
     @classmethod
-    def from_settings(cls, settings: Any) -> WebOptions:
-        """From :class:`bot.config.Settings` (typed loosely so this module does not import the settings)."""
+    def from_settings(cls, settings: Settings) -> WebOptions:
+        """From TUNESMITH_WEB_HOST, _WEB_PORT and the TUNESMITH_METRICS_* settings."""
         token = settings.metrics_token.get_secret_value() if settings.metrics_token is not None else None
         return cls(
             host=settings.web_host,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import TOKEN_HELP, Settings, load_settings, setting_names
+from bot.config import TOKEN_HELP, load_settings, setting_names
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = re.compile(r"TUNESMITH_[A-Z0-9_]+")
@@ -73,14 +73,14 @@ def test_the_docker_image_with_the_documented_env_file(monkeypatch: pytest.Monke
     assert settings.database_path == Path("/data/tunesmith.sqlite3")
     assert settings.web_host == "0.0.0.0"
     assert settings.discord_token is None and settings.active_provider == "sandbox"
-    assert settings.default_member_cap is None and settings.costs() == Settings(_env_file=None).costs()
+    assert settings.default_member_cap is None and settings.costs() == load_settings(_env_file=None).costs()
     assert ".env" in (ROOT / ".dockerignore").read_text().split()
 
 
 def test_the_env_example_as_a_local_env(tmp_path: Path) -> None:
     shutil.copy(ROOT / ".env.example", tmp_path / ".env")
     settings = load_settings()
-    defaults = Settings(_env_file=None)
+    defaults = load_settings(_env_file=None)
     assert settings.database_path == Path("data/tunesmith.sqlite3") and settings.web_host == "127.0.0.1"
     assert settings.model_dump() == defaults.model_dump()  # the example sets nothing but the defaults
 
@@ -103,7 +103,7 @@ def test_readme_documents_every_setting() -> None:
 @pytest.mark.parametrize("name", setting_names())
 def test_a_blank_value_counts_as_unset(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str) -> None:
     monkeypatch.setenv(name, "")
-    defaults = Settings(_env_file=None).model_dump()
+    defaults = load_settings(_env_file=None).model_dump()
     assert load_settings().model_dump() == defaults
     monkeypatch.delenv(name)
     (tmp_path / ".env").write_text(f"{name}=\n{name.lower()}=  \n")

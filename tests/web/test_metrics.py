@@ -92,7 +92,7 @@ async def test_a_metrics_token_is_required_when_set(db_path: Path) -> None:
                 answer = await client.get(url + "/metrics", headers=headers)
                 assert answer.status_code == 401 and "tunesmith_" not in answer.text
                 assert answer.headers["WWW-Authenticate"].startswith("Bearer")
-            odd = await client.get(url + "/metrics", headers={"Authorization": "Bearer tökén".encode()})
+            odd = await client.get(url + "/metrics", headers={b"Authorization": "Bearer tökén".encode()})
             assert odd.status_code == 401
             ok = await client.get(url + "/metrics", headers={"Authorization": f"Bearer {token}"})
             assert ok.status_code == 200 and "tunesmith_jobs_in_flight" in ok.text
