@@ -49,7 +49,7 @@ async def test_a_scrape_reads_memory_even_while_the_database_is_locked(db_path: 
         await r.notifier.wait_for(1)
         r.engine.metrics.observe("tunesmith_render_seconds", 0.3, provider="sandbox", operation="create")
         # Another process holds the database: the scrape must not need it (it used to scan the jobs table).
-        holder = sqlite3.connect(db_path, timeout=0)
+        holder = sqlite3.connect(db_path, timeout=30)  # waits for any write of the engine in progress
         holder.execute("BEGIN EXCLUSIVE")
         try:
             async with httpx.AsyncClient(timeout=30) as client:
