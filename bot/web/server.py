@@ -43,16 +43,12 @@ GaugeSource = Callable[[], Mapping[str, float]]
 _JOB_ID = re.compile(r"[0-9]{1,19}")
 
 
-class _Named(Protocol):
-    @property
-    def name(self) -> str: ...
-
-
 class WebhookTarget(Protocol):
-    """What the web server needs from the engine (core implements it)."""
+    """What the web server needs from the job runtime (core implements it).
 
-    @property
-    def provider(self) -> _Named: ...
+    The provider's name (the ``{provider}`` of the webhook path) is read from ``provider_name`` or ``provider.name``,
+    or given to :class:`WebServer` directly; jobs in flight per state from ``in_flight_by_state()`` when there is one.
+    """
 
     @property
     def metrics(self) -> Metrics: ...
@@ -112,15 +108,21 @@ class WebServer:
         clock: Callable[[], float] = time.time,
         options: WebOptions | None = None,
         job_gauges: GaugeSource | None = None,
+        provider_name: str | None = None,
     ) -> None:
         self._engine = engine
         self._parse = parse_payload
         self._clock = clock
         self.options = options or WebOptions()
-        # Jobs in flight per state, from memory. Until core keeps the gauge itself, the engine's in-memory queue and
-        # tracked sets stand in; core may pass its own source, or set the gauge and pass a source returning {}.
-        self._job_gauges = job_gauges or (
-            lambda: {"queued": float(engine.queue_depth()), "running": float(engine.in_flight())}
+        named = getattr(engine, "provider_name", None) or getattr(getattr(engine, "provider", None), "name", None)
+        self._provider_name = provider_name or str(named or "")
+        # Jobs in flight per state, from memory: the runtime's own counts when it has them, else its in-memory queue
+        # and tracked sets (never a query).
+        by_state = getattr(engine, "in_flight_by_state", None)
+        self._job_gauges: GaugeSource = job_gauges or (
+            by_state
+            if callable(by_state)
+            else lambda: {"queued": float(engine.queue_depth()), "running": float(engine.in_flight())}
         )
         self._registry = registry_for(engine.metrics)
         self._runners: list[web.AppRunner] = []
@@ -193,7 +195,7 @@ class WebServer:
 
     async def _webhook(self, request: web.Request) -> web.Response:
         job_id = _job_id(request.match_info["job_id"])
-        if request.match_info["provider"] != self._engine.provider.name:
+        if not self._provider_name or request.match_info["provider"] != self._provider_name:
             raise _Refused(404, "unknown task")
         body = await self._read_body(request)
         known = await self._engine.webhook_secret(job_id)
