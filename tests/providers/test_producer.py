@@ -30,6 +30,7 @@ from bot.domain.models import (
 )
 from bot.domain.ports import MusicProvider
 from bot.providers.producer import ProducerClient, parse_task
+from bot.providers.sonic import SONIC_ONLY
 from tests.providers.conftest import PRODUCER_KEY, PRODUCER_URL, Sleeps, Wire, recorded
 
 CREATE = "/api/v1/producer/create"
@@ -46,7 +47,7 @@ def producer(http: httpx.AsyncClient, sleeps: Sleeps) -> ProducerClient:
 def test_is_a_music_provider(producer: ProducerClient) -> None:
     provider: MusicProvider = producer
     assert provider.name == "producer"
-    assert provider.operations == frozenset(Operation)
+    assert provider.operations == frozenset(Operation) - SONIC_ONLY
     assert provider.models == PRODUCER_MODELS
     assert (provider.batch_size, provider.supports_webhooks, provider.max_concurrency) == (1, True, 10)
 
