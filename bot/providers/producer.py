@@ -1,4 +1,4 @@
-"""AI Music API's Producer (seed: ai-music-api-producer.txt, drift: providers.md §1) as a ``MusicProvider``."""
+"""AI Music API's Producer (docs/providers.md, Producer) as a ``MusicProvider``."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ _CLIP_FAILED = frozenset({"failed", "error", "failure"})
 _CLIP_BUSY = frozenset({"pending", "running", "queued", "streaming", "submitted", "processing"})
 _NO_AUDIO = "The music provider finished without any audio; try again."
 _NO_LYRICS = "The music provider drafted no lyrics; try again."
-# Every operation of the seed; the Sonic operations and tools live on the same platform but in SonicClient.
+# Every operation of the Producer docs; the Sonic operations and tools live on the same platform but in SonicClient.
 # (download with format "wav" is the Producer's WAV tool.)
 PRODUCER_OPERATIONS = frozenset(
     {
@@ -89,7 +89,7 @@ def _clip_done(record: Mapping[str, Any]) -> bool:
 
 
 def parse_task(task_id: str, http_status: int, body: Any) -> TaskStatus:
-    """Normalise every poll answer (and webhook event body) of providers.md §1 into a :class:`TaskStatus`."""
+    """Normalise every poll answer (and webhook event body) of docs/providers.md (Producer) into a :class:`TaskStatus`."""
     if http_status == 202:
         return TaskStatus(task_id=task_id, state=TaskState.QUEUED)
     if isinstance(body, list):
@@ -124,7 +124,7 @@ def parse_task(task_id: str, http_status: int, body: Any) -> TaskStatus:
             return failed(task_id, ProviderError(ErrorKind.UNAVAILABLE, _NO_AUDIO))
         return TaskStatus(task_id=task_id, state=TaskState.SUCCEEDED, clips=clips)
 
-    # No top-level status (the seed's own shape): the clips' states decide.
+    # No top-level status (the documented example's shape): the clips' states decide.
     if not data:
         return TaskStatus(task_id=task_id, state=TaskState.QUEUED)
     for record in data:
@@ -139,7 +139,7 @@ def parse_task(task_id: str, http_status: int, body: Any) -> TaskStatus:
 
 
 def parse_webhook(task_id: str, payload: dict[str, Any]) -> TaskStatus:
-    """A webhook body has the task answer's shape (providers.md §1), so the poll parser reads it."""
+    """A webhook body has the task answer's shape (docs/providers.md, webhooks), so the poll parser reads it."""
     return parse_task(task_id, 200, payload)
 
 
@@ -210,7 +210,7 @@ def _advanced(
 
 
 def build_submission(request: MusicRequest) -> tuple[str, dict[str, Any]]:
-    """The path and JSON body the seed documents for each request type (None fields omitted)."""
+    """The path and JSON body the docs give for each request type (None fields omitted)."""
     body: dict[str, Any]
     match request:
         case CreateMusic():
@@ -261,7 +261,7 @@ def build_submission(request: MusicRequest) -> tuple[str, dict[str, Any]]:
                 **_advanced(request),
             }
         case MusicVariation():
-            # The seed documents only clip_id, mv and seed for a variation.
+            # The docs give only clip_id, mv and seed for a variation.
             body = {
                 "task_type": "music_variation",
                 "clip_id": request.clip_id,

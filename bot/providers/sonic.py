@@ -138,6 +138,7 @@ NO_LYRICS = "This track has no lyrics to time (it is instrumental, or its lyrics
 _NOT_UNDERSTOOD = "The music provider gave an answer the bot does not understand."
 _DEFAULT_STEM_NAMES = {Tool.STEMS_BASIC: ("Vocals", "Instrumental")}
 
+_TITLED_STEM = re.compile(r"\(([^()]+)\)\s*$")
 _TOOL_PATHS = {
     Tool.STEMS_BASIC: "/sonic/stems/basic",
     Tool.STEMS_FULL: "/sonic/stems/full",
@@ -471,10 +472,15 @@ def _stem_list(data: Any) -> list[Mapping[str, Any]] | None:
 
 
 def _stem_name(record: Mapping[str, Any]) -> str | None:
-    for key in ("name", "stem", "stem_name", "stem_type", "type", "title"):
+    for key in ("name", "stem", "stem_name", "stem_type", "type"):
         found = text(record.get(key))
         if found:
-            return found.removesuffix("_url").replace("_", " ").strip().capitalize() if key != "title" else found
+            return found.removesuffix("_url").replace("_", " ").strip().capitalize()
+    title = text(record.get("title"))
+    if title:
+        # Stems returned as clips are titled after the song: "Night Drive (Vocals)".
+        named = _TITLED_STEM.search(title)
+        return named.group(1).strip() if named else title
     return None
 
 

@@ -1,4 +1,4 @@
-"""The Producer client against the answers recorded from its docs (seed + providers.md §1), served at the wire."""
+"""The Producer client against the answers recorded from its docs (docs/providers.md, Producer), served at the wire."""
 
 from __future__ import annotations
 
@@ -261,7 +261,7 @@ async def test_base_url_with_api_v1_is_not_doubled(http: httpx.AsyncClient, wire
     assert wire.requests[0].url == f"{PRODUCER_URL}{CREATE}"
 
 
-# --- fetch: every poll shape of providers.md §1 -------------------------------------------------------------------
+# --- fetch: every poll shape of docs/providers.md (Producer) -------------------------------------------------------------------
 FULL_CLIP = Clip(
     clip_id=CLIP,
     title="Starry Night",
