@@ -89,7 +89,7 @@ def _clip_done(record: Mapping[str, Any]) -> bool:
 
 
 def parse_task(task_id: str, http_status: int, body: Any) -> TaskStatus:
-    """Normalise every poll answer (and webhook event body) of docs/providers.md (Producer) into a :class:`TaskStatus`."""
+    """Normalise every poll answer (and webhook body) of docs/providers.md (Producer) into a :class:`TaskStatus`."""
     if http_status == 202:
         return TaskStatus(task_id=task_id, state=TaskState.QUEUED)
     if isinstance(body, list):

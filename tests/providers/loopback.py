@@ -59,11 +59,17 @@ class LoopbackProvider:
     def __init__(self) -> None:
         self.requests: list[Seen] = []
         self._routes: dict[tuple[str, str], list[Scripted]] = {}
+        self._default: Scripted | None = None
         self._runner: web.AppRunner | None = None
         self.url = ""
 
     def on(self, method: str, path: str, *answers: Scripted) -> LoopbackProvider:
         self._routes[(method, path)] = list(answers)
+        return self
+
+    def otherwise(self, scripted: Scripted) -> LoopbackProvider:
+        """The answer to every request no route names."""
+        self._default = scripted
         return self
 
     def to(self, path: str) -> list[Seen]:
@@ -73,7 +79,7 @@ class LoopbackProvider:
     async def _handle(self, request: web.Request) -> web.Response:
         seen = Seen(request.method, request.path, dict(request.headers), await request.read())
         self.requests.append(seen)
-        queue = self._routes.get((request.method, request.path))
+        queue = self._routes.get((request.method, request.path)) or ([self._default] if self._default else [])
         if not queue:
             return web.Response(status=599, text=f"no scripted answer for {request.method} {request.path}")
         scripted = queue.pop(0) if len(queue) > 1 else queue[0]

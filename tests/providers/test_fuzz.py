@@ -1,4 +1,4 @@
-"""The FUZZ 2.0 client against the documentation's own answers (verbatim) and docs/providers.md (FUZZ), served at the wire."""
+"""The FUZZ 2.0 client against its docs' own answers (verbatim) and docs/providers.md (FUZZ), served at the wire."""
 
 from __future__ import annotations
 

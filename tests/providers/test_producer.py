@@ -261,7 +261,7 @@ async def test_base_url_with_api_v1_is_not_doubled(http: httpx.AsyncClient, wire
     assert wire.requests[0].url == f"{PRODUCER_URL}{CREATE}"
 
 
-# --- fetch: every poll shape of docs/providers.md (Producer) -------------------------------------------------------------------
+# --- fetch: every poll shape of docs/providers.md (Producer) -------------------------------------------------------
 FULL_CLIP = Clip(
     clip_id=CLIP,
     title="Starry Night",
