@@ -19,9 +19,9 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain.errors import ConfigError
-from bot.domain.models import DEFAULT_COSTS, Operation, Period
+from bot.domain.models import DEFAULT_COSTS, SONIC_DEFAULT_COSTS, Operation, Period
 
-ProviderName = Literal["sandbox", "producer", "fuzz"]
+ProviderName = Literal["sandbox", "producer", "fuzz", "sonic"]
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,22 @@ class Settings(BaseSettings):
     cost_upload: int = Field(default=DEFAULT_COSTS[Operation.UPLOAD], ge=0)
     cost_download: int = Field(default=DEFAULT_COSTS[Operation.DOWNLOAD], ge=0)
     cost_lyrics: int = Field(default=DEFAULT_COSTS[Operation.LYRICS], ge=0)
+    # Sonic's operations and studio tools; create and cover default to Sonic's 15 when the provider is sonic.
+    cost_mashup: int = Field(default=DEFAULT_COSTS[Operation.MASHUP], ge=0)
+    cost_sample: int = Field(default=DEFAULT_COSTS[Operation.SAMPLE], ge=0)
+    cost_persona: int = Field(default=DEFAULT_COSTS[Operation.PERSONA], ge=0)
+    cost_remaster: int = Field(default=DEFAULT_COSTS[Operation.REMASTER], ge=0)
+    cost_add_vocals: int = Field(default=DEFAULT_COSTS[Operation.ADD_VOCALS], ge=0)
+    cost_add_instrumental: int = Field(default=DEFAULT_COSTS[Operation.ADD_INSTRUMENTAL], ge=0)
+    cost_concat: int = Field(default=DEFAULT_COSTS[Operation.CONCAT], ge=0)
+    cost_stems_basic: int = Field(default=DEFAULT_COSTS[Operation.STEMS_BASIC], ge=0)
+    cost_stems_full: int = Field(default=DEFAULT_COSTS[Operation.STEMS_FULL], ge=0)
+    cost_wav: int = Field(default=DEFAULT_COSTS[Operation.WAV], ge=0)
+    cost_midi: int = Field(default=DEFAULT_COSTS[Operation.MIDI], ge=0)
+    cost_bpm: int = Field(default=DEFAULT_COSTS[Operation.BPM], ge=0)
+    cost_vox: int = Field(default=DEFAULT_COSTS[Operation.VOX], ge=0)
+    cost_upsample_tags: int = Field(default=DEFAULT_COSTS[Operation.UPSAMPLE_TAGS], ge=0)
+    cost_lyrics_timeline: int = Field(default=DEFAULT_COSTS[Operation.LYRICS_TIMELINE], ge=0)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -129,6 +145,9 @@ class Settings(BaseSettings):
     def _provider_has_key(self) -> Settings:
         if self.provider == "producer" and self.producer_api_key is None:
             raise ValueError("TUNESMITH_PROVIDER=producer needs TUNESMITH_PRODUCER_API_KEY")
+        if self.provider == "sonic" and self.producer_api_key is None:
+            # Sonic lives on the Producer's platform: same host, same key.
+            raise ValueError("TUNESMITH_PROVIDER=sonic needs TUNESMITH_PRODUCER_API_KEY")
         if self.provider == "fuzz" and self.fuzz_api_key is None:
             raise ValueError("TUNESMITH_PROVIDER=fuzz needs TUNESMITH_FUZZ_API_KEY")
         return self
@@ -154,7 +173,14 @@ class Settings(BaseSettings):
         return self.metrics_port is not None or self.metrics_host is not None
 
     def costs(self) -> dict[Operation, int]:
-        return {op: getattr(self, f"cost_{op.value}") for op in Operation}
+        """Each operation's cost: the operator's TUNESMITH_COST_<OP>, else the active provider's default."""
+        defaults = dict(DEFAULT_COSTS)
+        if self.active_provider == "sonic":
+            defaults.update(SONIC_DEFAULT_COSTS)
+        return {
+            op: getattr(self, f"cost_{op.value}") if f"cost_{op.value}" in self.model_fields_set else defaults[op]
+            for op in Operation
+        }
 
 
 def setting_names() -> list[str]:

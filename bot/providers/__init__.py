@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import httpx
 
 from bot.config import Settings
 from bot.domain.errors import ConfigError
+from bot.domain.models import TaskStatus
 from bot.domain.ports import MusicProvider
 from bot.providers.fuzz import FuzzClient
 from bot.providers.http import ProviderHttpClient
 from bot.providers.producer import ProducerClient
+from bot.providers.producer import parse_webhook as parse_producer_webhook
+from bot.providers.sonic import SonicClient
+from bot.providers.sonic import parse_webhook as parse_sonic_webhook
 
-__all__ = ["SANDBOX_API_KEY", "FuzzClient", "ProducerClient", "make_http_client", "make_provider"]
+__all__ = [
+    "SANDBOX_API_KEY",
+    "FuzzClient",
+    "ProducerClient",
+    "SonicClient",
+    "make_http_client",
+    "make_provider",
+    "webhook_parser",
+]
 
 # The built-in sandbox accepts any key; this one is long and odd enough that redacting it never mangles a URL.
 SANDBOX_API_KEY = "tunesmith-sandbox-key"
@@ -60,6 +75,16 @@ def make_provider(
             api_key=settings.producer_api_key,
             max_concurrency=settings.provider_concurrency,
         )
+    if active == "sonic":
+        # Sonic lives on the Producer's platform: the same host and key.
+        if settings.producer_api_key is None:
+            raise ConfigError("TUNESMITH_PRODUCER_API_KEY: required for the sonic provider")
+        return SonicClient(
+            client,
+            base_url=settings.producer_base_url,
+            api_key=settings.producer_api_key,
+            max_concurrency=settings.provider_concurrency,
+        )
     if active == "fuzz":
         if settings.fuzz_api_key is None:
             raise ConfigError("TUNESMITH_FUZZ_API_KEY: required for the fuzz provider")
@@ -78,3 +103,11 @@ def make_provider(
         max_concurrency=settings.provider_concurrency,
         name="sandbox",
     )
+
+
+def webhook_parser(settings: Settings) -> Callable[[str, dict[str, Any]], TaskStatus]:
+    """How the web server reads a webhook body for the active provider (FUZZ sends none; the sandbox speaks the
+    Producer's format)."""
+    if settings.active_provider == "sonic":
+        return parse_sonic_webhook
+    return parse_producer_webhook
