@@ -31,6 +31,14 @@ def main() -> int:
     except AlreadyRunning as exc:  # a second bot on the same database: one line, not a traceback
         sys.stderr.write(f"tunesmith: {exc}\n")
         return 2
+    except Exception as exc:  # a known cause (wrong token, Discord unreachable) is one line, not a traceback
+        from bot.startup_errors import explain
+
+        line = explain(exc, api_url=settings.discord_api_url)
+        if line is None:
+            raise
+        sys.stderr.write(f"tunesmith: {line}\n")
+        return 1
     return 0
 
 

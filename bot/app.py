@@ -9,11 +9,13 @@ to it.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import os
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -26,14 +28,13 @@ from bot.core.settings import Defaults
 from bot.discord_endpoints import point_discord_at
 from bot.domain.errors import ConfigError
 from bot.domain.ports import Clock, MusicProvider
-from bot.providers import make_http_client, make_provider
-from bot.providers.download import HttpFileFetcher
-from bot.providers.producer import parse_webhook
+from bot.providers import make_http_client, make_provider, webhook_parser
+from bot.providers.files import GuardedFileFetcher
 from bot.sandbox import Sandbox
 from bot.services import Services
 from bot.storage.store import SqliteStore
 from bot.ui.notifier import DiscordNotifier
-from bot.web.server import WebServer
+from bot.web.server import WebOptions, WebServer
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,19 @@ def jobs_config(settings: Settings) -> JobsConfig:
     )
 
 
+def trusted_file_hosts(settings: Settings) -> list[str]:
+    """Addresses provider files may come from although they are private: the configured provider's own host, when
+    the operator wrote it as an address (a provider or proxy on the local network). Nothing else internal."""
+    urls = {"producer": settings.producer_base_url, "sonic": settings.producer_base_url, "fuzz": settings.fuzz_base_url}
+    base = urls.get(settings.active_provider)
+    host = urlsplit(base).hostname if base else None
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:
+        return []
+    return [f"{address}/{address.max_prefixlen}"]
+
+
 def defaults(settings: Settings) -> Defaults:
     return Defaults(
         budget=settings.default_server_budget,
@@ -98,9 +112,16 @@ class App:
 
 
 @contextlib.asynccontextmanager
-async def build(settings: Settings, *, start_web: bool = True, clock: Clock | None = None) -> AsyncIterator[App]:
+async def build(
+    settings: Settings,
+    *,
+    start_web: bool = True,
+    clock: Clock | None = None,
+    jobs: JobsConfig | None = None,
+) -> AsyncIterator[App]:
     """Open the store, start the sandbox (when it is the provider) and the web server, and wire the bot.
 
+    ``clock`` and ``jobs`` replace the real clock and the job settings derived from ``settings`` (tests, tools).
     The job runtime is not started here: it runs with the notifier once the bot has logged in (see :func:`run`).
     """
     clock = clock or SystemClock()
@@ -123,15 +144,24 @@ async def build(settings: Settings, *, start_web: bool = True, clock: Clock | No
             log.info("no provider key set: using the built-in sandbox provider at %s", sandbox.base_url)
         provider = make_provider(settings, http, sandbox_base_url=sandbox.base_url if sandbox else None)
         core = Core(
-            store=store, provider=provider, clock=clock, config=jobs_config(settings), defaults=defaults(settings)
+            store=store,
+            provider=provider,
+            clock=clock,
+            config=jobs or jobs_config(settings),
+            defaults=defaults(settings),
         )
         stack.push_async_callback(core.runtime.stop)
         services = Services.of(core)
-        # Provider files come through the provider HTTP client: one HTTP stack for everything a provider serves.
-        bot = Tunesmith(services, HttpFileFetcher(http), sync_commands=settings.sync_commands)
+        # Provider files come through the provider HTTP stack, from public addresses only (the built-in sandbox
+        # lives on loopback, so it alone may be fetched from there).
+        files = GuardedFileFetcher(
+            allow_private=settings.active_provider == "sandbox", allowed_networks=trusted_file_hosts(settings)
+        )
+        stack.push_async_callback(files.aclose)
+        bot = Tunesmith(services, files, sync_commands=settings.sync_commands)
         notifier = DiscordNotifier(bot, clock=clock)
         stack.push_async_callback(notifier.close)
-        web = WebServer(core.web, parse_webhook)
+        web = WebServer(core.web, webhook_parser(settings), options=WebOptions.from_settings(settings))
         if start_web:
             await web.start(settings.web_host, settings.web_port)
             stack.push_async_callback(web.stop)

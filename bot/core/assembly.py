@@ -160,4 +160,6 @@ class Core:
             audit=self.audit,
             clock=clock,
         )
-        self.credits = CreditAdmin(store=store, settings=self.settings, audit=self.audit, clock=clock)
+        self.credits = CreditAdmin(
+            store=store, settings=self.settings, catalog=self.catalog, audit=self.audit, clock=clock
+        )

@@ -4,6 +4,7 @@ grants, prices and early resets. Every change is checked here (Manage Server) an
 from __future__ import annotations
 
 from bot.core.audit import AuditRecorder
+from bot.core.catalog import Offer
 from bot.core.credits import Quota, period_key, quota_of
 from bot.core.settings import SettingsBook
 from bot.core.studio import require_admin
@@ -18,8 +19,11 @@ COST_MAX = 100_000
 
 
 class CreditAdmin:
-    def __init__(self, *, store: CreditStore, settings: SettingsBook, audit: AuditRecorder, clock: Clock) -> None:
+    def __init__(
+        self, *, store: CreditStore, settings: SettingsBook, catalog: Offer, audit: AuditRecorder, clock: Clock
+    ) -> None:
         self._store = store
+        self._catalog = catalog
         self._settings = settings
         self._audit = audit
         self._clock = clock
@@ -30,7 +34,10 @@ class CreditAdmin:
         settings = await self._settings.get(guild_id)
         key = period_key(now, settings.period, settings.reset_epoch)
         balances = await self._store.balances(guild_id, user_id, key)
-        return quota_of(settings, balances, now=now, costs=self._settings.costs(settings))
+        # Members see the prices of what this provider offers (a Producer server is not shown Sonic's tools).
+        offered = self._catalog.operations
+        costs = {op: cost for op, cost in self._settings.costs(settings).items() if op in offered}
+        return quota_of(settings, balances, now=now, costs=costs)
 
     async def set_server_budget(self, who: Requester, budget: int, period: Period | None = None) -> GuildSettings:
         require_admin(who)

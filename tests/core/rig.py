@@ -19,7 +19,7 @@ from tests.fakes import FakeClock, FakeProvider, MemoryStore, RecordingNotifier
 
 WHO = Requester(guild_id=1, channel_id=10, user_id=100)
 ADMIN = Requester(guild_id=1, channel_id=10, user_id=900, is_admin=True, is_moderator=True)
-# Quick numbers on the fake clock: renders take 3 s, the first poll comes near the expected end, then every 1–6 s.
+# Quick numbers on the fake clock: renders take 3 s, the first poll comes near the expected end, then every 1 to 6 s.
 CONFIG = JobsConfig(tick=0.0, expected_render_s=3.0, poll_interval=1.0, max_poll_interval=6.0)
 
 

@@ -15,7 +15,7 @@ import httpx
 from bot.core.assembly import Core
 from bot.core.jobs.config import JobsConfig
 from bot.core.settings import Defaults
-from bot.domain.models import LedgerKind, Operation, Period
+from bot.domain.models import Job, LedgerKind, Operation, Period
 from bot.domain.ports import MusicProvider
 from bot.domain.requester import Requester
 from bot.providers import FuzzClient, ProducerClient
@@ -38,6 +38,11 @@ class Live:
     async def admit(self, values: dict[str, Any] | None = None, who: Requester = WHO) -> int:
         values = {"sound": "lofi beats", "title": "Night"} if values is None else values
         return (await self.core.admission.admit(who, Operation.CREATE, values)).job.id
+
+    async def job(self, job_id: int) -> Job:
+        job = await self.store.job(job_id)
+        assert job is not None
+        return job
 
     async def ledger(self, job_id: int) -> list[tuple[LedgerKind, int]]:
         return [(e.kind, e.amount) for e in await self.store.ledger_of_job(job_id)]

@@ -79,8 +79,8 @@ async def test_an_unexpected_error_shows_a_reference_that_is_in_the_log(
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(studio.app.studio, "history", broken)
-    monkeypatch.setattr(studio.app.studio, "track", broken)
+    monkeypatch.setattr(studio.app.services.library, "history", broken)
+    monkeypatch.setattr(studio.app.services.library, "track", broken)
     caplog.set_level(logging.ERROR, logger="bot.ui.errors")
     for result in (
         await studio.ana.slash(studio.channel, "music history"),  # a command

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import bot.core.studio
+import bot.core.library
 from tests.ui.conftest import Studio
 from tests.ui.helpers import PNG, WAV, button_ids, defaults, fields, files, submit
 
@@ -169,7 +169,7 @@ async def test_show_reposts_a_track_whose_buttons_all_open_their_forms(studio: S
 
 
 async def test_history_pages_and_autocomplete(studio: Studio, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bot.core.studio, "HISTORY_PAGE", 2)  # three tracks make two pages
+    monkeypatch.setattr(bot.core.library, "HISTORY_PAGE", 2)  # three tracks make two pages
     # One after the other, so track numbers and ages follow the order they were made in.
     for number, (member, prompt, title) in enumerate(
         [
@@ -218,7 +218,7 @@ async def test_history_pages_and_autocomplete(studio: Studio, monkeypatch: pytes
 async def test_audio_too_large_for_the_server_is_linked_instead(
     studio: Studio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(studio.app.notifier, "upload_limit", lambda guild_id: 100_000)  # a WAV here is ~176 kB
+    monkeypatch.setattr(studio.app.bot.posts, "upload_limit", lambda guild_id: 100_000)  # a WAV here is ~176 kB
     await studio.ana.slash(studio.channel, "music create", prompt="noise", title="Huge")
     [post] = await studio.wait_for_posts(1)
     description = post.embeds[0].description or ""

@@ -130,9 +130,6 @@ class Delivery:
                 outcome = await self._deliver_failure(job)
             self._pending.pop(pending.job_id, None)
             self._metrics.inc("tunesmith_deliveries_total", outcome="ok")
-            if job.state is JobState.SUCCEEDED and job.finished_at is not None:
-                delay = self._clock.now() - job.finished_at.timestamp()
-                self._metrics.observe("tunesmith_delivery_delay_seconds", max(delay, 0.0))
             for listener in self._listeners:
                 try:
                     await listener(outcome)
@@ -176,6 +173,9 @@ class Delivery:
                     self._mark_posted(pending, partial.deliveries)
                 raise
             pending.posted = posted  # posted: a failed record must not post them again
+            if job.finished_at is not None:  # completion -> post, as members feel it
+                delay = self._clock.now() - job.finished_at.timestamp()
+                self._metrics.observe("tunesmith_delivery_delay_seconds", max(delay, 0.0))
         await self._records.add((job.id, pending.posted))
         posted_ids = {d.track_id for d in [*pending.partial, *pending.posted]}
         return JobOutcome(
