@@ -92,7 +92,8 @@ async def sandbox_process(render: float, webhook_target: str | None = None) -> A
 
 async def sandbox_stats(base: str) -> dict[str, Any]:
     async with httpx.AsyncClient(timeout=30) as client:
-        return (await client.get(f"{base}/_sandbox/stats", params={"finished": "1"})).json()  # type: ignore[no-any-return]
+        stats: dict[str, Any] = (await client.get(f"{base}/_sandbox/stats", params={"finished": "1"})).json()
+        return stats
 
 
 @dataclass

@@ -219,7 +219,8 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
 
     @app_commands.command(name="variation", description="Another take of the same idea")
     @app_commands.describe(track="The track to vary", model="Which model to use", seed="Same seed, same result")
-    @app_commands.autocomplete(track=track_autocomplete, model=model_choices)
+    @app_commands.autocomplete(track=track_autocomplete)
+    @app_commands.autocomplete(model=model_choices)
     async def variation(
         self,
         interaction: Interaction,

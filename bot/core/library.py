@@ -10,7 +10,7 @@ from bot.core.catalog import Catalog
 from bot.core.settings import SettingsBook
 from bot.domain.audit import TrackDeleted
 from bot.domain.errors import NotAllowed, NotFound
-from bot.domain.models import Track
+from bot.domain.models import Operation, Track
 from bot.domain.outcomes import TrackCard
 from bot.domain.ports import TrackPage, TrackStore
 from bot.domain.requester import Requester
@@ -31,7 +31,7 @@ class Showing:
     """A track to post again: its card and the buttons it may offer now."""
 
     card: TrackCard
-    actions: frozenset
+    actions: frozenset[Operation]
 
 
 class Library:

@@ -190,7 +190,7 @@ class SqliteStore:
                 cost=cost,
                 period_key=ticket.period_key,
                 parent_track_id=ticket.parent_track_id,
-                created_at=ticket.now,  # type: ignore[arg-type]  # pydantic reads unix seconds as a UTC datetime
+                created_at=_when(ticket.now),
             )
 
         return await self._db.transaction(admit)

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.core.clock import SystemClock
 from bot.domain.audit import AuditEntry
 from bot.domain.models import Job, Operation
 from bot.domain.outcomes import Delivery, DeliveryIncomplete, Failure, JobResult, Progress
@@ -36,13 +35,13 @@ class DiscordNotifier:
         self,
         bot: Tunesmith,
         *,
-        clock: Clock | None = None,
+        clock: Clock,
         edit_interval: float = 5.0,
         refresh_interval: float = 15.0,
     ) -> None:
         self._bot = bot
         self._posts = bot.posts
-        self._clock = clock or SystemClock()
+        self._clock = clock
         self.status = StatusEdits(self._edit_status, self._clock, interval=edit_interval, refresh=refresh_interval)
 
     async def close(self) -> None:
