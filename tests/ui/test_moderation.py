@@ -255,6 +255,8 @@ async def test_admin_commands_are_checked_by_the_bot_not_only_by_discord(studio:
         ("studio ban", {"member": studio.bo, "reason": "no"}),
         ("studio unban", {"member": studio.bo}),
         ("studio status", {}),
+        ("studio provider", {}),
+        ("studio provider", {"reinstate": "cover"}),
         ("quota-admin grant", {"amount": 500}),
         ("quota-admin costs", {"operation": "create", "cost": 0}),
     ]
