@@ -61,6 +61,7 @@ _ADMISSION = (
     " FROM (SELECT 1) LEFT JOIN bans b ON b.guild_id = :g AND b.user_id = :u"
 )
 
+
 def _job(row: sqlite3.Row | dict[str, Any]) -> Job:
     data = dict(row)
     data["request"] = json.loads(data["request"])
