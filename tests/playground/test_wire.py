@@ -196,8 +196,12 @@ async def test_attachment_options_and_edits_of_the_original_response(playground:
 
     async with bot_running(bot, playground), acting_as("dev") as dev:
         mark = dev.gateway.mark()
-        await dev.command("reverse", dev.channel_id("lounge"), {"audio": 0},
-                          files=[("demo.bin", b"abc123", "application/octet-stream")])
+        await dev.command(
+            "reverse",
+            dev.channel_id("lounge"),
+            {"audio": 0},
+            files=[("demo.bin", b"abc123", "application/octet-stream")],
+        )
         edited = await dev.message(lambda m: m["content"] == "reversed", event="MESSAGE_UPDATE", since=mark)
         assert edited["flags"] == 64  # still ephemeral, no longer "thinking"
         assert edited["edited_timestamp"] is None  # filling in a deferral is not an edit
