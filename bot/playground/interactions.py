@@ -268,6 +268,7 @@ class Interactions:
         by_name = {o["name"]: o for o in schema}
         groups = [o for o in schema if o.get("type") in (1, 2)]
         out: list[JSON] = []
+        named: set[str] = set()
         for index, option in enumerate(given):
             where: Path = (*at, index)
             name = option.get("name") if isinstance(option, dict) else None
@@ -275,6 +276,7 @@ class Interactions:
             if definition is None:
                 errors.add((*where, "name"), "APPLICATION_COMMAND_OPTION_UNKNOWN", f"Unknown option {name!r}")
                 continue
+            named.add(name)
             kind = definition["type"]
             if option.get("type") not in (None, kind):
                 errors.add((*where, "type"), "BASE_TYPE_CHOICES", f"Option {name!r} is of type {kind}.")
@@ -307,7 +309,7 @@ class Interactions:
         if groups and not autocomplete and len([o for o in out if o["type"] in (1, 2)]) != 1:
             errors.add(at, "APPLICATION_COMMAND_OPTION_REQUIRED", "Choose one subcommand")
         if not groups and not autocomplete:
-            missing = [o["name"] for o in schema if o.get("required") and o["name"] not in {x["name"] for x in out}]
+            missing = [o["name"] for o in schema if o.get("required") and o["name"] not in named]
             for name in missing:
                 errors.add(at, "APPLICATION_COMMAND_OPTION_REQUIRED", f"Option {name!r} is required")
         return out

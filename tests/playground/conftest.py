@@ -112,3 +112,26 @@ async def bot_running(
     if crashed:
         task.result()
         raise RuntimeError("the bot stopped during the test")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def clocked(state_path: Path, clock: FakeClock, restore_discord_endpoints: None) -> AsyncIterator[Playground]:
+    """A playground whose time only moves with ``clock.advance`` (for deadlines, lifetimes, windows)."""
+    server = Playground(state_path=state_path, port=0, clock=clock)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@contextlib.asynccontextmanager
+async def member_of(server: Playground, name: str) -> AsyncIterator[Member]:
+    info = (await members(server.url))[name]
+    async with Member(server.url, info) as member:
+        yield member
