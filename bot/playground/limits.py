@@ -421,7 +421,8 @@ def check_command(command: Any, errors: FormErrors) -> str:
         errors.add(("type",), "BASE_TYPE_CHOICES", "Value must be one of {1, 2, 3, 4}.")
     permissions = command.get("default_member_permissions")
     if permissions is not None and not (
-        isinstance(permissions, str) and permissions.isdigit() and len(permissions) <= 20
+        (isinstance(permissions, str) and permissions.isdigit() and len(permissions) <= 20)
+        or (isinstance(permissions, int) and not isinstance(permissions, bool) and 0 <= permissions < 2**64)
     ):
         errors.add(("default_member_permissions",), "NUMBER_TYPE_COERCE", f'Value "{permissions}" is not int.')
     contexts = command.get("contexts")

@@ -433,6 +433,8 @@ class Api:
             command["guild_id"] = str(guild_id)
         else:
             command.pop("guild_id", None)
+        if command["default_member_permissions"] is not None:  # Discord answers it as a string
+            command["default_member_permissions"] = str(command["default_member_permissions"])
         return command
 
     async def command_index(self, call: Call) -> Reply:
