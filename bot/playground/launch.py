@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -49,7 +50,15 @@ async def playground_for(settings: Settings) -> AsyncIterator[tuple[Playground, 
     playground = Playground(
         state_path=state_path(settings), host=settings.playground_host, port=settings.playground_port
     )
-    await playground.start()
+    try:
+        await playground.start()
+    except OSError as exc:
+        # Most often the port is taken (another playground still running): one line, not a traceback.
+        reason = (os.strerror(exc.errno) if exc.errno else str(exc)).lower()
+        raise SystemExit(
+            f"tunesmith: the playground cannot listen on {settings.playground_host}:{settings.playground_port} "
+            f"({reason}); set TUNESMITH_PLAYGROUND_PORT to another port (0 = any free port) or stop what uses it"
+        ) from None
     try:
         yield playground, bot_settings(settings, playground)
     finally:

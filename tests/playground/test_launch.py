@@ -102,3 +102,19 @@ async def test_run_playground_runs_the_bot_with_the_playgrounds_settings(
     )
     assert given.sync_commands is True and given.discord_token is not None
     assert given.discord_token.get_secret_value().startswith("playground-bot.")
+
+
+async def test_a_port_in_use_is_one_clear_line(tmp_path: Path, restore_discord_endpoints: None) -> None:
+    async def never(_: Settings) -> None:
+        raise AssertionError("the bot must not start")
+
+    first = Settings(_env_file=None, database_path=tmp_path / "a" / "db.sqlite3", playground_port=0)  # type: ignore[call-arg]
+    out = io.StringIO()
+
+    async def occupy(bot_settings: Settings) -> None:
+        port = int(out.getvalue().rsplit(":", 1)[1])
+        second = Settings(_env_file=None, database_path=tmp_path / "b" / "db.sqlite3", playground_port=port)  # type: ignore[call-arg]
+        with pytest.raises(SystemExit, match=rf"cannot listen on 127\.0\.0\.1:{port} \(address already in use\)"):
+            await run_playground(second, never, out=io.StringIO())
+
+    await run_playground(first, occupy, out=out)
