@@ -139,6 +139,7 @@ class Gateway:
         self.bot_online = asyncio.Event()
         self.bot_offline = asyncio.Event()
         self.bot_offline.set()
+        self._online: set[int] = set()  # users (and the bot) with a session that has a socket
 
     # --- the websocket ----------------------------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -188,7 +189,7 @@ class Gateway:
                 session.detached_at = self._state.clock()
                 if session.bot:
                     self.stats.bot_close_codes.append(client_code)
-                    self._update_bot_online()
+                await self._presence_check(session.user_id)
         return ws
 
     async def _received(self, sock: _Socket, session: Session | None, payload: JSON) -> Session | None:
@@ -268,7 +269,7 @@ class Gateway:
             ready["guilds"] = [{"id": str(self._state.guild_id), "unavailable": True}] if self._owns(session) else []
             ready["application"] = {"id": str(self._state.application_id), "flags": 0}
         else:
-            ready["guilds"] = [self._state.guild_out(for_user=user_id)]
+            ready["guilds"] = [{**self._state.guild_out(for_user=user_id), "presences": self._presences(user_id)}]
             application = self._state.application_out()
             ready["application"] = {k: application[k] for k in ("id", "name", "icon", "description", "bot")}
         async with session.lock:
@@ -279,7 +280,7 @@ class Gateway:
                 session.seq += 1
                 guild = self._state.guild_out(with_members=bool(intents & GUILD_MEMBERS))
                 await session._send({"op": OP_DISPATCH, "t": "GUILD_CREATE", "s": session.seq, "d": guild})
-        self._update_bot_online()
+        await self._presence_check(user_id)
         return session
 
     async def _resume(self, sock: _Socket, data: JSON) -> Session | None:
@@ -311,7 +312,7 @@ class Gateway:
             self.stats.bot_connections += 1
             self.stats.bot_resumes += 1
             self.stats.bot_heartbeats += sock.heartbeats
-            self._update_bot_online()
+        await self._presence_check(session.user_id)
         return session
 
     async def _members_chunk(self, session: Session, data: JSON) -> None:
@@ -387,6 +388,31 @@ class Gateway:
                 continue
             await session.dispatch(event, data)
 
+    async def _presence_check(self, user_id: int) -> None:
+        """Online while a session of theirs has a socket: members with the page open, the bot when connected."""
+        online = any(s.user_id == user_id and s.socket is not None for s in self._sessions.values())
+        if online == (user_id in self._online):
+            return
+        if online:
+            self._online.add(user_id)
+        else:
+            self._online.discard(user_id)
+        if user_id == self._state.bot_id:
+            self._update_bot_online()
+        await self.to_users("PRESENCE_UPDATE", self._presence(user_id, online))
+
+    def _presence(self, user_id: int, online: bool) -> JSON:
+        return {
+            "user": {"id": str(user_id)},
+            "guild_id": str(self._state.guild_id),
+            "status": "online" if online else "offline",
+            "activities": [],
+            "client_status": {"web": "online"} if online else {},
+        }
+
+    def _presences(self, viewer: int) -> list[JSON]:
+        return [self._presence(uid, True) for uid in sorted(self._online | {viewer})]
+
     def _update_bot_online(self) -> None:
         online = any(s.bot and s.socket is not None for s in self._sessions.values())
         for event, value in ((self.bot_online, online), (self.bot_offline, not online)):
@@ -428,6 +454,7 @@ class Gateway:
         for sock in list(self._sockets):
             await sock.close(1001, "The playground is stopping")
         self._sessions.clear()
+        self._online.clear()
         self._update_bot_online()
 
 

@@ -114,3 +114,19 @@ async def test_a_bot_that_honours_the_headers_works_under_the_rate_limits(
             f"post {n}" for n in range(7)
         ]
     assert not [r for r in caplog.records if "rate limited" in r.getMessage()]  # never a 429
+
+
+async def test_presence_is_who_is_connected(playground: Playground) -> None:
+    async with member_of(playground, "ben") as ben:
+        assert [p["user"]["id"] for p in ben.guild["presences"]] == [str(ben.id)]
+        async with RawBot(playground.api_url, playground.gateway_url, playground.bot_token) as bot:
+            online = await ben.message(lambda p: p["user"]["id"] == bot.application_id, event="PRESENCE_UPDATE")
+            assert online["status"] == "online"
+            async with member_of(playground, "chloe") as chloe:
+                present = {p["user"]["id"] for p in chloe.guild["presences"]}
+                assert present == {str(ben.id), str(chloe.id), bot.application_id}
+            mark = ben.gateway.mark()
+        offline = await ben.message(
+            lambda p: p["user"]["id"] == bot.application_id, event="PRESENCE_UPDATE", since=mark
+        )
+        assert offline["status"] == "offline"
