@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeGuard
 
 JSON = dict[str, Any]
 Path = tuple[str | int, ...]
@@ -102,7 +102,7 @@ class FormErrors:
             return False
         return True
 
-    def string(self, path: Path, value: Any) -> bool:
+    def string(self, value: object, path: Path) -> TypeGuard[str]:
         if not isinstance(value, str):
             self.add(path, "BASE_TYPE_STRING", "Could not interpret value as string.")
             return False

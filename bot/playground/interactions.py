@@ -23,7 +23,7 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from bot.playground import limits
 from bot.playground import permissions as p
@@ -124,7 +124,7 @@ class Interactions:
         interaction = Interaction(
             id=state.snowflakes.next(),
             token=f"playground-interaction.{secrets.token_urlsafe(24)}",
-            kind=kind,
+            kind=cast(int, kind),  # one of 2-5, checked above
             user_id=user_id,
             channel_id=int(channel["id"]),
             nonce=None if nonce is None else str(nonce),
@@ -273,7 +273,7 @@ class Interactions:
             where: Path = (*at, index)
             name = option.get("name") if isinstance(option, dict) else None
             definition = by_name.get(name) if isinstance(name, str) else None
-            if definition is None:
+            if definition is None or not isinstance(name, str):
                 errors.add((*where, "name"), "APPLICATION_COMMAND_OPTION_UNKNOWN", f"Unknown option {name!r}")
                 continue
             named.add(name)

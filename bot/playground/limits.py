@@ -68,7 +68,7 @@ def empty_message() -> ApiError:
 def check_message(body: JSON, errors: FormErrors, *, files: int = 0, partial: bool = False) -> None:
     """A message body (create, edit, interaction response or follow-up). ``partial`` for edits."""
     content = body.get("content")
-    if content is not None and errors.string(("content",), content):
+    if content is not None and errors.string(content, ("content",)):
         errors.max_length(("content",), content, CONTENT_MAX)
     embeds = body.get("embeds")
     if embeds is not None:
@@ -162,7 +162,7 @@ def check_embeds(embeds: list[Any], errors: FormErrors) -> None:
             errors.add(at, "MODEL_TYPE_CONVERT", "Only dictionaries may be used in a ModelType")
             continue
         for key, limit in (("title", EMBED_TITLE_MAX), ("description", EMBED_DESCRIPTION_MAX)):
-            if embed.get(key) is not None and errors.string((*at, key), embed[key]):
+            if embed.get(key) is not None and errors.string(embed[key], (*at, key)):
                 errors.max_length((*at, key), embed[key], limit)
         footer, author = _text(embed, "footer", "text"), _text(embed, "author", "name")
         errors.max_length((*at, "footer", "text"), footer, EMBED_FOOTER_MAX)
@@ -175,10 +175,10 @@ def check_embeds(embeds: list[Any], errors: FormErrors) -> None:
         for position, field in enumerate(fields if isinstance(fields, list) else []):
             where: Path = (*at, "fields", position)
             name, value = (field.get("name"), field.get("value")) if isinstance(field, dict) else (None, None)
-            if errors.required((*where, "name"), name) and errors.string((*where, "name"), name):
+            if errors.required((*where, "name"), name) and errors.string(name, (*where, "name")):
                 errors.length_between((*where, "name"), name, 1, EMBED_FIELD_NAME_MAX)
                 size += len(name)
-            if errors.required((*where, "value"), value) and errors.string((*where, "value"), value):
+            if errors.required((*where, "value"), value) and errors.string(value, (*where, "value")):
                 errors.length_between((*where, "value"), value, 1, EMBED_FIELD_VALUE_MAX)
                 size += len(value)
         total += size
@@ -251,7 +251,7 @@ def _check_tree(component: Any, at: Path, errors: FormErrors, seen: set[str]) ->
 
 def _custom_id(component: JSON, at: Path, errors: FormErrors, seen: set[str]) -> None:
     custom_id = component.get("custom_id")
-    if not errors.required((*at, "custom_id"), custom_id) or not errors.string((*at, "custom_id"), custom_id):
+    if not errors.required((*at, "custom_id"), custom_id) or not errors.string(custom_id, (*at, "custom_id")):
         return
     errors.length_between((*at, "custom_id"), custom_id, 1, CUSTOM_ID_MAX)
     if custom_id in seen:
@@ -277,7 +277,7 @@ def _check_interactive(component: Any, at: Path, errors: FormErrors, seen: set[s
         elif style != PREMIUM_STYLE:
             _custom_id(component, at, errors, seen)
         label = component.get("label")
-        if label is not None and errors.string((*at, "label"), label):
+        if label is not None and errors.string(label, (*at, "label")):
             errors.max_length((*at, "label"), label, BUTTON_LABEL_MAX)
     elif kind in SELECTS:
         _custom_id(component, at, errors, seen)
@@ -305,9 +305,9 @@ def _check_interactive(component: Any, at: Path, errors: FormErrors, seen: set[s
 def check_modal(data: JSON, errors: FormErrors) -> None:
     """An interaction's MODAL response: title ≤ 45, custom_id ≤ 100, 1-5 inputs, text inputs ≤ 4000."""
     title, custom_id = data.get("title"), data.get("custom_id")
-    if errors.required(("title",), title) and errors.string(("title",), title):
+    if errors.required(("title",), title) and errors.string(title, ("title",)):
         errors.length_between(("title",), title, 1, MODAL_TITLE_MAX)
-    if errors.required(("custom_id",), custom_id) and errors.string(("custom_id",), custom_id):
+    if errors.required(("custom_id",), custom_id) and errors.string(custom_id, ("custom_id",)):
         errors.length_between(("custom_id",), custom_id, 1, CUSTOM_ID_MAX)
     components = data.get("components")
     if not errors.required(("components",), components) or not isinstance(components, list):
@@ -373,7 +373,7 @@ def _check_choice(choice: Any, at: Path, errors: FormErrors) -> None:
         errors.add(at, "MODEL_TYPE_CONVERT", "Only dictionaries may be used in a ModelType")
         return
     name, value = choice.get("name"), choice.get("value")
-    if errors.required((*at, "name"), name) and errors.string((*at, "name"), name):
+    if errors.required((*at, "name"), name) and errors.string(name, (*at, "name")):
         errors.length_between((*at, "name"), name, 1, CHOICE_NAME_MAX)
     if errors.required((*at, "value"), value):
         if isinstance(value, str):
@@ -433,14 +433,14 @@ def check_command(command: Any, errors: FormErrors) -> str:
             errors.add((flag,), "BASE_TYPE_BOOLEAN", "Must be either true or false.")
     name = command.get("name")
     chat = kind == CHAT_INPUT
-    if errors.required(("name",), name) and errors.string(("name",), name):
+    if errors.required(("name",), name) and errors.string(name, ("name",)):
         if chat:
             _check_name(("name",), name, errors)
         else:
             errors.length_between(("name",), name, 1, COMMAND_NAME_MAX)
     description = command.get("description")
     if chat:
-        if errors.required(("description",), description) and errors.string(("description",), description):
+        if errors.required(("description",), description) and errors.string(description, ("description",)):
             errors.length_between(("description",), description, 1, COMMAND_DESCRIPTION_MAX)
         _check_options(command.get("options"), ("options",), errors, depth=0)
     elif description:
@@ -477,7 +477,7 @@ def _check_options(options: Any, at: Path, errors: FormErrors, *, depth: int) ->
             errors.add((*where, "type"), "BASE_TYPE_CHOICES", f"Value must be one of {sorted(OPTION_TYPES)}.")
             continue
         name = option.get("name")
-        if errors.required((*where, "name"), name) and errors.string((*where, "name"), name):
+        if errors.required((*where, "name"), name) and errors.string(name, (*where, "name")):
             _check_name((*where, "name"), name, errors)
             if name in names:
                 errors.add(
@@ -486,7 +486,7 @@ def _check_options(options: Any, at: Path, errors: FormErrors, *, depth: int) ->
             names.add(name)
         description = option.get("description")
         if errors.required((*where, "description"), description) and errors.string(
-            (*where, "description"), description
+            description, (*where, "description")
         ):
             errors.length_between((*where, "description"), description, 1, COMMAND_DESCRIPTION_MAX)
         if kind in (SUB_COMMAND, SUB_COMMAND_GROUP):

@@ -311,7 +311,7 @@ class Messages:
             raise ApiError(400, 50024, "Cannot execute action on this channel type")
         errors = FormErrors()
         name = body.get("name")
-        if errors.required(("name",), name) and errors.string(("name",), name):
+        if errors.required(("name",), name) and errors.string(name, ("name",)):
             errors.length_between(("name",), name, 1, 100)
         duration = body.get("auto_archive_duration", 4320)
         if duration not in (60, 1440, 4320, 10080):

@@ -519,9 +519,9 @@ class Api:
         if not thread and not perms & p.MANAGE_CHANNELS:
             raise ApiError(403, 50013, "Missing Permissions")
         errors = FormErrors()
-        if "name" in body and errors.string(("name",), body["name"]):
+        if "name" in body and errors.string(body["name"], ("name",)):
             errors.length_between(("name",), body["name"], 1, 100)
-        if "topic" in body and body["topic"] is not None and errors.string(("topic",), body["topic"]):
+        if "topic" in body and body["topic"] is not None and errors.string(body["topic"], ("topic",)):
             errors.max_length(("topic",), body["topic"], 1024)
         errors.raise_if_any()
         for key in ("name", "topic", "rate_limit_per_user"):

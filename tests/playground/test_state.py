@@ -67,8 +67,8 @@ async def test_reset_clears_back_to_the_seeded_guild(clocked: Playground, clock:
             thread = await bot.rest.call(
                 "POST", f"/channels/{studio}/messages/{said['id']}/threads", json_body={"name": "chat"}
             )
-            ben = next(m for m in state.members.values() if m["user"]["username"] == "ben")
-            await ana.rest.call("PUT", f"/guilds/{state.guild_id}/members/{ben['user']['id']}/roles/{musician}")
+            ben_id = next(uid for uid, m in state.members.items() if m["user"]["username"] == "ben")
+            await ana.rest.call("PUT", f"/guilds/{state.guild_id}/members/{ben_id}/roles/{musician}")
 
             async with aiohttp.ClientSession() as http:
                 anonymous = await http.post(clocked.url + "/app/reset")

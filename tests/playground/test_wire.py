@@ -29,13 +29,12 @@ UPLOAD_NAME = "take-1.mp3"
 class PingBot(commands.Bot):
     """One plain reply, one deferred upload posted by channel id: the two paths Tunesmith relies on."""
 
-    def __init__(self, **options: object) -> None:
+    def __init__(self) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=discord.Intents.default(),
             guild_ready_timeout=0.05,
             help_command=None,
-            **options,
         )
 
         @self.tree.command(name="ping", description="Answer pong")
