@@ -34,6 +34,7 @@ from bot.playground.state import (
 log = logging.getLogger(__name__)
 
 NONCE_WINDOW = 300.0  # seconds; Discord says "the past few minutes"
+EPHEMERAL_KEPT = 2000  # ephemeral messages kept in memory for edits and clicks on their buttons
 DEFAULT, REPLY, CHAT_INPUT_COMMAND, CONTEXT_MENU_COMMAND = 0, 19, 20, 23
 _EDITABLE_FLAGS = limits.SUPPRESS_EMBEDS
 
@@ -206,6 +207,8 @@ class Messages:
         message["attachments"] = new_attachments
         if message.get("_for"):
             self._ephemeral[message_id] = message
+            while len(self._ephemeral) > EPHEMERAL_KEPT:  # the oldest go, as a client forgets them
+                del self._ephemeral[next(iter(self._ephemeral))]
         else:
             await state.store.put_message(message, author_id=author_id, nonce=_nonce_key(body), created_at=now)
             await state.store.link_attachments(message_id, [int(a["id"]) for a in new_attachments])
