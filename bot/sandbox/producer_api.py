@@ -11,6 +11,7 @@ from aiohttp import web
 from bot.domain.models import PRODUCER_MODELS, Operation
 from bot.sandbox import lyrics
 from bot.sandbox.faults import FaultKind
+from bot.sandbox.songs import Recipe
 from bot.sandbox.store import ClipSpec, Failure, Task, new_id, now_iso
 from bot.sandbox.validation import Rejected, flag, http_url, json_object, number, text
 
@@ -50,6 +51,15 @@ _SUFFIX = {
     Operation.VARIATION: "Variation",
     Operation.SWAP_VOCALS: "New Vocals",
     Operation.SWAP_SOUND: "New Sound",
+}
+# How each Producer task type composes its clip from the parent's (bot.sandbox.music.derive).
+_RECIPE_OPS = {
+    Operation.EXTEND: "extend",
+    Operation.COVER: "cover",
+    Operation.REPLACE: "replace",
+    Operation.VARIATION: "variation",
+    Operation.SWAP_VOCALS: "swap_vocals",
+    Operation.SWAP_SOUND: "swap_sound",
 }
 DEFAULT_FAILURE = "Task failed due to an internal error. Credits were refunded."
 CREDITS_MESSAGE = "The remaining credits are not enough, please top up your account."
@@ -108,7 +118,8 @@ def task_data(sandbox: Sandbox, task: Task, state: str, origin: str) -> Any:
             return {}
         url = file_url(origin, clip)
         return {"audio_url": url, "wav_url": url} if task.download_format == "wav" else {"audio_url": url}
-    return [clip_json(clip, state, origin, sandbox.clip_seconds, task.failure if state == "failed" else None)]
+    seconds = sandbox.songs.duration(clip) if state == "succeeded" else 0.0
+    return [clip_json(clip, state, origin, seconds, task.failure if state == "failed" else None)]
 
 
 def final_event(sandbox: Sandbox, task: Task, origin: str) -> dict[str, Any]:
@@ -310,6 +321,7 @@ class ProducerApi:
                 "lyrics": words,
                 "seed": seed,
                 "mv": mv,
+                "recipe": Recipe("create", prompt=sound, lyrics=words, seed=seed, instrumental=instrumental),
             }
         task_type = next(name for name, op in TASK_TYPES.items() if op is operation)
         clip_id = text(body, "clip_id")
@@ -317,17 +329,30 @@ class ProducerApi:
             raise Rejected(400, f"clip_id is required for {task_type}")
         parent = self._parent(clip_id.strip())
         starts_at = number(body, "starts_at", low=0, required=operation is Operation.REPLACE)
+        ends_at = None
         if operation is Operation.REPLACE and body.get("ends_at") is not None:
-            number(body, "ends_at", above=starts_at)
+            ends_at = number(body, "ends_at", above=starts_at)
         if operation is Operation.SWAP_VOCALS and not (sound.strip() and words.strip()):
             raise Rejected(400, "sound and lyrics are required for swap_music_vocals")
         if operation is Operation.SWAP_SOUND and not sound.strip():
             raise Rejected(400, "sound is required for swap_music_sound")
+        recipe = Recipe(
+            _RECIPE_OPS[operation],
+            prompt=sound,
+            lyrics=words,
+            seed=seed,
+            instrumental=instrumental,
+            parents=(parent.clip_id,),
+            start_s=starts_at,
+            end_s=ends_at,
+        )
         if operation is Operation.EXTEND and words.strip():
             words = f"{parent.lyrics}\n\n{words}".strip()
         if operation is Operation.VARIATION and not body.get("seed"):
             seed = _derived_seed(task_id + parent.seed)
+            recipe = Recipe("variation", seed=seed, parents=(parent.clip_id,))
         return {
+            "recipe": recipe,
             "title": title or f"{parent.title} ({_SUFFIX[operation]})"[:TITLE_AT_MOST],
             "sound": sound or parent.sound,
             "lyrics": words or parent.lyrics,

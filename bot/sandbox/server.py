@@ -24,6 +24,7 @@ from aiohttp import web
 from bot.sandbox import fuzz_api, producer_api
 from bot.sandbox.faults import Armed, FaultKind, Faults
 from bot.sandbox.files import FileRoutes
+from bot.sandbox.songs import Songs
 from bot.sandbox.store import Failure, Task, TaskStore
 from bot.sandbox.uploads import FetchError, extension_for, fetch_audio
 from bot.sandbox.validation import Rejected, json_object
@@ -69,7 +70,7 @@ class Sandbox:
         self,
         *,
         render_seconds: float = 3.0,
-        clip_seconds: float = 4.0,
+        clip_seconds: float | None = None,
         api_key: str | None = None,
         webhook_base_rewrite: tuple[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -81,10 +82,11 @@ class Sandbox:
         # Stands in for fetching an upload's audio_url over the network, for sources that can't run here
         # (Discord's CDN in the SimCord tests). It returns the bytes, or None when there is nothing there.
         self.upload_resolver = upload_resolver
-        self.clip_seconds = clip_seconds
         self.api_key = api_key
         self.stats = SandboxStats()
         self.store = TaskStore()
+        # Each clip's song (20-30 s by default); ``clip_seconds`` forces every clip to that length instead.
+        self.songs = Songs(lambda clip_id: self.store.clips.get(clip_id), clip_seconds)
         self.faults = Faults()
         self._clock = clock
         self._real_clock = clock in _REAL_CLOCKS
@@ -138,6 +140,10 @@ class Sandbox:
     @webhook_base_rewrite.setter
     def webhook_base_rewrite(self, value: tuple[str, str] | None) -> None:
         self.webhooks.rewrite = value
+
+    @property
+    def clip_seconds(self) -> float | None:
+        return self.songs.clip_seconds
 
     # --- lifecycle ------------------------------------------------------------------------------------------
     @property
