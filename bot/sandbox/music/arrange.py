@@ -192,14 +192,18 @@ class _Builder:
 
     # --- sections ---------------------------------------------------------------------------------------------
     def section(self, index: int, section: Section, offset: int, chords: list[_Chord], last: bool) -> None:
-        rng = random.Random(section.seed)
         next_kind = self.plan.sections[index + 1].kind if index + 1 < len(self.plan.sections) else ""
-        self.drums(section, offset, rng, next_kind, last)
-        self.bass(section, chords, rng, last)
-        self.keys(section, chords, rng, last)
+
+        def dice(part: str) -> random.Random:
+            # One stream per part, so a drum fill added before a new section leaves the other parts' dice alone.
+            return random.Random(f"{section.seed}:{part}:{self.plan.remaster}")
+
+        self.drums(section, offset, dice("drums"), next_kind, last)
+        self.bass(section, chords, dice("bass"), last)
+        self.keys(section, chords, dice("keys"), last)
         if self.style.pad_patch and (section.energy >= 0.9 or self.style.name == "ambient"):
             self.pad(chords)
-        self.melody(index, section, offset, rng)
+        self.melody(index, section, offset, dice("melody"))
 
     def drums(self, section: Section, offset: int, rng: random.Random, next_kind: str, last: bool) -> None:
         family = _GROOVES.get(self.style.drums)
