@@ -39,7 +39,6 @@ _MODELS = {m.casefold(): m for m in PRODUCER_MODELS}
 TITLE_AT_MOST = 80
 LYRICS_BELOW = 3000
 SOUND_BELOW = 200
-IDEA_BELOW = 120
 WEBHOOK_URL_AT_MOST = 1024
 # Fractions of the render time at which a task moves on (providers.md: 202 first, then RUNNING, then streaming).
 NOT_READY_UNTIL = 0.15
@@ -158,7 +157,6 @@ class ProducerApi:
         router.add_get(f"{PREFIX}/producer/task/{{task_id}}", self.task)
         router.add_get(f"{PREFIX}/get-credits", self.credits)
         router.add_post(f"{PREFIX}/producer/lyrics-create", self.lyrics_create)
-        router.add_post(f"{PREFIX}/sonic/lyrics", self.sonic_lyrics)
 
     # --- submits ------------------------------------------------------------------------------------------------
     async def create(self, request: web.Request) -> web.Response:
@@ -268,9 +266,6 @@ class ProducerApi:
 
     async def lyrics_create(self, request: web.Request) -> web.Response:
         return await self._lyrics(request, "prompt", LYRICS_BELOW)
-
-    async def sonic_lyrics(self, request: web.Request) -> web.Response:
-        return await self._lyrics(request, "description", IDEA_BELOW)
 
     async def _lyrics(self, request: web.Request, field: str, below: int) -> web.Response:
         try:

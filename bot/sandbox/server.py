@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.sandbox import fuzz_api, producer_api
+from bot.sandbox import fuzz_api, producer_api, sonic_api
 from bot.sandbox.faults import Armed, FaultKind, Faults
 from bot.sandbox.files import FileRoutes
 from bot.sandbox.songs import Songs
@@ -109,6 +109,8 @@ class Sandbox:
 
         self.app = web.Application(middlewares=[gate])
         producer_api.ProducerApi(self).register(self.app.router)
+        self.sonic = sonic_api.SonicApi(self)
+        self.sonic.register(self.app.router)
         fuzz_api.FuzzApi(self).register(self.app.router)
         FileRoutes(self).register(self.app.router)
         self.app.router.add_post("/_sandbox/inject", self._http_inject)
@@ -258,23 +260,27 @@ class Sandbox:
         self._background.add(job)
         job.add_done_callback(self._background.discard)
 
+    async def fetch_upload(self, url: str) -> tuple[bytes, str, str]:
+        """(bytes, content type, file extension) of an upload's source; FetchError when it cannot be had."""
+        if self.upload_resolver is not None:
+            resolved = await self.upload_resolver(url)
+            if not resolved:
+                raise FetchError("nothing at that URL")
+            body, content_type = resolved, mimetypes.guess_type(url)[0] or "application/octet-stream"
+        else:
+            body, content_type = await fetch_audio(self._client(), url)
+        return body, content_type, extension_for(url, content_type)
+
     async def _run_upload(self, task: Task, url: str) -> None:
         clip = self.store.clips[task.clip_ids[0]]
         try:
-            if self.upload_resolver is not None:
-                resolved = await self.upload_resolver(url)
-                if not resolved:
-                    raise FetchError("nothing at that URL")
-                body, content_type = resolved, mimetypes.guess_type(url)[0] or "application/octet-stream"
-            else:
-                body, content_type = await fetch_audio(self._client(), url)
+            body, content_type, extension = await self.fetch_upload(url)
         except FetchError as exc:
             log.info("sandbox upload %s could not fetch %s: %s", task.task_id, url, exc)
             if task.failure is None:
                 task.failure = Failure(f"The audio could not be fetched from audio_url: {exc}", reason="fetch_failed")
         else:
-            clip.audio, clip.content_type = body, content_type
-            clip.extension = extension_for(url, content_type)
+            clip.audio, clip.content_type, clip.extension = body, content_type, extension
         finally:
             task.fetch_pending = False
             task.fetch_done_at = self.now()
@@ -290,7 +296,11 @@ class Sandbox:
             if end is None:  # an upload still fetching; callers normally wait for that first
                 remaining = _FAKE_CLOCK_RECHECK_S
             await asyncio.sleep(remaining if self._real_clock else min(remaining, _FAKE_CLOCK_RECHECK_S))
-        payload = producer_api.final_event(self, task, task.origin or self._base_url or "")
+        origin = task.origin or self._base_url or ""
+        if task.api == "sonic":
+            payload = sonic_api.final_event(self, task, origin)
+        else:
+            payload = producer_api.final_event(self, task, origin)
         self._record(await self.webhooks.send(url, task.webhook_secret, payload))
 
     def _record(self, deliveries: list[Delivery]) -> None:

@@ -16,9 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+import numpy as np
+
 from bot.sandbox.music import derive
 from bot.sandbox.music.arrange import arrange
 from bot.sandbox.music.compose import compose
+from bot.sandbox.music.midi import midi_bytes
 from bot.sandbox.music.mix import Mix, render
 from bot.sandbox.music.plan import Plan
 from bot.sandbox.music.score import Score
@@ -47,6 +50,16 @@ class Recipe:
     start_s: float | None = None
     end_s: float | None = None
     length_s: float | None = None
+    voice: str = ""  # a persona's singer ("female"/"male"); '' = the dice or the prompt decide
+    level: str = ""  # remaster: subtle, normal, high
+    voices: tuple[str, ...] = ()  # stems and VOX: the parts of the source mixed into this file
+
+
+# Stem names a Sonic client sees, and the parts of the score each one holds.
+BASIC_STEMS = (("Vocals", ("vocal",)), ("Instrumental", ("drums", "bass", "keys", "pad", "lead")))
+STEM_NAMES = {"drums": "Drums", "bass": "Bass", "keys": "Keys", "pad": "Pad", "lead": "Lead", "vocal": "Vocals"}
+_NOT_SONGS = frozenset({"upload", "stem", "vox"})  # files cut from another clip's song (or brought in): no plan
+RECOGNISED_KEPT = 512
 
 
 class _Lru(Generic[V]):
@@ -74,6 +87,8 @@ class Songs:
         self._plans: dict[str, Plan] = {}
         self._scores: _Lru[Score] = _Lru(SCORES_KEPT)
         self._mixes: _Lru[Mix] = _Lru(MIXES_KEPT)
+        # The sandbox's own WAV files by content digest: an upload of one is recognised as the song it is.
+        self._rendered: _Lru[str] = _Lru(RECOGNISED_KEPT)
         self._lock = threading.Lock()  # files render in worker threads
 
     # --- plans --------------------------------------------------------------------------------------------------
@@ -81,7 +96,7 @@ class Songs:
         """The clip's plan; None for an upload (its music is the file it came with)."""
         with self._lock:
             found = self._plans.get(clip.clip_id)
-        if found is not None or clip.recipe is None or clip.recipe.op == "upload":
+        if found is not None or clip.recipe is None or clip.recipe.op in _NOT_SONGS:
             return found
         plan = self._realise(clip.recipe)
         with self._lock:
@@ -98,6 +113,14 @@ class Songs:
         if found is not None:
             return found
         digest = hashlib.sha256(clip.audio or clip.clip_id.encode()).hexdigest()[:16]
+        with self._lock:
+            known = self._rendered.get(digest)
+        original = self._clip(known) if known else None
+        if original is not None and (origin := self.plan(original)) is not None:
+            # Our own song coming back as an upload: the bytes are that clip's, so is the music.
+            with self._lock:
+                self._plans[clip.clip_id] = origin
+            return origin
         plan = compose(f"{clip.title} {clip.sound}", clip.lyrics, digest, instrumental=not clip.lyrics.strip())
         with self._lock:
             self._plans[clip.clip_id] = plan
@@ -108,9 +131,11 @@ class Songs:
         return None if clip is None else (self.source_plan(clip), clip)
 
     def _realise(self, r: Recipe) -> Plan:
-        found = self._parent(r) if r.op != "create" else None
-        if found is None:  # a new song (or, should a parent ever be missing, a new song from the same words)
+        found = self._parent(r) if r.op not in ("create", "persona") else None
+        if found is None and r.op != "persona":  # a new song (or, should a parent be missing, one from the words)
             return compose(r.prompt, r.lyrics, r.seed, instrumental=r.instrumental, target_s=self.clip_seconds)
+        if found is None:
+            return compose(r.prompt, r.lyrics, r.seed, instrumental=r.instrumental, voice=r.voice)
         parent, parent_clip = found
         if r.op in ("extend", "continue"):
             return derive.extend(
@@ -134,6 +159,33 @@ class Songs:
             return derive.replace_section(
                 parent, start_s=r.start_s or 0.0, end_s=r.end_s, prompt=r.prompt, lyrics=r.lyrics, seed=r.seed
             )
+        if r.op == "concat":
+            return derive.concat(parent)
+        if r.op == "remaster":
+            return derive.remaster(parent, level=r.level or "normal", seed=r.seed)
+        if r.op == "add_vocals":
+            return derive.add_vocals(
+                parent, lyrics=r.lyrics, prompt=r.prompt, seed=r.seed, start_s=r.start_s, end_s=r.end_s
+            )
+        if r.op == "add_instrumental":
+            return derive.add_instrumental(parent, prompt=r.prompt, seed=r.seed)
+        if r.op == "sample":
+            return derive.sample(
+                parent,
+                start_s=r.start_s or 0.0,
+                end_s=r.end_s if r.end_s is not None else parent.duration_s,
+                prompt=r.prompt,
+                lyrics=r.lyrics,
+                seed=r.seed,
+                instrumental=r.instrumental,
+            )
+        if r.op == "mashup":
+            other = self._parent(r, 1)
+            if other is None:
+                return parent
+            return derive.mashup(parent, other[0], prompt=r.prompt, seed=r.seed)
+        if r.op == "persona":
+            return compose(r.prompt, r.lyrics, r.seed, instrumental=r.instrumental, voice=r.voice)
         raise ValueError(f"unknown recipe operation {r.op!r}")
 
     # --- scores and audio ---------------------------------------------------------------------------------------
@@ -154,6 +206,13 @@ class Songs:
         """The clip's length in seconds, known without rendering it."""
         if clip.audio is not None:
             return round(wav_seconds(clip.audio) or 0.0, 2)
+        recipe = clip.recipe
+        if recipe is not None and recipe.op in ("stem", "vox"):
+            source = self._clip(recipe.parents[0]) if recipe.parents else None
+            whole = self.duration(source) if source is not None else 0.0
+            if recipe.op == "vox" and recipe.start_s is not None and recipe.end_s is not None:
+                return round(min(recipe.end_s, whole) - recipe.start_s, 2)
+            return whole
         if self.clip_seconds is not None:
             return float(self.clip_seconds)
         plan = self.plan(clip)
@@ -173,5 +232,34 @@ class Songs:
         return rendered
 
     def wav(self, clip: ClipSpec) -> bytes | None:
+        """The clip's audio as a WAV file; a stem or VOX file is cut from its source's mix."""
+        recipe = clip.recipe
+        if recipe is not None and recipe.op in ("stem", "vox"):
+            return self._cut(recipe)
         rendered = self.mix(clip)
-        return None if rendered is None else wav_bytes(rendered.mix, rendered.sample_rate)
+        if rendered is None:
+            return None
+        data = wav_bytes(rendered.mix, rendered.sample_rate)
+        with self._lock:
+            self._rendered.put(hashlib.sha256(data).hexdigest()[:16], clip.clip_id)
+        return data
+
+    def _cut(self, recipe: Recipe) -> bytes | None:
+        source = self._clip(recipe.parents[0]) if recipe.parents else None
+        rendered = self.mix(source) if source is not None else None
+        if rendered is None:
+            return None
+        total = np.zeros(len(rendered.mix), dtype=np.int32)
+        for name in recipe.voices:
+            stem = rendered.stems.get(name)
+            if stem is not None:
+                total += stem
+        samples = np.clip(total, -32768, 32767).astype(np.int16)
+        if recipe.op == "vox" and recipe.start_s is not None and recipe.end_s is not None:
+            rate = rendered.sample_rate
+            samples = samples[round(recipe.start_s * rate) : round(recipe.end_s * rate)]
+        return wav_bytes(samples, rendered.sample_rate)
+
+    def midi(self, clip: ClipSpec) -> bytes | None:
+        score = self.score(clip)
+        return None if score is None else midi_bytes(score)

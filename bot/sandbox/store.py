@@ -17,7 +17,7 @@ from bot.domain.models import Operation
 if TYPE_CHECKING:
     from bot.sandbox.songs import Recipe
 
-Api = Literal["producer", "fuzz"]
+Api = Literal["producer", "fuzz", "sonic"]
 STARTING_CREDITS = 10_000
 
 
@@ -117,6 +117,10 @@ class TaskStore:
         self._credits -= task.cost
         if task.cost and (task.failure is not None or task.fetch_pending):
             self._refundable.append(task)
+
+    def charge(self, cost: int) -> None:
+        """Book a call that answers at once (Sonic's tools, upload, persona): no task to refund."""
+        self._credits -= cost
 
     def new_clip(self, **values: object) -> ClipSpec:
         self._serial += 1

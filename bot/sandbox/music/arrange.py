@@ -193,6 +193,9 @@ class _Builder:
     # --- sections ---------------------------------------------------------------------------------------------
     def section(self, index: int, section: Section, offset: int, chords: list[_Chord], last: bool) -> None:
         next_kind = self.plan.sections[index + 1].kind if index + 1 < len(self.plan.sections) else ""
+        # Each section voices its chords afresh, so a section plays the same notes wherever it is placed (a
+        # continuation rendered alone and the same part joined to its parent by concat).
+        self.voicing, self.pad_voicing = [], []
 
         def dice(part: str) -> random.Random:
             # One stream per part, so a drum fill added before a new section leaves the other parts' dice alone.

@@ -479,15 +479,17 @@ def compose(
     *,
     instrumental: bool = False,
     target_s: float | None = None,
+    voice: str = "",
 ) -> Plan:
-    """A new song for a prompt (its style), lyrics (sung when given) and a seed (the dice)."""
+    """A new song for a prompt (its style), lyrics (sung when given) and a seed (the dice); ``voice`` picks the
+    singer (a persona's)."""
     reading = read(prompt)
     rng = rng_for("compose", prompt, lyrics, seed, instrumental)
     style = reading.style
     bpm = choose_tempo(reading, rng)
     tonic, mode = choose_key(reading, prompt, rng)
     sung = not (instrumental or reading.instrumental or words.is_instrumental(lyrics))
-    voice = (reading.voice or rng.choice(("female", "male"))) if sung else ""
+    voice = (voice or reading.voice or rng.choice(("female", "male"))) if sung else ""
     form = choose_form(bpm, rng, target_s)
     progs = progressions(style.harmony, mode, rng)
     low, high = register(voice, style.lead_patch)

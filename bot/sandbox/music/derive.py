@@ -16,9 +16,19 @@ import random
 from dataclasses import replace
 
 from bot.sandbox.music import words
-from bot.sandbox.music.compose import SONG_S, Composer, LyricQueue, progressions, register, rng_for, section_chords
+from bot.sandbox.music.compose import (
+    SONG_S,
+    Composer,
+    LyricQueue,
+    choose_form,
+    progressions,
+    register,
+    rng_for,
+    section_chords,
+)
 from bot.sandbox.music.plan import MAX_SONG_S, TAIL_S, Patch, Plan, Section
 from bot.sandbox.music.style import PRESETS, Reading, read
+from bot.sandbox.music.theory import SCALES
 
 CONTINUATION_S = (18.0, 28.0)  # how long an extension's new part runs when the request does not say
 
@@ -296,3 +306,152 @@ def replace_section(parent: Plan, *, start_s: float, end_s: float | None, prompt
     base = replace(parent, patches=())
     fresh = variation(base, seed=f"replace:{seed}:{prompt}", lyrics=lyrics)
     return replace(parent, patches=(*parent.patches, Patch(start, end, fresh)))
+
+
+# --- Sonic's operations -------------------------------------------------------------------------------------------
+_ALTERNATIVES = {
+    "piano": "epiano", "epiano": "piano", "organ": "epiano", "stab": "pad", "guitar": "guitar_acoustic",
+    "guitar_acoustic": "piano", "pad": "strings", "lead_square": "lead_saw", "lead_saw": "lead_square",
+    "lead_flute": "lead_bell", "lead_bell": "lead_vibes", "lead_vibes": "lead_bell", "lead_piano": "lead_bell",
+}  # fmt: skip
+
+
+def remaster(parent: Plan, *, level: str, seed: str) -> Plan:
+    """The same song produced again: ``subtle`` replays it (new humanisation), ``normal`` also new grooves and
+    voicings, ``high`` also other instruments of the same style."""
+    rng = rng_for("remaster", seed, level)
+    plan = replace(parent, remaster=parent.remaster + 1)
+    if level in ("normal", "high"):
+        plan = replace(plan, sections=tuple(replace(s, seed=rng.getrandbits(32)) for s in plan.sections))
+    if level == "high":
+        style = plan.style
+        plan = replace(
+            plan,
+            style=replace(
+                style,
+                keys_patch=_ALTERNATIVES.get(style.keys_patch, style.keys_patch),
+                lead_patch=_ALTERNATIVES.get(style.lead_patch, style.lead_patch),
+            ),
+        )
+    return plan
+
+
+def add_vocals(
+    parent: Plan, *, lyrics: str, prompt: str, seed: str, start_s: float | None = None, end_s: float | None = None
+) -> Plan:
+    """Vocals sung over the parent's backing (all of it, or only between ``start_s`` and ``end_s``)."""
+    sung = swap_vocals(parent, prompt=prompt, lyrics=lyrics, seed=seed)
+    if start_s is None and end_s is None:
+        return sung
+    start = parent.tick_at(start_s or 0.0)
+    end = parent.ticks if end_s is None else parent.tick_at(end_s)
+    return replace(parent, patches=(*parent.patches, Patch(start, end, replace(sung, patches=()))))
+
+
+def add_instrumental(parent: Plan, *, prompt: str, seed: str) -> Plan:
+    """A new backing under the parent's vocal (its melody and words kept note for note)."""
+    return swap_sound(parent, prompt=prompt, seed=seed)
+
+
+def _snap(pitch: int, classes: frozenset[int], pool: list[int]) -> int:
+    """The pool pitch nearest ``pitch`` that belongs to the chord (or to the key, when none does)."""
+    tones = [p for p in pool if p % 12 in classes] or pool
+    return min(tones, key=lambda p: (abs(p - pitch), p)) if tones else pitch
+
+
+def mashup(melody_from: Plan, backing_from: Plan, *, prompt: str, seed: str) -> Plan:
+    """``melody_from``'s tune (and words) sung over ``backing_from``'s song: its style, tempo, key, form, chords.
+
+    Each verse, chorus and bridge of the backing takes the tune of the melody song's section of the same kind,
+    stretched to the section's length, moved into the backing's key and bent onto its chords where it lands on a
+    strong beat.
+    """
+    rng = rng_for("mashup", seed, prompt)
+    style = read(prompt).style if prompt.strip() else backing_from.style
+    voice = melody_from.voice
+    host = replace(backing_from, style=style, voice=voice, patches=(), head=None, cut=0)
+    low, high = register(voice, style.lead_patch)
+    composer = composer_for(host, rng, None)
+    pool = [p for p in range(low, high + 1) if p % 12 in {(host.tonic + step) % 12 for step in _scale(host)}]
+    shift = (host.tonic - melody_from.tonic) % 12
+    shift = shift - 12 if shift > 6 else shift
+    sources = {}
+    for section in melody_from.sections:
+        if section.melody and section.kind not in sources:
+            sources[section.kind] = section
+    fallback = next(iter(sources.values()), None)
+    sections = []
+    for section in host.sections:
+        source = sources.get(section.kind) or (fallback if section.kind in ("verse", "chorus", "bridge") else None)
+        if source is None or section.kind in ("intro", "outro"):
+            sections.append(replace(section, melody=(), lines=(), seed=rng.getrandbits(32)))
+            continue
+        ratio = section.ticks / source.ticks
+        bounds, at = [], 0
+        for degree, length in section.chords:
+            bounds.append((at, at + length, composer.chord_classes(degree)))
+            at += length
+        tunes = []
+        for tune in source.melody:
+            start = round(tune.start * ratio / 120) * 120
+            end = max(start + 120, round(tune.end * ratio / 120) * 120)
+            if start >= section.ticks:
+                continue
+            pitch = tune.pitch + shift
+            strong = start % 960 == 0 or end - start >= 480
+            classes = next((c for a, b, c in bounds if a <= start < b), bounds[-1][2])
+            in_key = [p for p in pool if abs(p - pitch) <= 2] or pool
+            pitch = _snap(pitch, classes, pool) if strong else min(in_key, key=lambda p: (abs(p - pitch), p))
+            tunes.append(replace(tune, start=start, end=min(end, section.ticks), pitch=pitch))
+        sections.append(replace(section, melody=tuple(tunes), lines=source.lines, seed=rng.getrandbits(32)))
+    return replace(host, sections=tuple(sections), seed=rng.getrandbits(32))
+
+
+def _scale(plan: Plan) -> tuple[int, ...]:
+    return SCALES[plan.mode]
+
+
+def sample(
+    parent: Plan,
+    *,
+    start_s: float,
+    end_s: float,
+    prompt: str,
+    lyrics: str,
+    seed: str,
+    instrumental: bool = False,
+) -> Plan:
+    """A new song grown from a stretch of the parent: its tempo and key, the chords heard there as the new
+    progression, the tune heard there as the new verse's motif; the style from ``prompt`` (or the parent's)."""
+    rng = rng_for("sample", seed, prompt, lyrics, start_s, end_s)
+    start, end = parent.tick_at(start_s), parent.tick_at(end_s)
+    degrees: list[int] = []
+    source: Section | None = None
+    at = 0
+    for section in parent.sections:
+        if source is None and at <= start < at + section.ticks:
+            source = section
+        for degree, length in section.chords:
+            if at < end and at + length > start and (not degrees or degrees[-1] != degree):
+                degrees.append(degree)
+            at += length
+    fallback = _progressions(parent)
+    verse = tuple((degrees * 4)[:4]) if degrees else fallback["verse"]
+    progs = {"verse": verse, "chorus": verse[2:] + verse[:2], "bridge": fallback["bridge"]}
+    reading = read(prompt) if prompt.strip() else None
+    style = reading.style if reading else parent.style
+    sung = not instrumental and not words.is_instrumental(lyrics)
+    voice = ((reading.voice if reading else "") or parent.voice or rng.choice(("female", "male"))) if sung else ""
+    low, high = register(voice, style.lead_patch)
+    composer = Composer(
+        parent.tonic, parent.mode, style.extensions, style.phrase_feel, low, high, rng,
+        LyricQueue(lyrics) if sung else None, {},
+    )  # fmt: skip
+    if source is not None and source.melody:
+        composer.learn(replace(source, kind="verse", lines=()))
+    form = choose_form(parent.bpm, rng)
+    sections = tuple(
+        composer.section(kind, label, bars, section_chords(kind, bars, form.phrase, progs))
+        for kind, label, bars in form.sections
+    )
+    return Plan(style, parent.bpm, parent.tonic, parent.mode, voice, sections, rng.getrandbits(32))
