@@ -35,6 +35,11 @@ class FileRoutes:
             mood = (plan.style.name, plan.mode) if plan is not None else None
             body = await asyncio.to_thread(render_png, clip.art_key, clip.title, mood=mood)
             return web.Response(body=body, content_type="image/png")
+        if extension.lower() == "mid":
+            midi = await asyncio.to_thread(self.sandbox.songs.midi, clip)
+            if midi is None:
+                return web.json_response({"error": "File not found"}, status=404)
+            return web.Response(body=midi, content_type="audio/midi")
         if clip.audio is not None:
             return web.Response(body=clip.audio, content_type=clip.content_type or "application/octet-stream")
         audio = await asyncio.to_thread(self.sandbox.songs.wav, clip)
