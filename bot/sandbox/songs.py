@@ -99,6 +99,8 @@ class Songs:
         if found is not None or clip.recipe is None or clip.recipe.op in _NOT_SONGS:
             return found
         plan = self._realise(clip.recipe)
+        if clip.recipe.instrumental and plan.voice and clip.recipe.op != "create":
+            plan = derive.without_vocals(plan)  # "make_instrumental" on a derived song: the tune is played
         with self._lock:
             self._plans[clip.clip_id] = plan
         return plan

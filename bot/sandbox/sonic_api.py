@@ -11,6 +11,7 @@ played, the BPM is its tempo and the lyrics timeline says when each word is sung
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -207,6 +208,8 @@ class SonicApi:
                     start_s=start,
                     end_s=end,
                 )
+            if instrumental:
+                recipe = replace(recipe, instrumental=True)  # the tune is played, not sung
             shown_lyrics = words or parent.lyrics
             clips.append(
                 self._fields(
@@ -216,7 +219,6 @@ class SonicApi:
                     shown_lyrics,
                     recipe,
                     quoted=lyrics.phrase(words) or lyrics.phrase(tags),
-                    instrumental=instrumental,
                 )
             )
         return clips
@@ -293,9 +295,7 @@ class SonicApi:
         recipe: Recipe,
         *,
         quoted: str,
-        instrumental: bool = False,
     ) -> dict[str, Any]:
-        del instrumental  # accepted like the service does; the parent's music decides
         return {
             "title": title,
             "sound": sound,
@@ -404,9 +404,10 @@ class SonicApi:
             except Rejected as exc:
                 return error(exc.status, exc.message)
         else:
-            source, failed = await self._fetch_upload(url, steps)
-            if failed is not None:
-                return failed
+            fetched = await self._fetch_upload(url, steps)
+            if isinstance(fetched, web.Response):
+                return fetched
+            source = fetched
         if end is not None and end > self.sandbox.songs.duration(source) + 0.01:
             steps["sample"] = {"success": False, "error": "The sample window is longer than the track"}
             return web.json_response(
@@ -477,9 +478,10 @@ class SonicApi:
         except Rejected as exc:
             return error(exc.status, exc.message)
         steps: dict[str, Any] = {}
-        source, failed = await self._fetch_upload(url, steps)
-        if failed is not None:
-            return failed
+        fetched = await self._fetch_upload(url, steps)
+        if isinstance(fetched, web.Response):
+            return fetched
+        source = fetched
         try:
             songs = self._song_task(task_type, operation, {**body, "continue_clip_id": source.clip_id}, model)
             self._moderate(songs[0]["quoted"])
@@ -491,18 +493,17 @@ class SonicApi:
             {"code": 200, "message": "success", "task_id": task_id, "steps": steps, "failed_step": None}
         )
 
-    async def _fetch_upload(self, url: str, steps: dict[str, Any]) -> tuple[ClipSpec, web.Response | None]:
-        """Bring ``url`` in as an uploaded clip; on failure the answer is a 200 naming the failed step."""
+    async def _fetch_upload(self, url: str, steps: dict[str, Any]) -> ClipSpec | web.Response:
+        """``url`` brought in as an uploaded clip; on failure, the answer: a 200 naming the failed step."""
         try:
             clip = await self._uploaded(url)
         except FetchError as exc:
             message = f"Could not download the audio from the given url: {exc}"
             steps["upload"] = {"success": False, "error": message}
-            answer = web.json_response({"code": 400, "message": message, "steps": steps, "failed_step": "upload"})
-            return None, answer  # type: ignore[return-value]
+            return web.json_response({"code": 400, "message": message, "steps": steps, "failed_step": "upload"})
         self.sandbox.store.charge(COSTS[Operation.UPLOAD])
         steps["upload"] = {"success": True, "clip_id": clip.clip_id}
-        return clip, None
+        return clip
 
     async def _uploaded(self, url: str) -> ClipSpec:
         data, content_type, extension = await self.sandbox.fetch_upload(url)

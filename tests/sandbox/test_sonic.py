@@ -586,3 +586,19 @@ async def test_a_finished_task_posts_its_webhook() -> None:
     assert event["task_id"] == task_id and event["platform"] == "sonic" and event["event"] == "song.completed"
     assert len(event["data"]) == 2 and {c["state"] for c in event["data"]} == {"succeeded"}
     assert event["data"][0]["mv"] == "chirp-crow"
+
+
+async def test_make_instrumental_on_a_cover_plays_the_tune_instead_of_singing_it(
+    sandbox: Sandbox, sonic: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    [clip, _] = await song(sonic, clock)
+    task_id = await start(
+        sonic, task_type="cover_music", continue_clip_id=clip["clip_id"], tags="jazz", make_instrumental=True
+    )
+    [cover, _] = await done(sonic, clock, task_id)
+    parent, covered = score_of(sandbox, clip["clip_id"]), score_of(sandbox, cover["clip_id"])
+    assert "vocal" in parent.voices and "vocal" not in covered.voices and not covered.lyrics
+    played = covered.part("lead")
+    sung = parent.part("vocal")
+    assert played is not None and sung is not None
+    assert [n.pitch for n in played.notes] == [n.pitch for n in sung.notes]

@@ -272,7 +272,7 @@ def swap_vocals(parent: Plan, *, prompt: str, lyrics: str, seed: str) -> Plan:
     """The same backing, note for note; new words, tune and singer."""
     rng = rng_for("swap-vocals", seed, prompt)
     if words.is_instrumental(lyrics):
-        return replace(parent, voice="", sections=tuple(replace(s, lines=()) for s in parent.sections))
+        return without_vocals(parent)
     other = {"female": "male", "male": "female"}
     voice = read(prompt).voice or other.get(parent.voice, rng.choice(("female", "male")))
     plan = replace(parent, voice=voice)
@@ -286,6 +286,11 @@ def swap_vocals(parent: Plan, *, prompt: str, lyrics: str, seed: str) -> Plan:
         else:
             sections.append(replace(section, melody=() if section.kind == "outro" else section.melody))
     return replace(plan, sections=tuple(sections))
+
+
+def without_vocals(plan: Plan) -> Plan:
+    """The same song with its tune played by the style's lead instrument instead of sung."""
+    return replace(plan, voice="", sections=tuple(replace(s, lines=()) for s in plan.sections))
 
 
 def swap_sound(parent: Plan, *, prompt: str, seed: str) -> Plan:
