@@ -26,6 +26,7 @@ _RELEASE_PER_BLOCK = 0.004  # the limiter lets go over ~0.4 s
 FADE_IN_S = 0.005
 FADE_OUT_S = 0.25  # the end of a song that ends by itself
 FADE_CUT_S = 1.5  # a song cut short (a forced length) fades out over this
+PRESENCE = 0.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,15 @@ def _limiter(signal: np.ndarray) -> np.ndarray:
     return np.interp(np.arange(n), centres, gains).astype(F32)
 
 
+def presence(signal: np.ndarray, amount: float = PRESENCE) -> np.ndarray:
+    """A broad lift around 5 kHz (about +3 dB at 3 kHz, +5 dB at 5.5 kHz, flat below 1 kHz): the bite that small
+    speakers reproduce best. A 5-tap FIR, y = x + a * (x - (x[n-2] + x[n+2]) / 2), so it is linear and cheap."""
+    out = signal * F32(1.0 + amount)
+    out[2:] -= signal[:-2] * F32(amount / 2)
+    out[:-2] -= signal[2:] * F32(amount / 2)
+    return out
+
+
 def _fades(n: int, cut: bool) -> np.ndarray:
     curve = np.ones(n, dtype=F32)
     fade_in = min(n, int(FADE_IN_S * SAMPLE_RATE))
@@ -122,7 +132,7 @@ def render(score: Score, *, remaster: int = 0) -> Mix:
         level = playing_rms(dry)
         if level > 0:
             dry *= F32(PART_REFERENCE * 10 ** (part.gain_db / 20) / level)
-        voices[part.name] = dry + reverb(dry, part.reverb, decay)
+        voices[part.name] = presence(dry + reverb(dry, part.reverb, decay))
     stack = list(voices.values())
     summed = np.sum(stack, axis=0, dtype=F32) if stack else np.zeros(total, dtype=F32)
     loudness = float(np.sqrt(np.mean(summed.astype(np.float64) ** 2)))

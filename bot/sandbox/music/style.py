@@ -59,7 +59,7 @@ PRESETS: dict[str, Style] = {
     ),
     "jazz": Style(
         "jazz", (92, 136), 0.64, 8, "jazz", "jazz", "walking", "bass_upright", "jazz", "epiano", "lead_vibes",
-        "", "jazz", 4, ("major", "dorian"), 0.4, -3.0, 0.25, 1.2, 0.55, "flowing",
+        "", "jazz", 4, ("major", "dorian"), 0.4, -6.0, 0.25, 1.2, 0.55, "flowing",
     ),
     "ambient": Style(
         "ambient", (60, 76), 0.5, 16, "none", "soft", "pedal", "bass_sub", "hold", "pad", "lead_bell",

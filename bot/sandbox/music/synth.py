@@ -215,7 +215,8 @@ def epiano(pitch: int, velocity: float, held: int) -> np.ndarray:
     n = len(env)
     t = _times(n)
     w = 2 * np.pi * hz(pitch) * t
-    index = (0.3 + 1.5 * velocity) * np.exp(-t / 0.22) + 0.25
+    room = max(0.0, (0.45 * SAMPLE_RATE - hz(pitch)) / hz(pitch) - 1.0)  # sidebands stay under Nyquist
+    index = np.minimum(room, (0.3 + 1.5 * velocity) * np.exp(-t / 0.22) + 0.25)
     tone = np.sin(w + index * np.sin(w)).astype(F32)
     if hz(pitch) * 7 < 0.45 * SAMPLE_RATE:  # the tine's bell-like strike
         tone += (0.12 * velocity * np.exp(-t / 0.05) * np.sin(7 * w)).astype(F32)
@@ -330,8 +331,11 @@ def lead_bell(pitch: int, velocity: float, held: int) -> np.ndarray:
     n = len(env)
     t = _times(n)
     w = 2 * np.pi * hz(pitch) * t
-    index = 2.2 * np.exp(-t / 0.35) + 0.2
-    ratio = 3.5 if hz(pitch) * 3.5 * 3 < 0.45 * SAMPLE_RATE else 1.0
+    ratio = 3.5
+    # FM makes sidebands at f + k * ratio * f, about index + 1 of them: keep them under Nyquist (no aliasing).
+    room = (0.45 * SAMPLE_RATE - hz(pitch)) / (ratio * hz(pitch)) - 1.0
+    peak = max(0.0, min(2.2, room))
+    index = peak * np.exp(-t / 0.35) + min(0.2, peak)
     return (np.sin(w + index * np.sin(ratio * w)) * env).astype(F32)
 
 
@@ -387,12 +391,17 @@ def _sing(note: Note, previous: Note | None, female: bool, seconds: Callable[[in
     voice = _read(table, _phase(hz(note.pitch), n, drift=drift)) * env
     breath = np.resize(_noise(8192, 1200.0, 7000.0, 31), n) * env * F32(0.035)
     voice += breath
-    if onset == "s":
-        hiss = _noise(2048, 4000.0, 10000.0, 37)[: min(n, int(0.07 * SAMPLE_RATE))]
-        voice[: len(hiss)] += hiss * np.linspace(0.22, 0.0, len(hiss), dtype=F32)
-    elif onset == "t":
-        burst = _noise(1024, 1500.0, 8000.0, 41)[: min(n, int(0.015 * SAMPLE_RATE))]
-        voice[: len(burst)] += burst * np.linspace(0.3, 0.0, len(burst), dtype=F32)
+    if onset in ("s", "t"):
+        # A hiss for sibilants, a short burst for plosives, each opening over 2 ms (no digital click).
+        noise, seconds, level = (
+            (_noise(2048, 4000.0, 10000.0, 37), 0.07, 0.22)
+            if onset == "s"
+            else (_noise(1024, 1500.0, 8000.0, 41), 0.015, 0.3)
+        )
+        burst = noise[: min(n, int(seconds * SAMPLE_RATE))]
+        shape = np.linspace(level, 0.0, len(burst), dtype=F32)
+        shape[:44] *= np.linspace(0.0, 1.0, min(44, len(shape)), dtype=F32)[: len(shape[:44])]
+        voice[: len(burst)] += burst * shape
     return voice * F32(_velocity(note, 1.2))
 
 
@@ -473,7 +482,7 @@ def drum_sound(kit_name: str, key: int) -> np.ndarray:
         t = _times(n)
         ping = sum(np.sin(2 * np.pi * f * t) for f in (3150.0, 4270.0, 5010.0)) / 3
         wash = _noise(n, 3500.0, kit.hat_top, 17)
-        return ((0.35 * ping + 0.5 * wash) * np.exp(-t / 0.45)).astype(F32)
+        return ((0.2 * ping + 0.28 * wash) * np.exp(-t / 0.45)).astype(F32)  # under the kit, not over it
     if key == CRASH:
         n = length(2.0)
         t = _times(n)
