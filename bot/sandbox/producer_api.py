@@ -199,6 +199,7 @@ class ProducerApi:
             lyrics="",
             seed=_derived_seed(task_id),
             mv=DEFAULT_MODEL,
+            recipe=Recipe("upload"),
         )
         task = self._task(task_id, Operation.UPLOAD, [clip.clip_id], FILE_COST, webhook, request)
         self.sandbox.open_task(task, upload_url=source)

@@ -58,7 +58,6 @@ class Recipe:
 # Stem names a Sonic client sees, and the parts of the score each one holds.
 BASIC_STEMS = (("Vocals", ("vocal",)), ("Instrumental", ("drums", "bass", "keys", "pad", "lead")))
 STEM_NAMES = {"drums": "Drums", "bass": "Bass", "keys": "Keys", "pad": "Pad", "lead": "Lead", "vocal": "Vocals"}
-_NOT_SONGS = frozenset({"upload", "stem", "vox"})  # files cut from another clip's song (or brought in): no plan
 RECOGNISED_KEPT = 512
 
 
@@ -85,6 +84,7 @@ class Songs:
         self._clip = clips  # looks a clip up in the sandbox's current store (tests may swap the store)
         self.clip_seconds = clip_seconds  # forces every clip's length (fast tests); None = the song's own
         self._plans: dict[str, Plan] = {}
+        self._standins: dict[str, Plan] = {}  # foreign uploads: what derived songs start from
         self._scores: _Lru[Score] = _Lru(SCORES_KEPT)
         self._mixes: _Lru[Mix] = _Lru(MIXES_KEPT)
         # The sandbox's own WAV files by content digest: an upload of one is recognised as the song it is.
@@ -93,11 +93,14 @@ class Songs:
 
     # --- plans --------------------------------------------------------------------------------------------------
     def plan(self, clip: ClipSpec) -> Plan | None:
-        """The clip's plan; None for an upload (its music is the file it came with)."""
+        """The clip's plan: the music it is. None for a file cut from another song (a stem) and for an upload the
+        sandbox did not make (its music is only the file it came with)."""
         with self._lock:
             found = self._plans.get(clip.clip_id)
-        if found is not None or clip.recipe is None or clip.recipe.op in _NOT_SONGS:
+        if found is not None or clip.recipe is None or clip.recipe.op in ("stem", "vox"):
             return found
+        if clip.recipe.op == "upload":
+            return self._recognised(clip)
         plan = self._realise(clip.recipe)
         if clip.recipe.instrumental and plan.voice and clip.recipe.op != "create":
             plan = derive.without_vocals(plan)  # "make_instrumental" on a derived song: the tune is played
@@ -105,27 +108,34 @@ class Songs:
             self._plans[clip.clip_id] = plan
         return plan
 
+    def _recognised(self, clip: ClipSpec) -> Plan | None:
+        """An upload of one of the sandbox's own WAV files is that song: the bytes say which (by digest)."""
+        if clip.audio is None:
+            return None
+        digest = hashlib.sha256(clip.audio).hexdigest()[:16]
+        with self._lock:
+            known = self._rendered.get(digest)
+        original = self._clip(known) if known else None
+        plan = self.plan(original) if original is not None else None
+        if plan is not None:
+            with self._lock:
+                self._plans[clip.clip_id] = plan
+        return plan
+
     def source_plan(self, clip: ClipSpec) -> Plan:
-        """The plan a derived operation starts from: an upload's stands in, composed from its name and bytes."""
+        """The plan a derived operation starts from; a foreign upload's is a stand-in composed from its name and
+        bytes (kept apart, so the upload itself still has no notes to report)."""
         plan = self.plan(clip)
         if plan is not None:
             return plan
         with self._lock:
-            found = self._plans.get(clip.clip_id)
+            found = self._standins.get(clip.clip_id)
         if found is not None:
             return found
         digest = hashlib.sha256(clip.audio or clip.clip_id.encode()).hexdigest()[:16]
-        with self._lock:
-            known = self._rendered.get(digest)
-        original = self._clip(known) if known else None
-        if original is not None and (origin := self.plan(original)) is not None:
-            # Our own song coming back as an upload: the bytes are that clip's, so is the music.
-            with self._lock:
-                self._plans[clip.clip_id] = origin
-            return origin
         plan = compose(f"{clip.title} {clip.sound}", clip.lyrics, digest, instrumental=not clip.lyrics.strip())
         with self._lock:
-            self._plans[clip.clip_id] = plan
+            self._standins[clip.clip_id] = plan
         return plan
 
     def _parent(self, recipe: Recipe, index: int = 0) -> tuple[Plan, ClipSpec] | None:

@@ -562,7 +562,9 @@ class SonicApi:
         except Rejected as exc:
             return error(exc.status, exc.message)
         score = self.sandbox.songs.score(source)
-        voices = score.voices if score is not None else ()
+        if score is None:
+            return error(400, "The sandbox can only split songs it made (this upload is a file it did not)")
+        voices = score.voices
         if operation is Operation.STEMS_BASIC:
             splits = [(name, tuple(v for v in parts if v in voices)) for name, parts in BASIC_STEMS]
         else:
@@ -595,15 +597,15 @@ class SonicApi:
             clip = await self._tool_clip(request, Operation.MIDI)
         except Rejected as exc:
             return error(exc.status, exc.message)
+        score = self.sandbox.songs.score(clip)
+        if score is None:
+            return error(400, "The sandbox can only transcribe songs it made (this upload is a file it did not)")
         now = self.sandbox.now()
         asked = self._midi_asked.setdefault(clip.clip_id, now)
         if now - asked < min(2.0, MIDI_READY_FRACTION * self.sandbox.render_seconds):
             return web.json_response(
                 {"code": 202, "message": "MIDI is being generated, please retry later"}, status=202
             )
-        score = self.sandbox.songs.score(clip)
-        if score is None:
-            return error(400, "This clip has no notes to transcribe")
         self.sandbox.store.charge(COSTS[Operation.MIDI])
         data = {"midi_url": _files(str(request.url.origin()), clip, "mid"), "instruments": midi.instruments(score)}
         return web.json_response({"code": 200, "message": "success", "data": data})
@@ -647,7 +649,9 @@ class SonicApi:
             clip = await self._tool_clip(request, Operation.BPM)
         except Rejected as exc:
             return error(exc.status, exc.message)
-        plan = self.sandbox.songs.source_plan(clip)
+        plan = self.sandbox.songs.plan(clip)
+        if plan is None:
+            return error(400, "The sandbox can only tell the tempo of songs it made (this upload is a file it did not)")
         self.sandbox.store.charge(COSTS[Operation.BPM])
         tempo = float(plan.bpm)  # one tempo for the whole song: average, slowest and fastest agree
         return web.json_response(

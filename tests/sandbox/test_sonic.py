@@ -228,6 +228,11 @@ async def test_upload_answers_at_once_and_needs_the_upload_task_types(
     assert len(await done(sonic, clock, cover_id)) == 2
     missing = await sonic.post("/sonic/upload", json={"url": f"{audio_host}/nothing.mp3"})
     assert missing.status_code == 400 and "Could not download" in missing.json()["error"]
+    # A file the sandbox did not make has no notes to split, time or transcribe: refused, free.
+    for name in ("stems/full", "bpm", "midi", "vox"):
+        refused = await tool(sonic, name, clip_id=clip_id)
+        assert refused.status_code == 400, name
+    assert (await tool(sonic, "aligned-lyrics", clip_id=clip_id)).status_code == 404
 
 
 async def test_upload_extend_in_one_call_and_its_failed_step(
