@@ -6,6 +6,7 @@ import { Chat } from "./chat.js";
 import { Composer } from "./composer.js";
 import { h } from "./dom.js";
 import { intColour } from "./format.js";
+import { revealSpoiler } from "./markdown.js";
 import { Gateway, gatewayUrl } from "./gateway.js";
 import { Interactions } from "./interactions.js";
 import { MemberList } from "./members.js";
@@ -406,6 +407,8 @@ class App {
     const raw = pg?.avatar_color;
     if (typeof raw === "string" && /^#[0-9a-f]{6}$/i.test(raw)) return raw;
     if (typeof raw === "number") return intColour(raw) || AVATAR_PALETTE[0];
+    const accent = intColour(user.accent_color ?? this.member(user.id)?.user?.accent_color);
+    if (accent) return accent;
     if (user.bot) return "#7c5cff";
     try {
       return AVATAR_PALETTE[Number((BigInt(user.id) >> 22n) % 6n)];
@@ -558,9 +561,7 @@ class App {
     const target = event.target;
     const spoiler = target.closest(".spoiler:not(.revealed)");
     if (spoiler) {
-      spoiler.classList.add("revealed");
-      spoiler.setAttribute("aria-expanded", "true");
-      spoiler.querySelector(".spoiler-content")?.removeAttribute("aria-hidden");
+      revealSpoiler(spoiler);
       return;
     }
     const messageId = target.closest("[data-message-id]")?.dataset.messageId;

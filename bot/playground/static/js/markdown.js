@@ -260,3 +260,13 @@ function toDom(node, ctx) {
       return document.createTextNode("");
   }
 }
+
+/** Reveal a spoiler (click or Enter on it), as Discord's client does: once revealed it stays revealed. */
+export function revealSpoiler(spoiler) {
+  spoiler.classList.add("revealed");
+  spoiler.setAttribute("aria-expanded", "true");
+  spoiler.removeAttribute("role");
+  spoiler.removeAttribute("aria-label");
+  spoiler.removeAttribute("tabindex");
+  spoiler.querySelector(".spoiler-content")?.removeAttribute("aria-hidden");
+}
