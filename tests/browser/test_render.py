@@ -59,7 +59,9 @@ def test_markdown_subset(page: Any) -> None:
     masked = article.get_by_role("link", name="masked")
     assert masked.get_attribute("href") == "https://example.com/masked"
     assert masked.get_attribute("target") == "_blank"
-    assert article.get_by_role("link", name="https://example.com/auto").get_attribute("href") == "https://example.com/auto"
+    assert (
+        article.get_by_role("link", name="https://example.com/auto").get_attribute("href") == "https://example.com/auto"
+    )
     # Hostile input stays text: no javascript: link, no HTML element.
     text = article.inner_text()
     assert "[bad](javascript:alert(1))" in text
@@ -155,7 +157,10 @@ def test_attachments_audio_image_file_and_karaoke(page: Any) -> None:
     # The .lrc beside the audio plays as karaoke: seeking highlights the line being sung.
     lyrics = article.get_by_role("list", name="Lyrics")
     assert lyrics.get_by_role("listitem").all_inner_texts() == [
-        "rain on the window", "night in the city", "la la la", "la la la",
+        "rain on the window",
+        "night in the city",
+        "la la la",
+        "la la la",
     ]
     audio.evaluate("a => { a.currentTime = 1.2; }")
     current = lyrics.locator("li[aria-current='true']")
@@ -219,7 +224,8 @@ def test_typed_slash_options_parse_like_discord(page: Any) -> None:
             {type: 4, name: 'seed'}, {type: 10, name: 'weirdness'}]},
           {type: 2, name: 'admin', options: [{type: 1, name: 'reset', options: []}]}]}];
         const entries = s.flattenCommands(commands);
-        const text = '/music create prompt:lofi beats in the rain title:Night Rain seed:42 weirdness:0.5 instrumental:yes';
+        const text = '/music create prompt:lofi beats in the rain title:Night Rain seed:42 weirdness:0.5 '
+          + 'instrumental:yes';
         const m = s.matchEntry(text, entries);
         const parsed = s.parseOptions(text, m.head, m.entry.options);
         const values = Object.fromEntries(parsed.values.map(v => [v.name,
