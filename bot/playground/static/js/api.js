@@ -1,8 +1,23 @@
 // REST client for the playground's Discord API, as the signed-in member (user token in Authorization).
 
+/** The first detailed reason in Discord's nested form errors ({errors: {data: {options: {_errors: [...]}}}}). */
+function firstFormError(errors, path = []) {
+  if (!errors || typeof errors !== "object") return null;
+  if (Array.isArray(errors._errors) && errors._errors.length) {
+    const where = path.filter((p) => !/^\d+$/.test(p)).join(".");
+    return `${errors._errors[0].message}${where ? ` (${where})` : ""}`;
+  }
+  for (const [key, value] of Object.entries(errors)) {
+    const found = firstFormError(value, [...path, key]);
+    if (found) return found;
+  }
+  return null;
+}
+
 export class ApiError extends Error {
   constructor(status, body) {
-    const message = body?.message || `HTTP ${status}`;
+    const detail = firstFormError(body?.errors);
+    const message = `${body?.message || `HTTP ${status}`}${detail ? `: ${detail}` : ""}`;
     super(message);
     this.status = status;
     this.code = body?.code;
@@ -57,7 +72,8 @@ export async function fetchMembers() {
   return response.json();
 }
 
-export async function resetPlayground() {
-  const response = await fetch("/app/reset", { method: "POST" });
+export async function resetPlayground(token) {
+  // The member's token goes with it: no other web page can send that header here, so none can wipe the playground.
+  const response = await fetch("/app/reset", { method: "POST", headers: { Authorization: token } });
   if (!response.ok) throw new Error(`Reset failed (HTTP ${response.status})`);
 }

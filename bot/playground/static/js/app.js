@@ -101,7 +101,7 @@ class App {
     });
     if (!ok) return;
     try {
-      await resetPlayground();
+      await resetPlayground(this.api.token);
       location.reload();
     } catch (err) {
       this.toast(err.message);
@@ -110,8 +110,13 @@ class App {
 
   connection(status) {
     const el = $("connection");
-    el.classList.toggle("down", status === "disconnected");
-    el.textContent = status === "connected" ? "" : status === "connecting" ? "Connecting…" : "Disconnected · reconnecting…";
+    el.classList.toggle("down", status === "disconnected" || status === "refused");
+    el.textContent = {
+      connected: "",
+      connecting: "Connecting…",
+      disconnected: "Disconnected · reconnecting…",
+      refused: "Signed out: this member's token was refused. Reload the page.",
+    }[status];
   }
 
   toast(text) {
