@@ -71,7 +71,8 @@ class App {
     const select = $("acting-as");
     select.replaceChildren(
       ...this.playgroundMembers.map((m) =>
-        h("option", { value: m.id, selected: m.id === selectedId }, `${m.global_name || m.username}${m.is_owner ? " (owner)" : ""}`)),
+        h("option", { value: m.id, selected: m.id === selectedId, title: m.is_owner ? "the server's owner" : null },
+          m.global_name || m.username)),
     );
   }
 
@@ -449,6 +450,7 @@ class App {
         return role ? { name: role.name, color: this.roleColour(role) } : null;
       },
       thread: (id) => (id ? this.guild?.channels.get(id) || null : null),
+      message: (id) => (id ? this.chat.find(id)?.message || null : null),
       authorOf: (message) => this.authorOf(message),
       mentionsMe: (message) =>
         Boolean(this.me && ((message.mentions || []).some((u) => u.id === this.me.id) || message.mention_everyone)),

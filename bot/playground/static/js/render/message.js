@@ -47,20 +47,42 @@ function avatar(author) {
   );
 }
 
+function snippet(message) {
+  const text = message.content || message.embeds?.[0]?.title || message.embeds?.[0]?.description || "";
+  return text.length > 80 ? `${text.slice(0, 79)}…` : text || "Click to see attachment";
+}
+
+/** Above a reply to an interaction: "@Ana used /music create", or for a button press the message it was on. */
 function interactionHeader(message, ctx) {
   const meta = message.interaction_metadata || message.interaction;
   if (!meta) return null;
-  const user = meta.user ? ctx.authorOf({ author: meta.user }) : null;
   const name = meta.name || message.interaction?.name;
-  if (!user) return null;
+  const pressedOn = !name && meta.interacted_message_id ? ctx.message?.(meta.interacted_message_id) : null;
+  const who = pressedOn ? ctx.authorOf(pressedOn) : meta.user ? ctx.authorOf({ author: meta.user }) : null;
+  if (!who) return null;
   return h(
     "div",
     { class: "reply-header" },
     h("span", { class: "reply-spine", "aria-hidden": "true" }),
-    h("span", { class: "avatar avatar-small", style: { backgroundColor: user.avatarColor || "#5865f2" }, "aria-hidden": "true" }, user.initial),
-    h("span", { class: "reply-user", style: user.color ? { color: user.color } : null }, `@${user.name}`),
+    h("span", { class: "avatar avatar-small", style: { backgroundColor: who.avatarColor || "#5865f2" }, "aria-hidden": "true" }, who.initial),
+    h("span", { class: "reply-user", style: who.color ? { color: who.color } : null }, `@${who.name}`),
     name ? [" used ", h("span", { class: "reply-command" }, `/${name}`)] : null,
+    pressedOn ? h("span", { class: "reply-snippet" }, snippet(pressedOn)) : null,
   );
+}
+
+function eyeIcon() {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "16");
+  svg.setAttribute("height", "16");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("class", "eye");
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("fill", "currentColor");
+  path.setAttribute("d", "M12 5C5.6 5 2 12 2 12s3.6 7 10 7 10-7 10-7-3.6-7-10-7Zm0 11.5A4.5 4.5 0 1 1 12 7.5a4.5 4.5 0 0 1 0 9Zm0-7a2.5 2.5 0 1 0 0 5 2.5 2.5 0 0 0 0-5Z");
+  svg.appendChild(path);
+  return svg;
 }
 
 function threadLink(message, ctx) {
@@ -79,7 +101,7 @@ function ephemeralFooter() {
   return h(
     "div",
     { class: "ephemeral-footer" },
-    h("span", { class: "eye", "aria-hidden": "true" }, "👁"),
+    eyeIcon(),
     " Only you can see this · ",
     h("button", { type: "button", class: "link-button", "data-dismiss": "1" }, "Dismiss message"),
   );
