@@ -138,11 +138,20 @@ def test_extend_form_then_the_remix_lands_in_the_thread(page: Any, night_rain: A
 
 def write_screenshot(page: Any, post: Any) -> None:
     """The README's picture: the playground with a track post, its player and buttons, and its thread."""
-    post.scroll_into_view_if_needed()
-    page.evaluate("document.getElementById('scroller').scrollTop = 1e9")
+    for dismiss in page.get_by_role("button", name="Dismiss message").all():
+        dismiss.click()
+    page.set_viewport_size({"width": 1400, "height": 1100})
+    post.evaluate(
+        """el => {
+            const scroller = document.getElementById('scroller');
+            const top = el.closest('li').getBoundingClientRect().top - scroller.getBoundingClientRect().top;
+            scroller.scrollTop += top - 8;
+        }"""
+    )
     page.mouse.move(0, 0)
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT))
+    page.set_viewport_size({"width": 1400, "height": 900})
 
 
 def test_track_autocomplete_lists_the_servers_tracks(page: Any, night_rain: Any) -> None:
