@@ -187,6 +187,9 @@ class App {
         this.guild?.roles.delete(d.role_id);
         this.memberList.render();
         break;
+      case "TYPING_START":
+        this.typingStart(d);
+        break;
       case "APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE":
         this.composer.autocompleteResponse(d);
         break;
@@ -267,7 +270,32 @@ class App {
     if (d.user.id === this.me?.id) this.renderMe();
   }
 
+  /** "Tunesmith is typing…": Discord shows it for 10 s or until that author's message arrives. */
+  typingStart(d) {
+    if (!d?.user_id || d.user_id === this.me?.id) return;
+    this.typing ||= new Map();
+    this.typing.set(`${d.channel_id}:${d.user_id}`, Date.now() + 10000);
+    this.renderTyping();
+    clearTimeout(this.typingTimer);
+    this.typingTimer = setTimeout(() => this.renderTyping(), 10500);
+  }
+
+  renderTyping() {
+    const now = Date.now();
+    const names = [];
+    for (const [key, until] of this.typing || []) {
+      const [channelId, userId] = key.split(":");
+      if (until < now) this.typing.delete(key);
+      else if (channelId === this.currentChannelId) names.push(this.displayName(userId));
+    }
+    const el = $("typing");
+    if (!names.length) el.replaceChildren();
+    else if (names.length === 1) el.replaceChildren(h("strong", null, names[0]), " is typing…");
+    else el.replaceChildren(h("strong", null, names.slice(0, -1).join(", ")), " and ", h("strong", null, names.at(-1)), " are typing…");
+  }
+
   messageCreate(message) {
+    if (this.typing?.delete(`${message.channel_id}:${message.author?.id}`)) this.renderTyping();
     this.interactions.sawMessage(message);
     this.chat.add(message);
     // A message in a thread: its starter's "N Messages ›" counts it.
@@ -325,6 +353,7 @@ class App {
     this.renderChannels();
     this.renderHeader();
     this.composer.setChannel(this.channelName(channelId));
+    this.renderTyping();
     this.chat.show(channelId);
   }
 
