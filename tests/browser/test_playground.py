@@ -18,6 +18,7 @@ import pytest
 
 from tests.browser.playground_process import PlaygroundProcess
 
+FIXTURES = Path(__file__).parent / "fixtures"
 TITLE = "Night Rain"
 TRACK_WAIT_MS = 45_000  # sandbox render (1 s) + queueing + delivery, with room for a busy 2-core machine
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "playground.png"
@@ -162,6 +163,34 @@ def test_track_autocomplete_lists_the_servers_tracks(page: Any, night_rain: Any)
     assert option.count() >= 1
     box.press("Escape")
     box.fill("")
+
+
+def test_upload_through_the_file_picker(page: Any) -> None:
+    box = composer(page, "studio")
+    box.fill("/music upload ")
+    option = page.locator("#autocomplete").get_by_role("option", name=re.compile(r"^file"))
+    with page.expect_file_chooser() as chooser:
+        option.click()
+    chooser.value.set_files(str(FIXTURES / "tone.wav"))
+    assert box.input_value().startswith("/music upload file:tone.wav")
+    box.press("End")
+    box.type("title:Rain sample")
+    box.press("Enter")
+    # Sent as multipart (payload_json + files[0]); the bot reads the file and posts it as a track.
+    track_post(page, "Rain sample").wait_for(timeout=TRACK_WAIT_MS)
+
+
+def test_admin_gives_a_member_a_role(page: Any) -> None:
+    page.locator("#members").get_by_role("button", name="Ben").click()
+    popout = page.get_by_role("dialog", name="Ben")
+    popout.get_by_label("Role to add").select_option(label="Musician")
+    popout.get_by_role("button", name="Add role").click()
+    remove = popout.get_by_role("button", name="Remove role Musician")
+    remove.wait_for()  # GUILD_MEMBER_UPDATE came back and the popout shows the role
+    remove.click()
+    remove.wait_for(state="detached")
+    page.keyboard.press("Escape")
+    popout.wait_for(state="detached")
 
 
 def test_title_over_80_characters_is_refused_ephemerally(page: Any) -> None:
