@@ -150,6 +150,7 @@ class App {
         break;
       case "MESSAGE_DELETE":
         this.chat.remove(d.channel_id, d.id);
+        this.countInThread(d.channel_id, -1);
         break;
       case "MESSAGE_DELETE_BULK":
         for (const id of d.ids || []) this.chat.remove(d.channel_id, id);
@@ -298,12 +299,15 @@ class App {
     if (this.typing?.delete(`${message.channel_id}:${message.author?.id}`)) this.renderTyping();
     this.interactions.sawMessage(message);
     this.chat.add(message);
-    // A message in a thread: its starter's "N Messages ›" counts it.
-    const thread = this.guild?.channels.get(message.channel_id);
-    if (thread && THREAD_TYPES.has(thread.type)) {
-      thread.message_count = (Number(thread.message_count) || 0) + 1;
-      if (thread.parent_id) this.chat.refresh(thread.parent_id, thread.id);
-    }
+    if (!(message.flags & 64)) this.countInThread(message.channel_id, 1);
+  }
+
+  /** A thread's starter shows "N Messages ›"; Discord sends no THREAD_UPDATE per message, so count here. */
+  countInThread(channelId, delta) {
+    const thread = this.guild?.channels.get(channelId);
+    if (!thread || !THREAD_TYPES.has(thread.type)) return;
+    thread.message_count = Math.max(0, (Number(thread.message_count) || 0) + delta);
+    if (thread.parent_id) this.chat.refresh(thread.parent_id, thread.id);
   }
 
   // ---------- commands ----------

@@ -86,7 +86,10 @@ function eyeIcon() {
 }
 
 function threadLink(message, ctx) {
-  const thread = ctx.thread?.(message.thread?.id) || message.thread;
+  // A thread started from a message has the message's id (THREAD_CREATE may come before the starter's update).
+  const live = ctx.thread?.(message.thread?.id || message.id);
+  const thread = (live && [10, 11, 12].includes(live.type) && live.parent_id === message.channel_id ? live : null)
+    || message.thread;
   if (!thread) return null;
   const count = Number(thread.message_count ?? thread.total_message_sent ?? 0);
   return h(
