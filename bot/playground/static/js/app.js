@@ -4,7 +4,7 @@
 import { Api, fetchMembers, resetPlayground } from "./api.js";
 import { Chat } from "./chat.js";
 import { Composer } from "./composer.js";
-import { h } from "./dom.js";
+import { THREAD_ICON, h, icon } from "./dom.js";
 import { intColour } from "./format.js";
 import { revealSpoiler } from "./markdown.js";
 import { Gateway, gatewayUrl } from "./gateway.js";
@@ -342,6 +342,12 @@ class App {
       .sort((a, b) => (a.position ?? 0) - (b.position ?? 0) || a.name.localeCompare(b.name));
   }
 
+  /** The message a thread was started from, when its channel's history is loaded here. */
+  threadStarter(threadId) {
+    const thread = this.guild?.channels.get(threadId);
+    return thread?.parent_id ? this.chat.logs.get(thread.parent_id)?.byId.get(threadId) || null : null;
+  }
+
   isThread(channelId) {
     return THREAD_TYPES.has(this.guild?.channels.get(channelId)?.type);
   }
@@ -371,7 +377,8 @@ class App {
         h("span", { class: "hash", "aria-hidden": "true" }, "#"),
         h("button", { type: "button", class: "crumb", "data-channel-id": parent?.id }, parent?.name || ""),
         h("span", { class: "hash", "aria-hidden": "true" }, "›"),
-        h("span", null, "🧵 ", channel.name),
+        icon(THREAD_ICON, { size: 20, className: "thread-icon" }),
+        h("span", null, channel.name),
       );
     } else title.replaceChildren(h("span", { class: "hash", "aria-hidden": "true" }, "#"), channel.name);
     $("chat-topic").textContent = channel.topic || "";

@@ -1,7 +1,7 @@
 // The message list of the channel on screen. Each channel keeps its own <ol> and a map id → <li>, so a new,
 // edited or deleted message touches one node (and its neighbour's grouping), never the whole list. History is
 // paged 50 at a time when the top comes into view. Listeners are delegated on the scroller.
-import { h } from "./dom.js";
+import { THREAD_ICON, h, icon } from "./dom.js";
 import { compareIds } from "./snowflake.js";
 import { applyGrouping, renderMessageItem } from "./render/message.js";
 
@@ -48,6 +48,7 @@ export class Chat {
     this.resize = new ResizeObserver(() => {
       if (this.stick) this.scrollToBottom();
     });
+    this.resize.observe(historyTop); // a thread's starter message grows as its cover loads
     this.older = new IntersectionObserver((entries) => {
       if (entries.some((e) => e.isIntersecting)) this.loadOlder();
     }, { root: scroller, rootMargin: "400px 0px 0px 0px" });
@@ -99,11 +100,16 @@ export class Chat {
   renderTop(log) {
     const name = this.app.channelName(log.channelId);
     if (log.reachedStart) {
+      const isThread = this.app.isThread(log.channelId);
+      // A thread opens with its starter message, as in Discord (it lives in the parent channel).
+      const starter = isThread ? this.app.threadStarter?.(log.channelId) : null;
       this.historyTop.replaceChildren(
         h("div", { class: "welcome" },
-          h("div", { class: "hash-big", "aria-hidden": "true" }, "#"),
-          h("h3", null, `Welcome to #${name}!`),
-          h("p", null, `This is the start of the #${name} ${this.app.isThread(log.channelId) ? "thread" : "channel"}.`)),
+          h("div", { class: "hash-big", "aria-hidden": "true" }, isThread ? icon(THREAD_ICON, { size: 40 }) : "#"),
+          h("h3", null, isThread ? name : `Welcome to #${name}!`),
+          h("p", null, `This is the start of the ${isThread ? `${name} thread` : `#${name} channel`}.`)),
+        starter ? h("ol", { class: "message-list thread-starter", "aria-label": "Thread starter" },
+          renderMessageItem(starter, this.app.renderContext(), null)) : null,
       );
     } else if (log.loading) {
       this.historyTop.replaceChildren(h("div", { class: "loading-history" }, "Loading messages…"));

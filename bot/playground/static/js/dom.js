@@ -53,3 +53,22 @@ export function uid(prefix = "id") {
   counter += 1;
   return `${prefix}-${counter}`;
 }
+
+/** A small inline SVG icon (no icon font or emoji font needed). `d` is one path in a 24×24 box. */
+export function icon(d, { size = 20, className = "icon" } = {}) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", String(size));
+  svg.setAttribute("height", String(size));
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("class", className);
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("fill", "currentColor");
+  path.setAttribute("d", d);
+  svg.appendChild(path);
+  return svg;
+}
+
+// A speech bubble with a hash: Discord's "thread" glyph, drawn simply.
+export const THREAD_ICON =
+  "M5 3h14a3 3 0 0 1 3 3v9a3 3 0 0 1-3 3h-7l-5 4v-4H5a3 3 0 0 1-3-3V6a3 3 0 0 1 3-3Zm4.2 3-.4 2H7v1.6h1.5l-.3 1.8H6.6V13h1.3l-.4 2h1.6l.4-2h1.8l-.4 2h1.6l.4-2H15v-1.6h-1.5l.3-1.8h1.6V8h-1.3l.4-2h-1.6l-.4 2h-1.8l.4-2H9.2Zm.9 3.6h1.8l-.3 1.8H9.8l.3-1.8Z";

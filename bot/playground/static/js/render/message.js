@@ -1,7 +1,7 @@
 // One message → one <li> holding a role="article". Grouping (Discord's "compact run" of one author's messages
 // within 7 minutes) is a class on the article, set by the chat view from the neighbour, so a new message never
 // re-renders the others.
-import { h } from "../dom.js";
+import { h, icon } from "../dom.js";
 import { calendarTime, fullDateTime, longDate, sameDay, timeShort } from "../format.js";
 import { renderMarkdown } from "../markdown.js";
 import { renderAttachments } from "./attachments.js";
@@ -71,19 +71,7 @@ function interactionHeader(message, ctx) {
   );
 }
 
-function eyeIcon() {
-  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("width", "16");
-  svg.setAttribute("height", "16");
-  svg.setAttribute("aria-hidden", "true");
-  svg.setAttribute("class", "eye");
-  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
-  path.setAttribute("fill", "currentColor");
-  path.setAttribute("d", "M12 5C5.6 5 2 12 2 12s3.6 7 10 7 10-7 10-7-3.6-7-10-7Zm0 11.5A4.5 4.5 0 1 1 12 7.5a4.5 4.5 0 0 1 0 9Zm0-7a2.5 2.5 0 1 0 0 5 2.5 2.5 0 0 0 0-5Z");
-  svg.appendChild(path);
-  return svg;
-}
+const EYE = "M12 5C5.6 5 2 12 2 12s3.6 7 10 7 10-7 10-7-3.6-7-10-7Zm0 11.5A4.5 4.5 0 1 1 12 7.5a4.5 4.5 0 0 1 0 9Zm0-7a2.5 2.5 0 1 0 0 5 2.5 2.5 0 0 0 0-5Z";
 
 function threadLink(message, ctx) {
   // A thread started from a message has the message's id (THREAD_CREATE may come before the starter's update).
@@ -104,7 +92,7 @@ function ephemeralFooter() {
   return h(
     "div",
     { class: "ephemeral-footer" },
-    eyeIcon(),
+    icon(EYE, { size: 16, className: "eye" }),
     " Only you can see this · ",
     h("button", { type: "button", class: "link-button", "data-dismiss": "1" }, "Dismiss message"),
   );
