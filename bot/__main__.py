@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sys
 
-from bot.config import load_settings
+from bot.config import TOKEN_HELP, load_settings
 from bot.domain.errors import ConfigError
 
 
@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
         if settings.discord_token is None or settings.playground or "--playground" in args:
             # No token: the playground (a local Discord in the browser) instead of Discord.
             from bot.playground.launch import run_playground
+
+            if settings.discord_token is None:
+                logging.getLogger("bot").info("running the playground; to run on Discord instead: %s", TOKEN_HELP)
 
             asyncio.run(run_playground(settings, run))
         else:

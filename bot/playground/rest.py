@@ -612,6 +612,8 @@ class Api:
         self._channel(call)
         message = await self._messages.in_channel(call.arg("cid"), call.arg("mid"))
         body = call.body if isinstance(call.body, dict) else {}
+        if not call.bot:  # a person's message has no rich embeds or components
+            body = {k: v for k, v in body.items() if k in ("content", "flags", "attachments", "allowed_mentions")}
         if int(message["author"]["id"]) != call.user_id:
             channel = self._state.channel(call.arg("cid"))
             only_flags = set(body) <= {"flags"}

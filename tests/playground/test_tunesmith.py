@@ -34,6 +34,15 @@ async def test_music_create_posts_the_track_with_its_audio(
         history = await ben.history(studio)
         assert [m["id"] for m in history if m["embeds"]] == [post.message["id"]]  # one post, the edited status
 
+        # The track option autocompletes from the server's tracks, with the author's name (a member lookup by id
+        # over the gateway, as the bot has no members intent).
+        offered = await running.watch(
+            ben.outcome(await ben.command("music extend", studio, {"track": "Wi"}, focused="track"))
+        )
+        assert offered.kind == "choices"
+        assert [c["value"] for c in offered.data["choices"]] == [post.track_id]
+        assert offered.data["choices"][0]["name"].startswith(f"#{post.track_id} Wire · Ben · ")
+
     problems = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert problems == [], [r.getMessage() for r in problems]
     assert playground.bot_token not in caplog.text  # the token is never logged
