@@ -1,10 +1,25 @@
-# Quick start: `make run` starts the bot, `make test` runs every check. Both build .venv on first use.
+# Tunesmith. `make` lists the targets; `make run` starts the bot, `make test` runs every check. Both build .venv
+# on first use (Python 3.11+; set PYTHON=python3 if python3.11 is not on the PATH).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench sandbox clean
+# The checks. `make test` runs each one to the end, even after a failure, and then names every check that failed.
+CHECK_PYTEST ?= $(BIN)/python -m pytest
+CHECK_RUFF ?= $(BIN)/ruff check bot cogs tests
+CHECK_IMPORTS ?= $(BIN)/lint-imports
+
+# $(call check,NAME,COMMAND): run COMMAND, remember NAME if it fails, go on (shell fragment; `failed` collects).
+check = echo "== $(1): $(2)"; $(2) || failed="$$failed $(1)";
+report = if [ -n "$$failed" ]; then echo "make $@: FAILED:$$failed"; exit 1; fi; echo "make $@: every check passed"
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint bench sandbox clean
+
+help: ## list these targets
+	@echo "Tunesmith: make <target>"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11+ or run 'make PYTHON=python3 ...'"; exit 1; }
@@ -15,19 +30,27 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) ## start the bot (reads .env; see README -> Settings)
 	$(BIN)/python -m bot
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
-	$(BIN)/ruff check bot cogs tests
-	$(BIN)/lint-imports
+test: $(STAMP) ## every check: pytest, ruff, the import layers; reports each failure
+	@failed=""; \
+	$(call check,pytest,$(CHECK_PYTEST)) \
+	$(call check,ruff,$(CHECK_RUFF)) \
+	$(call check,lint-imports,$(CHECK_IMPORTS)) \
+	$(report)
 
-bench: $(STAMP)
-	$(BIN)/python -m bot.bench
+lint: $(STAMP) ## the static checks only: ruff and the import layers
+	@failed=""; \
+	$(call check,ruff,$(CHECK_RUFF)) \
+	$(call check,lint-imports,$(CHECK_IMPORTS)) \
+	$(report)
 
-sandbox: $(STAMP)
-	$(BIN)/python -m bot.sandbox --port 8765
+bench: $(STAMP) ## the benchmark (python -m bot.bench; pass flags with BENCH_ARGS="...")
+	$(BIN)/python -m bot.bench $(BENCH_ARGS)
 
-clean:
+sandbox: $(STAMP) ## the built-in music provider alone on http://127.0.0.1:8765 (Ctrl-C stops it)
+	$(BIN)/python -m bot.sandbox --port 8765 $(SANDBOX_ARGS)
+
+clean: ## remove .venv and build files
 	rm -rf $(VENV) build *.egg-info

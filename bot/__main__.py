@@ -35,6 +35,14 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(run(settings))
     except KeyboardInterrupt:
         logging.getLogger("bot").info("stopped")
+    except Exception as exc:  # a known cause (wrong token, Discord unreachable) is one line, not a traceback
+        from bot.startup_errors import explain
+
+        line = explain(exc, api_url=settings.discord_api_url)
+        if line is None:
+            raise
+        sys.stderr.write(f"tunesmith: {line}\n")
+        return 1
     return 0
 
 

@@ -22,7 +22,7 @@ from bot.sandbox import Sandbox
 from bot.storage.database import Database
 from bot.ui.client import Tunesmith
 from bot.ui.notifier import DiscordAuditLog, DiscordNotifier
-from bot.web.server import WebServer
+from bot.web.server import WebOptions, WebServer
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ async def build(settings: Settings, *, start_web: bool = True) -> AsyncIterator[
         bot.notifier = notifier
         engine.notifier = notifier
         studio.audit = DiscordAuditLog(bot)
-        web = WebServer(engine, parse_webhook)
+        web = WebServer(engine, parse_webhook, options=WebOptions.from_settings(settings))
         if start_web:
             await web.start(settings.web_host, settings.web_port)
             stack.push_async_callback(web.stop)

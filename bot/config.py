@@ -1,23 +1,38 @@
-"""Settings from the environment and ``.env`` (prefix ``TUNESMITH_``). Secrets are SecretStr and never printed."""
+"""Settings from the environment and ``.env`` (prefix ``TUNESMITH_``). Secrets are SecretStr and never printed.
+
+A blank value (``TUNESMITH_DEFAULT_MEMBER_CAP=``) counts as unset for every setting, so ``.env.example`` can list
+every name and ``docker run --env-file`` can pass it as it is. Every number must be finite.
+"""
 
 from __future__ import annotations
 
+import difflib
+import logging
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from dotenv import dotenv_values  # pydantic-settings reads .env with it; reused to list the names a .env sets
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain.errors import ConfigError
-from bot.domain.models import DEFAULT_COSTS, Operation, Period
+from bot.domain.models import DEFAULT_COSTS, SONIC_DEFAULT_COSTS, Operation, Period
 
-ProviderName = Literal["sandbox", "producer", "fuzz"]
+ProviderName = Literal["sandbox", "producer", "fuzz", "sonic"]
+
+log = logging.getLogger(__name__)
+
+PREFIX = "TUNESMITH_"
 
 TOKEN_HELP = (
-    "TUNESMITH_DISCORD_TOKEN is not set. Create a bot at https://discord.com/developers/applications "
-    "(New Application -> Bot -> Reset Token), copy the token into .env as TUNESMITH_DISCORD_TOKEN=..., "
-    "and invite the bot with the 'bot' and 'applications.commands' scopes."
+    "TUNESMITH_DISCORD_TOKEN is not set. To run on Discord: cp .env.example .env, create a bot at "
+    "https://discord.com/developers/applications (New Application -> Bot -> Reset Token), put the token in .env "
+    "as TUNESMITH_DISCORD_TOKEN=..., and invite the bot with the 'bot' and 'applications.commands' scopes. "
+    "Nothing else needs a token: the built-in sandbox provider runs without any key ('make sandbox'), "
+    "and 'make test' runs every check."
 )
 
 
@@ -32,7 +47,12 @@ class Settings(BaseSettings):
     """Everything an operator can set. See README.md → Settings for each one."""
 
     model_config = SettingsConfigDict(
-        env_prefix="TUNESMITH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix=PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        env_ignore_empty=True,  # NAME= is the same as leaving NAME out, in the environment and in .env
+        allow_inf_nan=False,  # every number is finite: "inf" or "nan" is refused with the setting's name
     )
 
     discord_token: SecretStr | None = None
@@ -52,6 +72,7 @@ class Settings(BaseSettings):
     fuzz_api_key: SecretStr | None = None
     provider_concurrency: int = Field(default=10, ge=1, le=500)
     http_timeout: float = Field(default=30.0, gt=0)
+    max_retry_after: float = Field(default=60.0, ge=0, le=86_400, description="longest Retry-After honoured (s)")
 
     sandbox_render_seconds: float = Field(default=3.0, ge=0)
 
@@ -61,6 +82,9 @@ class Settings(BaseSettings):
     web_port: int = Field(default=8080, ge=0, le=65535)
     public_url: str | None = None
     webhook_secret: SecretStr | None = None  # None: a random key kept in a 0600 file beside the database
+    metrics_token: SecretStr | None = None  # set: /metrics asks for "Authorization: Bearer <token>"
+    metrics_host: str | None = None  # with metrics_port: /metrics on its own listener (default: web_host)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
     poll_interval: float = Field(default=5.0, gt=0)
     job_deadline: float = Field(default=600.0, gt=0, description="seconds before a job is given up")
@@ -81,6 +105,22 @@ class Settings(BaseSettings):
     cost_upload: int = Field(default=DEFAULT_COSTS[Operation.UPLOAD], ge=0)
     cost_download: int = Field(default=DEFAULT_COSTS[Operation.DOWNLOAD], ge=0)
     cost_lyrics: int = Field(default=DEFAULT_COSTS[Operation.LYRICS], ge=0)
+    # Sonic's operations and studio tools; create and cover default to Sonic's 15 when the provider is sonic.
+    cost_mashup: int = Field(default=DEFAULT_COSTS[Operation.MASHUP], ge=0)
+    cost_sample: int = Field(default=DEFAULT_COSTS[Operation.SAMPLE], ge=0)
+    cost_persona: int = Field(default=DEFAULT_COSTS[Operation.PERSONA], ge=0)
+    cost_remaster: int = Field(default=DEFAULT_COSTS[Operation.REMASTER], ge=0)
+    cost_add_vocals: int = Field(default=DEFAULT_COSTS[Operation.ADD_VOCALS], ge=0)
+    cost_add_instrumental: int = Field(default=DEFAULT_COSTS[Operation.ADD_INSTRUMENTAL], ge=0)
+    cost_concat: int = Field(default=DEFAULT_COSTS[Operation.CONCAT], ge=0)
+    cost_stems_basic: int = Field(default=DEFAULT_COSTS[Operation.STEMS_BASIC], ge=0)
+    cost_stems_full: int = Field(default=DEFAULT_COSTS[Operation.STEMS_FULL], ge=0)
+    cost_wav: int = Field(default=DEFAULT_COSTS[Operation.WAV], ge=0)
+    cost_midi: int = Field(default=DEFAULT_COSTS[Operation.MIDI], ge=0)
+    cost_bpm: int = Field(default=DEFAULT_COSTS[Operation.BPM], ge=0)
+    cost_vox: int = Field(default=DEFAULT_COSTS[Operation.VOX], ge=0)
+    cost_upsample_tags: int = Field(default=DEFAULT_COSTS[Operation.UPSAMPLE_TAGS], ge=0)
+    cost_lyrics_timeline: int = Field(default=DEFAULT_COSTS[Operation.LYRICS_TIMELINE], ge=0)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -99,7 +139,9 @@ class Settings(BaseSettings):
     def _public(cls, value: str | None) -> str | None:
         return _url(value, schemes=("http", "https")) if value else None
 
-    @field_validator("discord_token", "producer_api_key", "fuzz_api_key", "webhook_secret", mode="before")
+    @field_validator(
+        "discord_token", "producer_api_key", "fuzz_api_key", "webhook_secret", "metrics_token", mode="before"
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -108,6 +150,9 @@ class Settings(BaseSettings):
     def _provider_has_key(self) -> Settings:
         if self.provider == "producer" and self.producer_api_key is None:
             raise ValueError("TUNESMITH_PROVIDER=producer needs TUNESMITH_PRODUCER_API_KEY")
+        if self.provider == "sonic" and self.producer_api_key is None:
+            # Sonic lives on the Producer's platform: same host, same key.
+            raise ValueError("TUNESMITH_PROVIDER=sonic needs TUNESMITH_PRODUCER_API_KEY")
         if self.provider == "fuzz" and self.fuzz_api_key is None:
             raise ValueError("TUNESMITH_PROVIDER=fuzz needs TUNESMITH_FUZZ_API_KEY")
         return self
@@ -127,17 +172,72 @@ class Settings(BaseSettings):
     def webhooks_enabled(self) -> bool:
         return bool(self.public_url and self.public_url.startswith("https://"))
 
+    @property
+    def metrics_separate(self) -> bool:
+        """Whether /metrics has a listener of its own (TUNESMITH_METRICS_PORT or _HOST set)."""
+        return self.metrics_port is not None or self.metrics_host is not None
+
     def costs(self) -> dict[Operation, int]:
-        return {op: getattr(self, f"cost_{op.value}") for op in Operation}
+        """Each operation's cost: the operator's TUNESMITH_COST_<OP>, else the active provider's default."""
+        defaults = dict(DEFAULT_COSTS)
+        if self.active_provider == "sonic":
+            defaults.update(SONIC_DEFAULT_COSTS)
+        return {
+            op: getattr(self, f"cost_{op.value}") if f"cost_{op.value}" in self.model_fields_set else defaults[op]
+            for op in Operation
+        }
+
+
+def setting_names() -> list[str]:
+    """Every environment name Settings reads, e.g. ``TUNESMITH_WEB_PORT``."""
+    return [PREFIX + name.upper() for name in Settings.model_fields]
+
+
+def _names_in(env_file: object) -> list[str]:
+    if not isinstance(env_file, str | os.PathLike) or not Path(env_file).is_file():
+        return []
+    return [name for name in dotenv_values(env_file) if name]
+
+
+def settings_warnings(
+    settings: Settings, *, environ: Mapping[str, str] | None = None, env_file: object = ".env"
+) -> list[str]:
+    """What an operator should hear about although start-up goes on: unknown names, webhooks that cannot work."""
+    known = set(setting_names())
+    environ = os.environ if environ is None else environ
+    warnings: list[str] = []
+    seen: set[str] = set()
+    for source, names in (("environment", list(environ)), (str(env_file), _names_in(env_file))):
+        for name in names:
+            if not name.upper().startswith(PREFIX) or name.upper() in known or name in seen:
+                continue
+            seen.add(name)
+            close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else "; see README.md -> Settings for the names"
+            warnings.append(f"{name} (from the {source}) is not a Tunesmith setting and is ignored{hint}")
+    if settings.public_url and not settings.webhooks_enabled:
+        warnings.append(
+            "TUNESMITH_PUBLIC_URL is not https://, so webhooks are off and jobs are tracked by polling: "
+            "providers only deliver webhooks to an HTTPS address (put a TLS reverse proxy in front)"
+        )
+    return warnings
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings, turning any validation problem into one ConfigError line that names the setting."""
+    """Read settings, turning any validation problem into one ConfigError line that names the setting.
+
+    Warnings (an unknown ``TUNESMITH_*`` name, an http:// public URL) are logged; before logging is set up,
+    Python prints them on stderr.
+    """
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         loc = "".join(str(p) for p in first.get("loc", ()))
-        name = f"TUNESMITH_{loc.upper()}" if loc else "settings"
+        name = f"{PREFIX}{loc.upper()}" if loc else "settings"
         msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
         raise ConfigError(f"{name}: {msg}" if loc else msg) from None
+    env_file = overrides.get("_env_file", Settings.model_config.get("env_file"))
+    for warning in settings_warnings(settings, env_file=env_file):
+        log.warning("%s", warning)
+    return settings

@@ -21,8 +21,13 @@ How a word rule matches, and why:
 * A trailing plural "s" (or "es" after s, x, z, ch, sh) is accepted: slurs are as often written in the plural.
 
 Regex rules (validated with :func:`validate_regex` when an admin adds them) run on the raw, the folded and the
-normalised text with the `regex` module's ``timeout=``; a timeout counts as no match and is logged with the rule
-id, and a per-check budget bounds the total time however many rules there are.
+normalised text with the `regex` module's ``timeout=``, and a per-check budget bounds the total time however many
+rules there are.
+
+The filter fails closed: when a rule times out on a text, or the budget is spent before every rule has run, the
+text is refused with :class:`ContentCheckTimedOut` (a message the member can act on: shorten or simplify it), never
+let through unchecked. A rule that cannot be used at all (a stored pattern that no longer compiles, a word with
+nothing to match) is skipped alone and logged; the rules after it still run.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import itertools
 import logging
 import time
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import regex
@@ -47,6 +52,32 @@ DEFAULT_REGEX_TIMEOUT = 0.05
 DEFAULT_CHECK_BUDGET = 0.5
 MAX_REGEX_LENGTH = 200
 MAX_WORD_LENGTH = 100
+# How the audit log names a refusal that no rule made: the check could not finish in time.
+TIMED_OUT_RULE = "check ran out of time (refused unchecked)"
+
+
+class ContentCheckTimedOut(InvalidRequest):
+    """The text could not be checked within the time budget, so it is refused (the filter fails closed).
+
+    Not :class:`Blocked`: the member broke no rule. ``rule`` and ``field`` say what the audit log should note;
+    ``timed_out`` tells it apart from other refusals.
+    """
+
+    timed_out = True
+
+    def __init__(self, field: str) -> None:
+        noun = _noun(field)
+        verb = "were" if noun in _PLURAL_FIELDS else "was"
+        super().__init__(
+            f"Your {noun} {verb} too long or too complex to check for blocked words in time; shorten or simplify "
+            "it and try again. Nothing was generated or charged."
+        )
+        self.rule = TIMED_OUT_RULE
+        self.field = field
+
+
+class _OutOfTime(Exception):
+    """Internal: a rule timed out or the budget ran out; :meth:`ContentFilter.check` turns it into a refusal."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +193,7 @@ def _fold(text: str) -> str:
     """Case, accents, full-width forms and invisible characters folded away; punctuation and spacing kept."""
     text = _FORMAT_CHARS.sub("", text)
     text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
-    return _COMBINING.sub("", text)
+    return str(_COMBINING.sub("", text))
 
 
 def _core(raw: str) -> str:
@@ -262,12 +293,12 @@ _REPEATS = regex.compile(r"(.)\1+")
 
 
 def _skeleton(tokens: Iterable[str]) -> str:
-    return _REPEATS.sub(r"\1", "".join(tokens).translate(_SKELETON_IL))
+    return str(_REPEATS.sub(r"\1", "".join(tokens).translate(_SKELETON_IL)))
 
 
 def _cap_runs(text: str) -> str:
-    text = _LONG_RUN.sub(lambda m: m[1] * _RUN_CAP, text)
-    return _LONG_SPACED_RUN.sub(lambda m: " ".join([m[1]] * _RUN_CAP), text)
+    text = str(_LONG_RUN.sub(lambda m: m[1] * _RUN_CAP, text))
+    return str(_LONG_SPACED_RUN.sub(lambda m: " ".join([m[1]] * _RUN_CAP), text))
 
 
 def validate_word(pattern: str) -> str:
@@ -346,10 +377,13 @@ def validate_regex(pattern: str, *, timeout: float = DEFAULT_REGEX_TIMEOUT) -> N
 _PLURAL_FIELDS = frozenset({"lyrics", "tags"})
 
 
-def _member_message(field: str) -> str:
+def _noun(field: str) -> str:
     noun = field.replace("_", " ")
-    if noun == "filename":
-        noun = "file name"
+    return "file name" if noun == "filename" else noun
+
+
+def _member_message(field: str) -> str:
+    noun = _noun(field)
     verb = "contain" if noun in _PLURAL_FIELDS else "contains"
     return f"Your {noun} {verb} a blocked word or phrase, so nothing was generated or charged."
 
@@ -364,9 +398,11 @@ class ContentFilter:
         include_defaults: bool = True,
         regex_timeout: float = DEFAULT_REGEX_TIMEOUT,
         check_budget: float = DEFAULT_CHECK_BUDGET,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._regex_timeout = regex_timeout
         self._budget = check_budget
+        self._clock = clock
         all_rules = [*DEFAULT_BLOCKLIST, *rules] if include_defaults else list(rules)
         terms: dict[tuple[str, ...], BlockRule] = {}
         self._regex_rules: list[tuple[BlockRule, regex.Pattern[str]]] = []
@@ -387,18 +423,39 @@ class ContentFilter:
         self._terms = [(rule, _skeleton(words), _compile_term(words)) for words, rule in terms.items()]
 
     def find(self, text: str) -> BlockRule | None:
-        """The rule ``text`` breaks, or None. Word rules are tried first, then regex rules, each in order."""
-        return self._find(text, time.monotonic() + self._budget)
+        """The rule ``text`` breaks, or None. Word rules are tried first, then regex rules, each in order.
+
+        Raises :class:`ContentCheckTimedOut` (field "text") when the check cannot finish in time.
+        """
+        try:
+            return self._find(text, self._clock() + self._budget)
+        except _OutOfTime:
+            raise ContentCheckTimedOut("text") from None
 
     def check(self, fields: Mapping[str, str | None]) -> None:
-        """Raise :class:`Blocked` for the first field (in mapping order) that breaks a rule."""
-        deadline = time.monotonic() + self._budget
+        """Raise :class:`Blocked` for the first field (in mapping order) that breaks a rule, or
+        :class:`ContentCheckTimedOut` for the first one that could not be checked in time."""
+        deadline = self._clock() + self._budget
         for field, text in fields.items():
             if not text:
                 continue
-            rule = self._find(text, deadline)
+            try:
+                rule = self._find(text, deadline)
+            except _OutOfTime:
+                raise ContentCheckTimedOut(field) from None
             if rule is not None:
                 raise Blocked(_member_message(field), rule=rule.label, field=field)
+
+    def _remaining(self, deadline: float, size: int, rules_left: int) -> float:
+        remaining = deadline - self._clock()
+        if remaining <= 0:
+            log.warning(
+                "Content check of a %d-character text ran out of time with %d rule(s) not run; refused",
+                size,
+                rules_left,
+            )
+            raise _OutOfTime
+        return remaining
 
     def _find(self, text: str, deadline: float) -> BlockRule | None:
         tokens = _normalise(text)
@@ -409,19 +466,15 @@ class ContentFilter:
         # The same text seen three ways, so a rule written for either raw or folded input still fires.
         views = list(dict.fromkeys((text, _fold(text), normalised)))
         for index, (rule, compiled) in enumerate(self._regex_rules):
-            try:
-                for view in views:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        log.warning(
-                            "Content check ran out of time; %d regex rules were not run",
-                            len(self._regex_rules) - index,
-                        )
-                        return None
-                    if compiled.search(view, timeout=min(self._regex_timeout, remaining)) is not None:
-                        return rule
-            except TimeoutError:
-                log.warning("Block rule %s timed out and was treated as no match", rule.id)
+            for view in views:
+                remaining = self._remaining(deadline, len(text), len(self._regex_rules) - index)
+                try:
+                    found = compiled.search(view, timeout=min(self._regex_timeout, remaining))
+                except TimeoutError:
+                    log.warning("Block rule %s timed out on a %d-character text; refused", rule.id, len(text))
+                    raise _OutOfTime from None
+                if found is not None:
+                    return rule
         return None
 
     def _find_word(self, tokens: list[str], normalised: str, size: int, deadline: float) -> BlockRule | None:
@@ -429,15 +482,17 @@ class ContentFilter:
             return None
         skeleton = _skeleton(tokens)
         capped: str | None = None
-        for rule, term_skeleton, compiled in self._terms:
+        for index, (rule, term_skeleton, compiled) in enumerate(self._terms):
             if term_skeleton not in skeleton:
                 continue
             if capped is None:
                 capped = _cap_runs(normalised)
+            remaining = self._remaining(deadline, size, len(self._terms) - index + len(self._regex_rules))
             try:
                 # Term patterns are ours and near-linear on capped runs; the timeout is only a backstop.
-                if compiled.search(capped, timeout=max(deadline - time.monotonic(), 0.01)) is not None:
+                if compiled.search(capped, timeout=remaining) is not None:
                     return rule
             except TimeoutError:
-                log.warning("Block rule %s timed out on a %d-character text; treated as no match", rule.id, size)
+                log.warning("Block rule %s timed out on a %d-character text; refused", rule.id, size)
+                raise _OutOfTime from None
         return None

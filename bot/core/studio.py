@@ -12,7 +12,7 @@ import re
 import time
 from collections import defaultdict, deque
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.core.content_filter import BlockRule, ContentFilter, validate_regex, validate_word
@@ -349,7 +349,10 @@ class Studio:
 
     # --- credits -----------------------------------------------------------------------------------------------
     async def quota(self, guild_id: int, user_id: int) -> Quota:
-        return await self.engine.quota(guild_id, user_id)
+        quota = await self.engine.quota(guild_id, user_id)
+        # Members see the prices of what this provider offers (a Producer server is not shown Sonic's stems).
+        offered = self.engine.provider.operations
+        return replace(quota, costs={op: cost for op, cost in quota.costs.items() if op in offered})
 
     async def settings(self, guild_id: int) -> GuildSettings:
         async with self._uow(write=False) as uow:

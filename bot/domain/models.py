@@ -6,6 +6,7 @@ member who typed the value, so the error handler can show it as is.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -22,6 +23,7 @@ from pydantic import (
 )
 
 from bot.domain.errors import InvalidRequest
+from bot.domain.lyrics_timeline import LyricsAlignment
 
 # --- limits (seed + providers.md) -------------------------------------------------------------------------------
 TITLE_MAX = 80
@@ -63,6 +65,23 @@ class Operation(StrEnum):
     UPLOAD = "upload"
     DOWNLOAD = "download"
     LYRICS = "lyrics"
+    # Sonic (docs/providers.md): more generation operations, then the studio tools (their results are files or
+    # facts about a track, not new tracks).
+    MASHUP = "mashup"
+    SAMPLE = "sample"
+    PERSONA = "persona"  # save a track's voice as a persona (a persona song is a create with persona_id)
+    REMASTER = "remaster"
+    ADD_VOCALS = "add_vocals"
+    ADD_INSTRUMENTAL = "add_instrumental"
+    CONCAT = "concat"
+    STEMS_BASIC = "stems_basic"
+    STEMS_FULL = "stems_full"
+    WAV = "wav"
+    MIDI = "midi"
+    BPM = "bpm"
+    VOX = "vox"
+    UPSAMPLE_TAGS = "upsample_tags"
+    LYRICS_TIMELINE = "lyrics_timeline"
 
     @property
     def label(self) -> str:
@@ -85,6 +104,21 @@ _LABELS = {
     Operation.UPLOAD: "Upload",
     Operation.DOWNLOAD: "Download",
     Operation.LYRICS: "Lyrics",
+    Operation.MASHUP: "Mashup",
+    Operation.SAMPLE: "Sample",
+    Operation.PERSONA: "Save persona",
+    Operation.REMASTER: "Remaster",
+    Operation.ADD_VOCALS: "Add vocals",
+    Operation.ADD_INSTRUMENTAL: "Add instrumental",
+    Operation.CONCAT: "Full song",
+    Operation.STEMS_BASIC: "Stems (vocals + instrumental)",
+    Operation.STEMS_FULL: "Stems (every instrument)",
+    Operation.WAV: "WAV",
+    Operation.MIDI: "MIDI",
+    Operation.BPM: "BPM",
+    Operation.VOX: "Vocals excerpt",
+    Operation.UPSAMPLE_TAGS: "Richer style",
+    Operation.LYRICS_TIMELINE: "Lyrics timeline",
 }
 _DERIVED = frozenset(
     {
@@ -94,6 +128,12 @@ _DERIVED = frozenset(
         Operation.VARIATION,
         Operation.SWAP_VOCALS,
         Operation.SWAP_SOUND,
+        Operation.MASHUP,
+        Operation.SAMPLE,
+        Operation.REMASTER,
+        Operation.ADD_VOCALS,
+        Operation.ADD_INSTRUMENTAL,
+        Operation.CONCAT,
     }
 )
 
@@ -109,7 +149,25 @@ DEFAULT_COSTS: dict[Operation, int] = {
     Operation.UPLOAD: 2,
     Operation.DOWNLOAD: 2,
     Operation.LYRICS: 1,
+    # Sonic's price list (docs/providers.md); create and cover cost 15 there: see SONIC_DEFAULT_COSTS.
+    Operation.MASHUP: 15,
+    Operation.SAMPLE: 15,
+    Operation.PERSONA: 10,
+    Operation.REMASTER: 10,
+    Operation.ADD_VOCALS: 10,
+    Operation.ADD_INSTRUMENTAL: 10,
+    Operation.CONCAT: 2,
+    Operation.STEMS_BASIC: 20,
+    Operation.STEMS_FULL: 50,
+    Operation.WAV: 1,
+    Operation.MIDI: 1,
+    Operation.BPM: 1,
+    Operation.VOX: 1,
+    Operation.UPSAMPLE_TAGS: 1,
+    Operation.LYRICS_TIMELINE: 1,
 }
+# Where Sonic's price differs from the Producer's for an operation both offer.
+SONIC_DEFAULT_COSTS: dict[Operation, int] = {Operation.CREATE: 15, Operation.COVER: 15}
 
 
 def normalise_model(value: str | None) -> str | None:
@@ -325,6 +383,15 @@ _FIELD_NAMES = {
     "duration_s": "duration",
     "audio_url": "audio URL",
     "cover_url": "cover image URL",
+    # Sonic's requests (bot.domain.sonic)
+    "start_s": "start",
+    "end_s": "end",
+    "continue_at": "start",
+    "negative_tags": "styles to avoid",
+    "clip_ids": "tracks",
+    "vocal_start_s": "vocal start",
+    "vocal_end_s": "vocal end",
+    "persona_id": "persona",
 }
 
 
@@ -364,6 +431,9 @@ def explain(exc: ValidationError) -> str:
 def build_request(operation: Operation, **values: Any) -> MusicRequest:
     """Validate a member's values into a request, or raise :class:`InvalidRequest` naming what to fix."""
     clean = {k: v for k, v in values.items() if v is not None and v != ""}
+    if operation not in REQUEST_TYPES:
+        # Sonic's own operations and the studio tools are validated by bot.domain.sonic.
+        raise InvalidRequest(f"{operation.label} is not requested this way.")
     try:
         return REQUEST_TYPES[operation].model_validate(clean)  # type: ignore[return-value]
     except ValidationError as exc:
@@ -419,17 +489,20 @@ class Clip(BaseModel):
     lyrics: str | None = None
     tags: str | None = None
     model: str | None = None
+    # Word timings that came with the clip at no extra cost (FUZZ's lyrics_timestamped): the lyrics timeline.
+    alignment: LyricsAlignment | None = None
 
     @field_validator("duration_s", mode="before")
     @classmethod
     def _duration(cls, value: object) -> float | None:
-        # Producer sends a number, a string ("104.88") or null.
+        # Producer sends a number, a string ("104.88") or null; "NaN" or "inf" mean no usable duration.
         if value is None or value == "":
             return None
         try:
-            return float(value)  # type: ignore[arg-type]
+            number = float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             return None
+        return number if math.isfinite(number) and number >= 0 else None
 
 
 class TaskFailure(BaseModel):

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import httpx
 
 from bot.config import Settings
 from bot.domain.errors import ConfigError
+from bot.domain.models import TaskStatus
 from bot.domain.ports import MusicProvider
 from bot.providers.fuzz import FuzzClient
 from bot.providers.http import ProviderHttpClient
 from bot.providers.producer import ProducerClient
+from bot.providers.producer import parse_webhook as parse_producer_webhook
+from bot.providers.sonic import SonicClient
+from bot.providers.sonic import parse_webhook as parse_sonic_webhook
 
-__all__ = ["SANDBOX_API_KEY", "FuzzClient", "ProducerClient", "make_http_client", "make_provider"]
+__all__ = [
+    "SANDBOX_API_KEY",
+    "FuzzClient",
+    "ProducerClient",
+    "SonicClient",
+    "make_http_client",
+    "make_provider",
+    "webhook_parser",
+]
 
 # The built-in sandbox accepts any key; this one is long and odd enough that redacting it never mangles a URL.
 SANDBOX_API_KEY = "tunesmith-sandbox-key"
@@ -35,7 +50,12 @@ def make_http_client(settings: Settings) -> httpx.AsyncClient:
     )
     # httpx's API over aiohttp's transport (which discord.py already brings): the same client, about a third
     # of the CPU per request, which is most of the engine's cost per job (see `python -m bot.bench`).
-    return ProviderHttpClient(timeout=timeout, limits=limits, headers={"User-Agent": USER_AGENT})
+    return ProviderHttpClient(
+        timeout=timeout,
+        limits=limits,
+        headers={"User-Agent": USER_AGENT},
+        max_retry_after=settings.max_retry_after,
+    )
 
 
 def make_provider(
@@ -50,6 +70,16 @@ def make_provider(
         if settings.producer_api_key is None:
             raise ConfigError("TUNESMITH_PRODUCER_API_KEY: required for the producer provider")
         return ProducerClient(
+            client,
+            base_url=settings.producer_base_url,
+            api_key=settings.producer_api_key,
+            max_concurrency=settings.provider_concurrency,
+        )
+    if active == "sonic":
+        # Sonic lives on the Producer's platform: the same host and key.
+        if settings.producer_api_key is None:
+            raise ConfigError("TUNESMITH_PRODUCER_API_KEY: required for the sonic provider")
+        return SonicClient(
             client,
             base_url=settings.producer_base_url,
             api_key=settings.producer_api_key,
@@ -73,3 +103,11 @@ def make_provider(
         max_concurrency=settings.provider_concurrency,
         name="sandbox",
     )
+
+
+def webhook_parser(settings: Settings) -> Callable[[str, dict[str, Any]], TaskStatus]:
+    """How the web server reads a webhook body for the active provider (FUZZ sends none; the sandbox speaks the
+    Producer's format)."""
+    if settings.active_provider == "sonic":
+        return parse_sonic_webhook
+    return parse_producer_webhook

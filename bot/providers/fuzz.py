@@ -1,4 +1,4 @@
-"""FoxAIHub's FUZZ 2.0 (seed: foxaihub-fuzz-2.0.txt, drift: providers.md §2) as a ``MusicProvider``."""
+"""FoxAIHub's FUZZ 2.0 (docs/providers.md, FUZZ) as a ``MusicProvider``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import httpx
 from pydantic import SecretStr
 
 from bot.domain.errors import ErrorKind, InvalidRequest, OperationUnavailable, ProviderError
+from bot.domain.lyrics_timeline import LyricsAlignment
 from bot.domain.models import (
     Clip,
     CreateMusic,
@@ -25,15 +26,15 @@ from bot.domain.models import (
     WebhookTarget,
 )
 from bot.providers.http import JsonApi, Sleep, message_from_body, secret_value
-from bot.providers.parsing import error_from_text, failed, number, records, text
+from bot.providers.parsing import alignment_from, error_from_text, failed, number, records, text
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.foxaihub.com/api/v2/fuzz"
-BATCH_SIZE = 25  # the seed: "not more than 25 task ids at once"
+BATCH_SIZE = 25  # the docs: "not more than 25 task ids at once"
 # FUZZ requires tags, and a member may give only lyrics: a neutral genre lets the lyrics lead.
 DEFAULT_TAGS = "pop"
-DEFAULT_EXTEND_S = 30.0  # the seed's own example extends by 30 s
+DEFAULT_EXTEND_S = 30.0  # the docs' own example extends by 30 s
 INSTRUMENTAL = "[Instrumental]"
 MODERATION_TEXT = "The provider's content filter flagged this request (moderation)."
 _NO_AUDIO = "The music provider finished without any audio; try again."
@@ -80,7 +81,17 @@ def _clip(record: Mapping[str, Any], fallback_id: str) -> Clip:
         lyrics=text(record.get("lyrics")),
         tags=text(record.get("sound")) or text(record.get("tags")),
         model=text(record.get("model_display_name")),
+        alignment=lyrics_timeline(record),
     )
+
+
+def lyrics_timeline(record: Mapping[str, Any]) -> LyricsAlignment | None:
+    """The free lyrics timeline of a clip: its ``lyrics_timestamped.words[{text, start, end, line_index}]``;
+    None for an instrumental (only "[Instrumental]" is timed) or a clip without timings."""
+    timed = record.get("lyrics_timestamped")
+    words = timed.get("words") if isinstance(timed, Mapping) else None
+    alignment = alignment_from(words) if isinstance(words, list) else None
+    return alignment if alignment is not None and not alignment.empty else None
 
 
 def _failure(task_id: str, data: Any) -> TaskStatus:
@@ -164,7 +175,7 @@ class FuzzClient:
         answer = response.body if isinstance(response.body, Mapping) else {}
         task_id = text(answer.get("task_id"))
         if answer.get("success") is False:
-            # The seed: "if your params is no problem, it always response" success:true, so false is a refusal.
+            # The docs: "if your params is no problem, it always response" success:true, so false is a refusal.
             raise error_from_text(message_from_body(answer), ErrorKind.REJECTED)
         if task_id is None:
             raise ProviderError(
@@ -182,12 +193,12 @@ class FuzzClient:
             raise ValueError(f"FUZZ takes at most {BATCH_SIZE} task ids per status call, got {len(task_ids)}")
         if not task_ids:
             return []
-        # The seed documents literal commas between ids; httpx's params would encode them as %2C.
+        # The docs show literal commas between ids; httpx's params would encode them as %2C.
         query = "ids=" + ",".join(quote(t, safe="") for t in task_ids)
         response = await self._api.request_json("GET", "/task", query=query)
         body = response.body
         if isinstance(body, Mapping):
-            # Always an array per the seed; tolerate a wrapped array or a single bare task.
+            # Always an array per the docs; tolerate a wrapped array or a single bare task.
             body = body.get("data") if isinstance(body.get("data"), list) else [body]
         if not isinstance(body, list):
             raise ProviderError(

@@ -10,6 +10,7 @@ import asyncio
 import functools
 import json
 import logging
+import math
 import random
 import ssl
 import time
@@ -20,6 +21,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
+import aiohttp.abc
 import httpx
 from httpx_aiohttp import AiohttpTransport, HttpxAiohttpClient
 from pydantic import SecretStr
@@ -40,6 +42,10 @@ class _NoCookies(httpx.Cookies):
 
 _DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
+# The longest ``Retry-After`` honoured (TUNESMITH_MAX_RETRY_AFTER): one hostile or buggy answer of a million seconds
+# must not stop every poll for days. A longer value is cut to this; a meaningless one (nan, negative) is ignored.
+DEFAULT_MAX_RETRY_AFTER = 60.0
+
 
 class ProviderHttpClient(HttpxAiohttpClient):
     """httpx's API over aiohttp's transport (which discord.py already brings), with no cookie jar in either.
@@ -50,11 +56,22 @@ class ProviderHttpClient(HttpxAiohttpClient):
 
     _no_cookies = _NoCookies()
 
-    def __init__(self, *, limits: httpx.Limits = _DEFAULT_LIMITS, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        limits: httpx.Limits = _DEFAULT_LIMITS,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+        resolver: aiohttp.abc.AbstractResolver | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # Carried by the client so every JsonApi built on it (one per provider) honours the operator's cap.
+        self.max_retry_after = _valid_cap(max_retry_after)
         if "transport" not in kwargs:
             transport = AiohttpTransport(limits=limits)
             # aiohttp keeps cookies of its own: its session gets a jar that keeps nothing.
-            transport.client = functools.partial(_cookieless_session, transport.ssl_context, limits)
+            # ``resolver``: every host name is resolved (and may be refused) there, and aiohttp connects to exactly
+            # the addresses it returns (the file fetcher's guard against private addresses and DNS rebinding).
+            transport.client = functools.partial(_cookieless_session, transport.ssl_context, limits, resolver)
             kwargs["transport"] = transport
         super().__init__(limits=limits, **kwargs)
 
@@ -67,12 +84,17 @@ class ProviderHttpClient(HttpxAiohttpClient):
         raise TypeError("provider calls carry no cookies")
 
 
-def _cookieless_session(ssl_context: ssl.SSLContext, limits: httpx.Limits) -> aiohttp.ClientSession:
+def _cookieless_session(
+    ssl_context: ssl.SSLContext, limits: httpx.Limits, resolver: aiohttp.abc.AbstractResolver | None = None
+) -> aiohttp.ClientSession:
     # Made on first use, inside the running loop, as aiohttp requires.
     connector = aiohttp.TCPConnector(
         limit=limits.max_connections or 0,
         keepalive_timeout=limits.keepalive_expiry if limits.keepalive_expiry is not None else 15.0,
         ssl=ssl_context,
+        resolver=resolver,
+        # With a guarding resolver, no answer is reused from a cache it did not see.
+        use_dns_cache=resolver is None,
     )
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
@@ -82,8 +104,8 @@ REDACTED = "***"  # no key contains "*", so a replacement can never form a key w
 # Shorter "secrets" (an empty or placeholder key) would redact ordinary words, so they are skipped.
 _MIN_SECRET_LEN = 4
 
-# The account, not the request, is the problem (providers.md §1: "The remaining credits are not enough…", "no active
-# subscription"). "credit" alone is not enough: failure texts also say "Credits were refunded".
+# The account, not the request, is the problem (docs/providers.md, Producer: "The remaining credits are not
+# enough…", "no active subscription"). "credit" alone is not enough: failure texts also say "Credits were refunded".
 _CREDIT_NOUNS = ("credit", "balance", "quota")
 _CREDIT_SHORTAGE = ("not enough", "insufficient", "top up", "exhausted", "run out", "ran out", "out of")
 # Words of the providers' content filters; used to classify failures that arrive without a telling status code.
@@ -175,23 +197,43 @@ def _credits_403(text: str | None) -> bool:
     return any(n in folded for n in _CREDIT_NOUNS) and not mentions_moderation(text)
 
 
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """``Retry-After`` in seconds, from either form HTTP allows (delta seconds or an HTTP date)."""
+def _valid_cap(cap: float) -> float:
+    if not math.isfinite(cap) or cap < 0:
+        raise ValueError("the Retry-After cap must be a finite number of seconds, 0 or more")
+    return float(cap)
+
+
+def clamp_retry_after(seconds: float | None, cap: float = DEFAULT_MAX_RETRY_AFTER) -> float | None:
+    """A wait the engine can use: finite, in ``[0, cap]``; None when the value says nothing (nan, negative)."""
+    if seconds is None or math.isnan(seconds) or seconds < 0:
+        return None
+    return min(float(seconds), _valid_cap(cap))
+
+
+def parse_retry_after(
+    value: str | None, *, now: float | None = None, cap: float = DEFAULT_MAX_RETRY_AFTER
+) -> float | None:
+    """``Retry-After`` in seconds, from either form HTTP allows (delta seconds or an HTTP date), at most ``cap``.
+
+    Whatever the header holds ("1e999", "nan", "-5", a date in the year 9999, garbage), the result is None or a
+    finite number in ``[0, cap]``.
+    """
     if value is None or not value.strip():
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        return clamp_retry_after(float(value), cap)
     except ValueError:
         pass
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        target = when.timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
     current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
+    return clamp_retry_after(max(0.0, target - current), cap)
 
 
 def error_for_status(
@@ -199,9 +241,15 @@ def error_for_status(
     message: str | None,
     *,
     retry_after: float | None = None,
+    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
 ) -> ProviderError:
-    """Map an HTTP status (or a body ``code``) and the provider's (already redacted) message onto the domain."""
+    """Map an HTTP status (or a body ``code``) and the provider's (already redacted) message onto the domain.
+
+    ``retry_after`` is clamped here too (see :func:`clamp_retry_after`), so no error leaves this module with a wait
+    longer than the cap or one that is not a finite number.
+    """
     text = truncate(message) if message else None
+    retry_after = clamp_retry_after(retry_after, max_retry_after)
     if status == 400 or status == 422:
         # The provider's validation text names the limit the member crossed: show it.
         return ProviderError(ErrorKind.REJECTED, text, status=status)
@@ -277,6 +325,7 @@ class JsonApi:
         backoff_base: float = 0.5,
         backoff_max: float = 8.0,
         max_retry_wait: float = 30.0,
+        max_retry_after: float | None = None,
         rng: Callable[[], float] = random.random,
     ) -> None:
         self._client = client
@@ -292,6 +341,10 @@ class JsonApi:
         # A Retry-After longer than this is not slept through inside one call: the error goes up with retry_after
         # so the engine can reschedule instead of holding a slot.
         self._max_retry_wait = max_retry_wait
+        # The longest Retry-After honoured: given here, else the client's (TUNESMITH_MAX_RETRY_AFTER), else a minute.
+        if max_retry_after is None:
+            max_retry_after = client.max_retry_after if isinstance(client, ProviderHttpClient) else None
+        self.max_retry_after = _valid_cap(DEFAULT_MAX_RETRY_AFTER if max_retry_after is None else max_retry_after)
         self._rng = rng
 
     def __repr__(self) -> str:
@@ -303,7 +356,7 @@ class JsonApi:
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return retry_after
-        ceiling = min(self._backoff_max, self._backoff_base * 2 ** (attempt - 1))
+        ceiling = min(self._backoff_max, self._backoff_base * 2.0 ** (attempt - 1))
         # "Equal jitter": at least half the ceiling so retries stay spaced, the rest random so clients spread out.
         return ceiling / 2 + self._rng() * ceiling / 2
 
@@ -385,8 +438,8 @@ class JsonApi:
                 return JsonResponse(status, body)
 
             message = message_from_body(body, raw)
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            error = error_for_status(status, message, retry_after=retry_after)
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), cap=self.max_retry_after)
+            error = error_for_status(status, message, retry_after=retry_after, max_retry_after=self.max_retry_after)
             log.log(
                 logging.INFO if error.retryable else logging.WARNING,
                 "%s %s %s answered %d (%s): %s",

@@ -1,4 +1,4 @@
-"""AI Music API's Producer (seed: ai-music-api-producer.txt, drift: providers.md §1) as a ``MusicProvider``."""
+"""AI Music API's Producer (docs/providers.md, Producer) as a ``MusicProvider``."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ from bot.domain.models import (
     UploadAudio,
     WebhookTarget,
 )
-from bot.providers.http import JsonApi, Sleep, error_for_status, message_from_body, secret_value
+from bot.providers.http import JsonApi, Sleep, message_from_body, secret_value
+from bot.providers.parsing import body_error as _body_error
 from bot.providers.parsing import error_from_text, failed, number, records, text
 
 log = logging.getLogger(__name__)
@@ -47,26 +48,22 @@ _CLIP_FAILED = frozenset({"failed", "error", "failure"})
 _CLIP_BUSY = frozenset({"pending", "running", "queued", "streaming", "submitted", "processing"})
 _NO_AUDIO = "The music provider finished without any audio; try again."
 _NO_LYRICS = "The music provider drafted no lyrics; try again."
-
-
-def _body_error(body: Mapping[str, Any]) -> ProviderError | None:
-    """A failure carried by a 2xx body: a failure ``type`` (failed, timeout, forbidden, ...) or a ``code`` >= 400."""
-    message = message_from_body(body)
-    failure_type = (text(body.get("type")) or "").casefold()
-    if failure_type == "timeout":
-        return ProviderError(ErrorKind.TIMEOUT)
-    if failure_type == "api_error":
-        # The provider's own upstream broke: its text is not for members.
-        return ProviderError(ErrorKind.UNAVAILABLE)
-    if failure_type == "forbidden":
-        # The filter, naming what it flagged, unless the text says the account ran dry.
-        return error_from_text(message, ErrorKind.MODERATION)
-    if failure_type in ("failed", "error"):
-        return error_from_text(message, ErrorKind.UNAVAILABLE)
-    code = number(body.get("code"))
-    if code is not None and 400 <= code < 600:
-        return error_for_status(int(code), message)
-    return None
+# Every operation of the Producer docs; the Sonic operations and tools live on the same platform but in SonicClient.
+# (download with format "wav" is the Producer's WAV tool.)
+PRODUCER_OPERATIONS = frozenset(
+    {
+        Operation.CREATE,
+        Operation.EXTEND,
+        Operation.COVER,
+        Operation.REPLACE,
+        Operation.VARIATION,
+        Operation.SWAP_VOCALS,
+        Operation.SWAP_SOUND,
+        Operation.UPLOAD,
+        Operation.DOWNLOAD,
+        Operation.LYRICS,
+    }
+)
 
 
 def _clip(record: Mapping[str, Any], fallback_id: str) -> Clip:
@@ -92,7 +89,7 @@ def _clip_done(record: Mapping[str, Any]) -> bool:
 
 
 def parse_task(task_id: str, http_status: int, body: Any) -> TaskStatus:
-    """Normalise every poll answer (and webhook event body) of providers.md §1 into a :class:`TaskStatus`."""
+    """Normalise every poll answer (and webhook body) of docs/providers.md (Producer) into a :class:`TaskStatus`."""
     if http_status == 202:
         return TaskStatus(task_id=task_id, state=TaskState.QUEUED)
     if isinstance(body, list):
@@ -127,7 +124,7 @@ def parse_task(task_id: str, http_status: int, body: Any) -> TaskStatus:
             return failed(task_id, ProviderError(ErrorKind.UNAVAILABLE, _NO_AUDIO))
         return TaskStatus(task_id=task_id, state=TaskState.SUCCEEDED, clips=clips)
 
-    # No top-level status (the seed's own shape): the clips' states decide.
+    # No top-level status (the documented example's shape): the clips' states decide.
     if not data:
         return TaskStatus(task_id=task_id, state=TaskState.QUEUED)
     for record in data:
@@ -142,7 +139,7 @@ def parse_task(task_id: str, http_status: int, body: Any) -> TaskStatus:
 
 
 def parse_webhook(task_id: str, payload: dict[str, Any]) -> TaskStatus:
-    """A webhook body has the task answer's shape (providers.md §1), so the poll parser reads it."""
+    """A webhook body has the task answer's shape (docs/providers.md, webhooks), so the poll parser reads it."""
     return parse_task(task_id, 200, payload)
 
 
@@ -176,6 +173,21 @@ def parse_lyrics(body: Any) -> list[DraftedLyrics]:
     return drafts
 
 
+def parse_credits(body: Any) -> float | None:
+    """``credits + extra_credits`` of a ``/get-credits`` answer (flat or under ``data``); None without a balance."""
+    if isinstance(body, Mapping) and isinstance(body.get("data"), Mapping) and "credits" not in body:
+        body = body["data"]
+    if not isinstance(body, Mapping):
+        return None
+    error = _body_error(body)
+    if error is not None:
+        raise error
+    credits, extra = number(body.get("credits")), number(body.get("extra_credits"))
+    if credits is None and extra is None:
+        return None
+    return (credits or 0.0) + (extra or 0.0)
+
+
 def _task_id(body: Any) -> str | None:
     if not isinstance(body, Mapping):
         return None
@@ -198,7 +210,7 @@ def _advanced(
 
 
 def build_submission(request: MusicRequest) -> tuple[str, dict[str, Any]]:
-    """The path and JSON body the seed documents for each request type (None fields omitted)."""
+    """The path and JSON body the docs give for each request type (None fields omitted)."""
     body: dict[str, Any]
     match request:
         case CreateMusic():
@@ -249,7 +261,7 @@ def build_submission(request: MusicRequest) -> tuple[str, dict[str, Any]]:
                 **_advanced(request),
             }
         case MusicVariation():
-            # The seed documents only clip_id, mv and seed for a variation.
+            # The docs give only clip_id, mv and seed for a variation.
             body = {
                 "task_type": "music_variation",
                 "clip_id": request.clip_id,
@@ -281,7 +293,7 @@ def build_submission(request: MusicRequest) -> tuple[str, dict[str, Any]]:
 class ProducerClient:
     """AI Music API's Producer: every operation, one song per task, webhooks supported, 1 task id per poll."""
 
-    operations: frozenset[Operation] = frozenset(Operation)
+    operations: frozenset[Operation] = PRODUCER_OPERATIONS
     models: tuple[str, ...] = PRODUCER_MODELS
     batch_size: int = 1
     supports_webhooks: bool = True
@@ -361,19 +373,10 @@ class ProducerClient:
     async def credits(self) -> float | None:
         """``credits + extra_credits`` from ``GET /get-credits``; None when the answer carries neither."""
         response = await self._api.request_json("GET", "/get-credits")
-        body = response.body
-        if isinstance(body, Mapping) and isinstance(body.get("data"), Mapping) and "credits" not in body:
-            body = body["data"]
-        if not isinstance(body, Mapping):
-            return None
-        error = _body_error(body)
-        if error is not None:
-            raise error
-        credits, extra = number(body.get("credits")), number(body.get("extra_credits"))
-        if credits is None and extra is None:
+        balance = parse_credits(response.body)
+        if balance is None:
             log.warning("%s: credits answer without a balance", self.name)
-            return None
-        return (credits or 0.0) + (extra or 0.0)
+        return balance
 
     async def draft_lyrics(self, idea: str) -> list[DraftedLyrics]:
         """Lyrics from ``/producer/lyrics-create``, falling back to the older ``/sonic/lyrics`` when it is gone."""

@@ -1,4 +1,4 @@
-"""The FUZZ 2.0 client against the seed's own answers (verbatim) and providers.md §2, served at the wire."""
+"""The FUZZ 2.0 client against its docs' own answers (verbatim) and docs/providers.md (FUZZ), served at the wire."""
 
 from __future__ import annotations
 
@@ -184,7 +184,7 @@ async def test_queued_is_running_and_batched(fuzz: FuzzClient, wire: Wire) -> No
     statuses = await fuzz.fetch(ids)
     assert [(s.task_id, s.state, s.clips) for s in statuses] == [(i, TaskState.RUNNING, ()) for i in ids]
     [sent] = wire.requests
-    # The seed's literal form: ids joined by commas in one call, with the api-key header.
+    # The documented literal form: ids joined by commas in one call, with the api-key header.
     assert sent.url.query.decode() == f"ids={ids[0]},{ids[1]}"
     assert sent.headers["api-key"] == FUZZ_KEY
 

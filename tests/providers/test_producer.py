@@ -1,4 +1,4 @@
-"""The Producer client against the answers recorded from its docs (seed + providers.md §1), served at the wire."""
+"""The Producer client against the answers recorded from its docs (docs/providers.md, Producer), served at the wire."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from bot.domain.models import (
 )
 from bot.domain.ports import MusicProvider
 from bot.providers.producer import ProducerClient, parse_task
+from bot.providers.sonic import SONIC_ONLY
 from tests.providers.conftest import PRODUCER_KEY, PRODUCER_URL, Sleeps, Wire, recorded
 
 CREATE = "/api/v1/producer/create"
@@ -46,7 +47,7 @@ def producer(http: httpx.AsyncClient, sleeps: Sleeps) -> ProducerClient:
 def test_is_a_music_provider(producer: ProducerClient) -> None:
     provider: MusicProvider = producer
     assert provider.name == "producer"
-    assert provider.operations == frozenset(Operation)
+    assert provider.operations == frozenset(Operation) - SONIC_ONLY
     assert provider.models == PRODUCER_MODELS
     assert (provider.batch_size, provider.supports_webhooks, provider.max_concurrency) == (1, True, 10)
 
@@ -260,7 +261,7 @@ async def test_base_url_with_api_v1_is_not_doubled(http: httpx.AsyncClient, wire
     assert wire.requests[0].url == f"{PRODUCER_URL}{CREATE}"
 
 
-# --- fetch: every poll shape of providers.md §1 -------------------------------------------------------------------
+# --- fetch: every poll shape of docs/providers.md (Producer) -------------------------------------------------------
 FULL_CLIP = Clip(
     clip_id=CLIP,
     title="Starry Night",
@@ -521,7 +522,7 @@ async def test_long_retry_after_is_handed_up_not_slept(producer: ProducerClient,
     wire.on("POST", CREATE, recorded("producer/error_429", headers={"Retry-After": "3600"}))
     with pytest.raises(ProviderError) as caught:
         await producer.submit(CreateMusic(sound="pop"))
-    assert caught.value.retry_after == 3600.0 and caught.value.retryable
+    assert caught.value.retry_after == 60.0 and caught.value.retryable  # capped (TUNESMITH_MAX_RETRY_AFTER)
     assert sleeps.delays == [] and len(wire.requests) == 1
 
 

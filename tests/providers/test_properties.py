@@ -128,7 +128,8 @@ def test_redact_leaves_no_trace_of_a_key(key: str, before: str, after: str, time
 
 @given(seconds=st.integers(min_value=0, max_value=10**6))
 def test_retry_after_seconds(seconds: int) -> None:
-    assert parse_retry_after(str(seconds)) == float(seconds)
+    assert parse_retry_after(str(seconds), cap=10.0**6) == float(seconds)
+    assert parse_retry_after(str(seconds)) == min(float(seconds), 60.0)  # the default cap
 
 
 def test_retry_after_date_and_garbage() -> None:
