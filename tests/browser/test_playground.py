@@ -157,7 +157,18 @@ def write_screenshot(page: Any, post: Any) -> None:
 
 def test_track_autocomplete_lists_the_servers_tracks(page: Any, night_rain: Any) -> None:
     box = composer(page, "studio")
-    box.fill("/music extend track:Night")
+    suggestions = page.locator("#autocomplete")
+    # Commands first, then the chosen command's options (required ones first), as Discord's client offers them.
+    box.fill("/music ext")
+    suggestions.get_by_role("option").filter(has_text="/music extend").first.wait_for()
+    box.press("Enter")
+    assert box.input_value() == "/music extend "
+    first = suggestions.get_by_role("option").first
+    first.wait_for()
+    assert first.locator(".ac-name").inner_text() == "track"
+    box.press("Enter")
+    assert box.input_value() == "/music extend track:"
+    box.type("Night")
     option = page.get_by_role("option", name=re.compile(TITLE))
     option.first.wait_for()
     assert option.count() >= 1

@@ -193,7 +193,10 @@ export class Composer {
     }
     this.app.refreshCommands();
     const match = matchEntry(text, this.entries);
-    if (!match) {
+    if (!match || caret <= match.head.length) {
+      // Typing the command itself: suggest commands for what is before the caret; the options typed after the
+      // command's name (if any) stay where they are.
+      const end = match ? match.head.length : text.length;
       const entries = suggestEntries(text.slice(0, caret), this.visibleEntries()).slice(0, 25);
       this.setHint("");
       if (!entries.length && !this.entries.length) {
@@ -204,7 +207,7 @@ export class Composer {
         label: commandLabel(entry),
         description: entry.description,
         tag: this.app.application?.name || "",
-        apply: () => this.splice(0, text.length, `${commandLabel(entry)} `),
+        apply: () => this.splice(0, end, `${commandLabel(entry)}${/\s/.test(text[end] || "") ? "" : " "}`),
       })));
       return;
     }
@@ -214,10 +217,6 @@ export class Composer {
       this.entryKey = key;
       this.picked.clear();
       this.optionFiles.clear();
-    }
-    if (caret < head.length) {
-      this.hide();
-      return;
     }
     const parsed = parseOptions(text, head, entry.options);
     const focus = focusedValue(parsed, caret);
@@ -354,19 +353,14 @@ export class Composer {
     this.fileInput.value = "";
     if (!files.length) return;
     if (this.fileTarget) {
+      // The file becomes the option's value in the text ("file:song.mp3"), as Discord's client shows it.
       const name = this.fileTarget;
       const file = files[0];
       this.optionFiles.set(name, file);
-      // Put the file's name as the option's value in the text.
       const text = this.ta.value;
-      const marker = `${name}:`;
-      const at = text.lastIndexOf(marker);
-      if (at >= 0) {
-        const match = matchEntry(text, this.entries);
-        const parsed = match ? parseOptions(text, match.head, match.entry.options) : null;
-        const value = parsed?.values.find((v) => v.name === name);
-        if (value) this.splice(value.start, value.end, `${file.name} `);
-      }
+      const match = matchEntry(text, this.entries);
+      const value = match && parseOptions(text, match.head, match.entry.options).values.find((v) => v.name === name);
+      if (value) this.splice(value.start, value.end, `${file.name} `);
     } else {
       this.messageFiles.push(...files);
       this.renderFiles();
