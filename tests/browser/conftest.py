@@ -24,22 +24,33 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 MISSING = f"Chromium not found at {CHROMIUM}: browser tests skipped (install Debian's chromium package)"
+
+
 HERE = Path(__file__).parent
 
 
+def _skipping() -> bool:
+    return not CHROMIUM.exists() and os.environ.get("CI") != "true"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if CHROMIUM.exists() or os.environ.get("CI") == "true":
+    if not _skipping():
         return
     skip = pytest.mark.skip(reason=MISSING)
     for item in items:
-        if HERE in Path(str(item.fspath)).parents:
+        if HERE in item.path.parents:
             item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _skipping():
+        terminalreporter.write_line(MISSING)
 
 
 @pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"Chromium is missing at {CHROMIUM} under CI=true: .ci/run must install Debian's chromium package")
+    if not CHROMIUM.exists():  # only reached under CI=true, where a missing browser must fail
+        pytest.fail(f"Chromium is missing at {CHROMIUM} under CI=true: .ci/run installs Debian's chromium package")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

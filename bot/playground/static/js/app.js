@@ -478,6 +478,7 @@ class App {
   renderContext() {
     if (this.ctx && this.ctxFor === this.guild) return this.ctx;
     this.ctxFor = this.guild;
+    const self = this;
     this.ctx = {
       user: (id) => {
         const member = this.member(id);
@@ -502,7 +503,7 @@ class App {
         return [];
       },
       get appName() {
-        return app.application?.name || "The application";
+        return self.application?.name || "The application";
       },
     };
     return this.ctx;
