@@ -188,7 +188,12 @@ def test_upload_through_the_file_picker(page: Any) -> None:
     box.type("title:Rain sample")
     box.press("Enter")
     # Sent as multipart (payload_json + files[0]); the bot reads the file and posts it as a track.
-    track_post(page, "Rain sample").wait_for(timeout=TRACK_WAIT_MS)
+    sample = track_post(page, "Rain sample")
+    sample.wait_for(timeout=TRACK_WAIT_MS)
+    # Its author deletes it: the post disappears (MESSAGE_DELETE), and the bot says so to her alone.
+    sample.get_by_role("button", name="Delete", exact=True).click()
+    sample.wait_for(state="detached")
+    assert "Deleted" in last_ephemeral(page).inner_text()
 
 
 def test_admin_gives_a_member_a_role(page: Any) -> None:
