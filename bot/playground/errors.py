@@ -16,6 +16,17 @@ JSON = dict[str, Any]
 Path = tuple[str | int, ...]
 
 
+SNOWFLAKE_MAX = 2**63 - 1  # what SQLite (and every id Discord hands out) fits in
+
+
+def is_snowflake(value: object) -> bool:
+    """A snowflake as a client may send one: an int or a string of digits, within 64 signed bits."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return False
+    text = str(value)
+    return text.isdigit() and len(text) <= 19 and int(text) <= SNOWFLAKE_MAX
+
+
 class ApiError(Exception):
     """Raised anywhere in a handler to answer with Discord's error JSON."""
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from bot.playground import limits
 from bot.playground import permissions as p
-from bot.playground.errors import JSON, ApiError, FormErrors, Path, unknown
+from bot.playground.errors import JSON, ApiError, FormErrors, Path, is_snowflake, unknown
 from bot.playground.gateway import Gateway
 from bot.playground.messages import Messages, Origin, Upload
 from bot.playground.state import LOADING, State
@@ -486,7 +486,7 @@ class Interactions:
         from_message = interaction.source_message_id is not None
         if kind in (DEFERRED_UPDATE, UPDATE_MESSAGE) and not from_message:
             allowed = allowed - {DEFERRED_UPDATE, UPDATE_MESSAGE}
-        if kind not in allowed:
+        if not _is_int(kind) or kind not in allowed:
             raise ApiError(
                 400,
                 50035,
@@ -726,7 +726,7 @@ def _float(value: Any) -> float | None:
 
 
 def _snowflake(value: Any, name: str) -> int:
-    if isinstance(value, str | int) and not isinstance(value, bool) and str(value).isdigit() and len(str(value)) <= 20:
+    if is_snowflake(value):
         return int(value)
     raise ApiError(
         400, 50035, "Invalid Form Body", errors=_tree(name, "NUMBER_TYPE_COERCE", f'Value "{value}" is not snowflake.')

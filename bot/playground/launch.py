@@ -46,8 +46,9 @@ def bot_settings(settings: Settings, playground: Playground) -> Settings:
 @contextlib.asynccontextmanager
 async def playground_for(settings: Settings) -> AsyncIterator[tuple[Playground, Settings]]:
     """A started playground for these settings, and the settings the bot should run with; stopped on exit."""
-    playground = Playground(state_path=state_path(settings), host=settings.playground_host,
-                            port=settings.playground_port)
+    playground = Playground(
+        state_path=state_path(settings), host=settings.playground_host, port=settings.playground_port
+    )
     await playground.start()
     try:
         yield playground, bot_settings(settings, playground)

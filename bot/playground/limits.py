@@ -56,7 +56,7 @@ SENDABLE_FLAGS = SUPPRESS_EMBEDS | EPHEMERAL | SUPPRESS_NOTIFICATIONS | IS_COMPO
 _COMMAND_NAME = regex.compile(r"^[-_'\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$")
 
 ACTION_ROW, BUTTON, STRING_SELECT, TEXT_INPUT = 1, 2, 3, 4
-SELECTS = frozenset({3, 5, 6, 7, 8})
+SELECTS = (3, 5, 6, 7, 8)  # a tuple: membership of an unhashable value from a body must not raise
 LABEL = 18
 LINK_STYLE, PREMIUM_STYLE = 5, 6
 
@@ -94,12 +94,44 @@ def check_message(body: JSON, errors: FormErrors, *, files: int = 0, partial: bo
         )
     if files > FILES_MAX:
         errors.add(("files",), "BASE_TYPE_MAX_LENGTH", f"Must be {FILES_MAX} or fewer in length.")
+    _check_structure(body, errors)
     nonce = body.get("nonce")
     if nonce is not None:
         if isinstance(nonce, str):
             errors.max_length(("nonce",), nonce, 25)
         elif isinstance(nonce, bool) or not isinstance(nonce, int):
             errors.add(("nonce",), "BASE_TYPE_STRING", "Could not interpret value as string.")
+
+
+def _check_structure(body: JSON, errors: FormErrors) -> None:
+    """The shape of the message's other fields, so nothing downstream meets a list where it expects an object."""
+    attachments = body.get("attachments")
+    if attachments is not None:
+        if not isinstance(attachments, list):
+            errors.add(("attachments",), "BASE_TYPE_ARRAY", "Could not interpret value as array.")
+        else:
+            for index, entry in enumerate(attachments):
+                if not isinstance(entry, dict) or not isinstance(entry.get("id"), str | int):
+                    errors.add(("attachments", index, "id"), "BASE_TYPE_REQUIRED", "This field is required")
+                elif entry.get("filename") is not None and not isinstance(entry["filename"], str):
+                    errors.add(
+                        ("attachments", index, "filename"), "BASE_TYPE_STRING", "Could not interpret value as string."
+                    )
+    allowed = body.get("allowed_mentions")
+    if allowed is not None:
+        if not isinstance(allowed, dict):
+            errors.add(("allowed_mentions",), "MODEL_TYPE_CONVERT", "Only dictionaries may be used in a ModelType")
+        else:
+            for key in ("parse", "users", "roles"):
+                value = allowed.get(key)
+                if value is not None and not (isinstance(value, list) and all(isinstance(v, str | int) for v in value)):
+                    errors.add(("allowed_mentions", key), "BASE_TYPE_ARRAY", "Could not interpret value as array.")
+    reference = body.get("message_reference")
+    if reference is not None and not isinstance(reference, dict):
+        errors.add(("message_reference",), "MODEL_TYPE_CONVERT", "Only dictionaries may be used in a ModelType")
+    for key in ("tts", "enforce_nonce"):
+        if body.get(key) is not None and not isinstance(body[key], bool):
+            errors.add((key,), "BASE_TYPE_BOOLEAN", "Must be either true or false.")
 
 
 def is_empty(body: JSON, files: int) -> bool:
@@ -176,8 +208,8 @@ def check_components(components: list[Any], errors: FormErrors, *, v2: bool) -> 
             continue
         children = row.get("components") or []
         errors.length_between((*at, "components"), children, 1, ROW_BUTTONS_MAX)
-        kinds = {c.get("type") for c in children if isinstance(c, dict)}
-        if kinds & SELECTS and len(children) > 1:
+        has_select = any(isinstance(c, dict) and c.get("type") in SELECTS for c in children)
+        if has_select and len(children) > 1:
             errors.add(
                 (*at, "components"),
                 "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
@@ -351,7 +383,7 @@ def _check_choice(choice: Any, at: Path, errors: FormErrors) -> None:
 
 
 SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
-OPTION_TYPES = frozenset(range(1, 12))
+OPTION_TYPES = tuple(range(1, 12))
 CHAT_INPUT = 1
 
 
@@ -367,7 +399,8 @@ def check_commands(commands: Any) -> None:
     for index, command in enumerate(commands):
         with errors.under(index):
             name = check_command(command, errors)
-        key = (command.get("type", CHAT_INPUT), name) if isinstance(command, dict) else None
+        kind = command.get("type", CHAT_INPUT) if isinstance(command, dict) else None
+        key = (kind, name) if isinstance(kind, int) else None
         if key is not None and name:
             if key in seen:
                 errors.add(
@@ -384,6 +417,20 @@ def check_command(command: Any, errors: FormErrors) -> str:
         errors.add((), "MODEL_TYPE_CONVERT", "Only dictionaries may be used in a ModelType")
         return ""
     kind = command.get("type", CHAT_INPUT)
+    if kind not in (1, 2, 3, 4):
+        errors.add(("type",), "BASE_TYPE_CHOICES", "Value must be one of {1, 2, 3, 4}.")
+    permissions = command.get("default_member_permissions")
+    if permissions is not None and not (
+        (isinstance(permissions, str) and permissions.isdigit() and len(permissions) <= 20)
+        or (isinstance(permissions, int) and not isinstance(permissions, bool) and 0 <= permissions < 2**64)
+    ):
+        errors.add(("default_member_permissions",), "NUMBER_TYPE_COERCE", f'Value "{permissions}" is not int.')
+    contexts = command.get("contexts")
+    if contexts is not None and not (isinstance(contexts, list) and all(c in (0, 1, 2) for c in contexts)):
+        errors.add(("contexts",), "BASE_TYPE_CHOICES", "Values must be one of {0, 1, 2}.")
+    for flag in ("nsfw", "dm_permission"):
+        if command.get(flag) is not None and not isinstance(command[flag], bool):
+            errors.add((flag,), "BASE_TYPE_BOOLEAN", "Must be either true or false.")
     name = command.get("name")
     chat = kind == CHAT_INPUT
     if errors.required(("name",), name) and errors.string(("name",), name):
@@ -426,7 +473,7 @@ def _check_options(options: Any, at: Path, errors: FormErrors, *, depth: int) ->
             errors.add(where, "MODEL_TYPE_CONVERT", "Only dictionaries may be used in a ModelType")
             continue
         kind = option.get("type")
-        if kind not in OPTION_TYPES:
+        if isinstance(kind, bool) or kind not in OPTION_TYPES:
             errors.add((*where, "type"), "BASE_TYPE_CHOICES", f"Value must be one of {sorted(OPTION_TYPES)}.")
             continue
         name = option.get("name")

@@ -18,7 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from bot.playground import limits
 from bot.playground import permissions as p
-from bot.playground.errors import JSON, ApiError, FormErrors, unknown
+from bot.playground.errors import JSON, ApiError, FormErrors, is_snowflake, unknown
 from bot.playground.gateway import Gateway
 from bot.playground.state import (
     EPHEMERAL,
@@ -187,7 +187,7 @@ class Messages:
         if body.get("nonce") is not None:
             message["nonce"] = body["nonce"]
         reference = body.get("message_reference")
-        if isinstance(reference, dict) and str(reference.get("message_id", "")).isdigit():
+        if isinstance(reference, dict) and is_snowflake(reference.get("message_id")):
             referenced = await self.find(int(reference["message_id"]))
             if referenced is not None and self.ephemeral_owner(referenced) is None:
                 message["type"] = REPLY

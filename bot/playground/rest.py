@@ -21,7 +21,7 @@ from aiohttp import BodyPartReader, web
 from bot.playground import limits
 from bot.playground import permissions as p
 from bot.playground import ratelimits as rl
-from bot.playground.errors import JSON, ApiError, FormErrors, unknown
+from bot.playground.errors import JSON, ApiError, FormErrors, is_snowflake, unknown
 from bot.playground.gateway import Gateway
 from bot.playground.interactions import After, CallbackResult, Interactions
 from bot.playground.messages import Messages, Upload
@@ -203,6 +203,20 @@ class Api:
         if route is None or match is None:
             return _json_response(404, {"message": "404: Not Found", "code": 0}, headers)
         try:
+            for group, value in match.groupdict().items():
+                if value is not None and value.isdigit() and not is_snowflake(value):
+                    raise ApiError(
+                        400,
+                        50035,
+                        "Invalid Form Body",
+                        errors={
+                            group: {
+                                "_errors": [
+                                    {"code": "NUMBER_TYPE_COERCE", "message": f'Value "{value}" is not snowflake.'}
+                                ]
+                            }
+                        },
+                    )
             user_id, bot = self._caller(request, route)
             who = f"user:{user_id}" if user_id else f"ip:{request.remote}"
             verdict = self._limiter.check(
@@ -419,6 +433,8 @@ class Api:
             command["guild_id"] = str(guild_id)
         else:
             command.pop("guild_id", None)
+        if command["default_member_permissions"] is not None:  # Discord answers it as a string
+            command["default_member_permissions"] = str(command["default_member_permissions"])
         return command
 
     async def command_index(self, call: Call) -> Reply:
@@ -577,9 +593,9 @@ class Api:
         anchors: dict[str, int | None] = {}
         for key in ("around", "before", "after"):
             raw = call.query.get(key)
-            if raw is not None and not (raw.isdigit() and len(raw) <= 20):
+            if raw is not None and not is_snowflake(raw):
                 errors.add((key,), "NUMBER_TYPE_COERCE", f'Value "{raw}" is not snowflake.')
-            anchors[key] = int(raw) if raw is not None and raw.isdigit() and len(raw) <= 20 else None
+            anchors[key] = int(raw) if raw is not None and is_snowflake(raw) else None
         errors.raise_if_any()
         # Discord takes one anchor, in this order of preference.
         around = anchors["around"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot.playground.errors import is_snowflake
 from bot.playground.gateway import Gateway, GatewayStats
 from bot.playground.interactions import Interactions
 from bot.playground.messages import Messages
@@ -241,7 +242,7 @@ class Playground:
 
     async def _attachment(self, request: web.Request) -> web.StreamResponse:
         raw = request.match_info["attachment_id"]
-        found = await self.state.store.attachment(int(raw)) if raw.isdigit() and len(raw) <= 20 else None
+        found = await self.state.store.attachment(int(raw)) if is_snowflake(raw) else None
         if found is None:
             raise web.HTTPNotFound()
         channel_id, filename, content_type, path = found

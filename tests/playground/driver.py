@@ -252,6 +252,7 @@ class Member:
         *,
         files: list[tuple[str, bytes, str]] | None = None,
         focused: str | None = None,
+        refresh: bool = False,
     ) -> str:
         """Run ``/music create`` with ``options`` (by name, values as typed); returns the interaction's nonce.
 
@@ -259,7 +260,7 @@ class Member:
         autocomplete request for that option instead.
         """
         name, *subs = path.split()
-        index = await self.command_index()
+        index = await self.command_index(refresh=refresh)
         command = next((c for c in index["application_commands"] if c["name"] == name), None)
         if command is None:
             raise LookupError(f"{self.name} has no /{name} (has {[c['name'] for c in index['application_commands']]})")
