@@ -141,12 +141,12 @@ def write_screenshot(page: Any, post: Any) -> None:
     """The README's picture: the playground with a track post, its player and buttons, and its thread."""
     for dismiss in page.get_by_role("button", name="Dismiss message").all():
         dismiss.click()
-    page.set_viewport_size({"width": 1400, "height": 1100})
+    page.set_viewport_size({"width": 1400, "height": 1150})
     post.evaluate(
         """el => {
             const scroller = document.getElementById('scroller');
             const top = el.closest('li').getBoundingClientRect().top - scroller.getBoundingClientRect().top;
-            scroller.scrollTop += top - 8;
+            scroller.scrollTop += top - 24;
         }"""
     )
     page.mouse.move(0, 0)
