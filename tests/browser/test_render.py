@@ -257,3 +257,100 @@ def test_typed_slash_options_parse_like_discord(page: Any) -> None:
     assert result["longTitle"] == 120  # sent as typed, past the declared limit: the bot's validation must show
     assert result["focused"] == "title"
     assert result["seedTyped"] == "abc"
+
+
+MODAL = {
+    "id": "555",
+    "custom_id": "tunesmith:modal:extend:1",
+    "title": "Extend Night Rain",
+    "components": [
+        {
+            "type": 1,
+            "components": [
+                {
+                    "type": 4,
+                    "custom_id": "starts_at",
+                    "label": "Continue from (seconds)",
+                    "style": 1,
+                    "required": False,
+                    "placeholder": "e.g. 30",
+                }
+            ],
+        },
+        {
+            "type": 1,
+            "components": [
+                {
+                    "type": 4,
+                    "custom_id": "sound",
+                    "label": "Style",
+                    "style": 2,
+                    "required": True,
+                    "min_length": 3,
+                    "max_length": 200,
+                    "value": "lofi beats",
+                }
+            ],
+        },
+        {
+            "type": 18,
+            "label": "Title",
+            "description": "Shown on the post",
+            "component": {"type": 4, "custom_id": "title", "style": 1, "max_length": 80, "required": False},
+        },
+    ],
+}
+
+
+def test_modal_is_a_dialog_with_labelled_inputs(page: Any) -> None:
+    page.evaluate(
+        """async (modal) => {
+        const { showModal } = await import('/static/js/modal.js');
+        window.submitted = [];
+        showModal(modal, { appName: 'Tunesmith', submit: async (components) => {
+          window.submitted.push(components);
+          return window.submitted.length === 1 ? 'The application did not respond' : true;
+        } });
+    }""",
+        MODAL,
+    )
+    dialog = page.get_by_role("dialog", name="Extend Night Rain")
+    start = dialog.get_by_label("Continue from (seconds)")
+    assert start.get_attribute("placeholder") == "e.g. 30"
+    assert start.evaluate("el => el.tagName") == "INPUT" and not start.evaluate("el => el.required")
+    style = dialog.get_by_label("Style")
+    assert style.evaluate("el => el.tagName") == "TEXTAREA"
+    assert style.input_value() == "lofi beats"  # pre-filled
+    assert style.evaluate("el => [el.required, el.minLength, el.maxLength]") == [True, 3, 200]
+    assert dialog.get_by_label("Title").get_attribute("maxlength") == "80"
+    # Discord's client checks required and minimum lengths before sending.
+    style.fill("")
+    dialog.get_by_role("button", name="Submit").click()
+    assert page.evaluate("window.submitted.length") == 0
+    style.fill("jazz trio")
+    start.fill("12")
+    dialog.get_by_role("button", name="Submit").click()
+    # A failed submission keeps the form open with its values and says why.
+    dialog.get_by_role("alert").filter(has_text="The application did not respond").wait_for()
+    assert page.evaluate("window.submitted[0]") == [
+        {"type": 1, "components": [{"type": 4, "custom_id": "starts_at", "value": "12"}]},
+        {"type": 1, "components": [{"type": 4, "custom_id": "sound", "value": "jazz trio"}]},
+        {"type": 1, "components": [{"type": 4, "custom_id": "title", "value": ""}]},
+    ]
+    dialog.get_by_role("button", name="Submit").click()
+    dialog.wait_for(state="detached")
+
+
+def test_modal_cancel_closes_without_sending(page: Any) -> None:
+    page.evaluate(
+        """async (modal) => {
+        const { showModal } = await import('/static/js/modal.js');
+        window.submitted = 0;
+        showModal(modal, { appName: 'Tunesmith', submit: async () => { window.submitted += 1; return true; } });
+    }""",
+        MODAL,
+    )
+    dialog = page.get_by_role("dialog", name="Extend Night Rain")
+    dialog.get_by_role("button", name="Cancel").click()
+    dialog.wait_for(state="detached")
+    assert page.evaluate("window.submitted") == 0
