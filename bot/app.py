@@ -118,10 +118,12 @@ async def build(
     start_web: bool = True,
     clock: Clock | None = None,
     jobs: JobsConfig | None = None,
+    sandbox: Sandbox | None = None,
 ) -> AsyncIterator[App]:
     """Open the store, start the sandbox (when it is the provider) and the web server, and wire the bot.
 
-    ``clock`` and ``jobs`` replace the real clock and the job settings derived from ``settings`` (tests, tools).
+    ``clock`` and ``jobs`` replace the real clock and the job settings derived from ``settings``; ``sandbox`` is a
+    sandbox already running to use as the provider (tests and tools; it is left running on exit).
     The job runtime is not started here: it runs with the notifier once the bot has logged in (see :func:`run`).
     """
     clock = clock or SystemClock()
@@ -132,8 +134,7 @@ async def build(
         point_discord_at(settings.discord_api_url, settings.discord_gateway_url)
         http = make_http_client(settings)
         stack.push_async_callback(http.aclose)
-        sandbox: Sandbox | None = None
-        if settings.active_provider == "sandbox":
+        if sandbox is None and settings.active_provider == "sandbox":
             rewrite = None
             if settings.webhooks_enabled and settings.public_url:
                 # The in-process sandbox cannot reach the public HTTPS URL; deliver straight to the web server.

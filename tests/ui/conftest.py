@@ -4,6 +4,7 @@ core, SQLite in a temporary folder and the sandbox provider over loopback."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import inspect
 import time
@@ -22,6 +23,7 @@ from bot.config import Settings
 from bot.core.clock import SystemClock
 from bot.domain.errors import TunesmithError
 from bot.domain.requester import Requester
+from bot.sandbox import Sandbox
 from bot.ui.errors import unwrap
 
 
@@ -94,7 +96,7 @@ def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "discord_token": "simcord-token",
         "database_path": tmp_path / "tunesmith.sqlite3",
-        "sandbox_render_seconds": 0.3,
+        "sandbox_render_seconds": 0.15,
         "poll_interval": 0.05,
         "sync_commands": True,
         "web_port": 0,
@@ -105,15 +107,25 @@ def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
 
 
 @asynccontextmanager
-async def running(tmp_path: Path, *, render_s: float | None = None, **overrides: Any) -> AsyncIterator[Studio]:
+async def running(
+    tmp_path: Path, *, render_s: float | None = None, clip_seconds: float | None = 2.0, **overrides: Any
+) -> AsyncIterator[Studio]:
     """The bot on SimCord. ``render_s``: how long core expects a render to take (a real provider's 30 s by
-    default; the sandbox's own time when it is the provider), so the first poll is not half a minute away."""
+    default; the sandbox's own time when it is the provider), so the first poll is not half a minute away.
+    ``clip_seconds``: the sandbox's songs are this long (short: quicker to synthesise and to attach); None for
+    the sandbox's own 20-30 s songs."""
     settings = settings_for(tmp_path, **overrides)
     clock = ShiftedClock()
     jobs = jobs_config(settings)
     if render_s is not None:
         jobs = dataclasses.replace(jobs, expected_render_s=render_s)
-    async with build(settings, start_web=False, clock=clock, jobs=jobs) as app:
+    async with contextlib.AsyncExitStack() as stack:
+        sandbox = None
+        if settings.active_provider == "sandbox":
+            sandbox = Sandbox(render_seconds=settings.sandbox_render_seconds, clip_seconds=clip_seconds)
+            await sandbox.start()
+            stack.push_async_callback(sandbox.stop)
+        app = await stack.enter_async_context(build(settings, start_web=False, clock=clock, jobs=jobs, sandbox=sandbox))
         env = simcord.Env(app.bot)
         await env.start()
         # The job runtime runs outside the bot's own tasks, as in production (bot/app.py: run).

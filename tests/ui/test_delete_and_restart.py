@@ -91,13 +91,11 @@ async def test_buttons_and_jobs_survive_a_restart(studio: Studio) -> None:
 
     await studio.until(submitted)
 
-    # A new process: a new App on the same database file. The provider outlives the bot, so the new
-    # sandbox serves the same tasks and clips as the old one.
+    # A new process: a new App on the same database file. The provider outlives the bot: the new bot talks to
+    # the same sandbox, which still has the task rendering.
     await studio.app.core.runtime.stop()
     await studio.app.store.close()  # the old process is gone, and with it its hold on the database
-    async with build(studio.app.settings, start_web=False) as app:
-        assert app.sandbox is not None and studio.app.sandbox is not None
-        app.sandbox.store = studio.app.sandbox.store
+    async with build(studio.app.settings, start_web=False, sandbox=studio.app.sandbox) as app:
         await app.core.runtime.start(app.notifier)
         await studio.env.restart_bot(app.bot)
         try:

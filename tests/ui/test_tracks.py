@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
 
 import bot.core.library
-from tests.ui.conftest import Studio
+from tests.ui.conftest import Studio, running
 from tests.ui.helpers import PNG, WAV, button_ids, defaults, fields, files, submit
 
 TRACK_BUTTONS = ["extend", "cover", "variation", "swap_vocals", "swap_sound", "replace", "wav", "delete"]
@@ -13,6 +16,14 @@ TRACK_BUTTONS = ["extend", "cover", "variation", "swap_vocals", "swap_sound", "r
 
 def track_buttons(track: int) -> list[str]:
     return [f"tunesmith:track:{action}:{track}" for action in TRACK_BUTTONS]
+
+
+@pytest.fixture
+async def studio(tmp_path: Path) -> AsyncIterator[Studio]:
+    """Tracks here are the sandbox's songs at their own length (20-30 s): forms start at a track's end, and a
+    big file is linked instead of attached."""
+    async with running(tmp_path, clip_seconds=None) as world:
+        yield world
 
 
 async def test_create_edits_the_status_message_into_the_track_post(studio: Studio) -> None:
