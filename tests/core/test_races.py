@@ -46,7 +46,7 @@ async def test_a_job_cancelled_while_its_submission_fails_is_not_sent_again() ->
         # The submission that was in flight comes back with a retryable error after the cancel.
         r.provider.submit_errors.append(ProviderError(ErrorKind.UNAVAILABLE))
         r.provider.submit_gate.set()
-        await r.clock.advance(3600.0)
+        await r.clock.advance(600.0)
         assert r.provider.submits == 0
         assert r.core.web.queue_depth() == 0 and r.core.web.in_flight() == 0
         assert await r.ledger(job_id) == [(LedgerKind.RESERVE, -10), (LedgerKind.REFUND, 10)]
@@ -129,7 +129,7 @@ async def test_a_delivery_discord_keeps_refusing_is_given_up_after_its_attempts(
         await r.until(lambda: r.store.jobs[job_id].delivered_at is not None)
         assert notifier.fail_deliveries == 97  # three tries, then it stops
         assert r.core.metrics.get("tunesmith_deliveries_total", outcome="abandoned") == 1
-        await r.clock.advance(3600.0)
+        await r.clock.advance(600.0)
         assert notifier.fail_deliveries == 97
 
 
