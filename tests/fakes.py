@@ -713,3 +713,16 @@ class MemoryStore:
 async def gather_outcomes(*calls: Awaitable[Any]) -> list[Any]:
     """Run calls together, returning results and exceptions alike."""
     return list(await asyncio.gather(*calls, return_exceptions=True))
+
+
+class FakeFiles:
+    """The FileFetcher port: serves bytes by URL, None for anything else (or anything over the limit)."""
+
+    def __init__(self, files: dict[str, bytes] | None = None) -> None:
+        self.files = dict(files or {})
+        self.asked: list[tuple[str, int]] = []
+
+    async def fetch(self, url: str, *, limit: int) -> bytes | None:
+        self.asked.append((url, limit))
+        data = self.files.get(url)
+        return data if data is not None and len(data) <= limit else None
