@@ -23,8 +23,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from bot.database_url import redact
 from bot.storage.postgres import PostgresStore
-from bot.storage.url import redact
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 URL = os.environ.get("TUNESMITH_TEST_DATABASE_URL") or DEFAULT_URL

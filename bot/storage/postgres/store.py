@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
+from bot.database_url import password_of, redact
 from bot.domain.errors import AlreadyRunning, DatabaseUnavailable
 from bot.domain.models import (
     DraftedLyrics,
@@ -60,7 +60,6 @@ from bot.storage.postgres.migrations import (
     migrate,
     target_schema,
 )
-from bot.storage.url import password_of, redact
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +99,7 @@ ATTACH_STATUS = "UPDATE jobs SET status_message_id = $2, channel_id = COALESCE($
 MARK_SUBMITTED = (
     "UPDATE jobs SET state = 'submitted', task_id = $2, submitted_at = $3 WHERE id = $1 AND state = 'queued'"
 )
-MARK_RUNNING = (
-    "UPDATE jobs SET state = 'running', poll_count = $2 WHERE id = $1 AND state IN ('queued', 'submitted')"
-)
+MARK_RUNNING = "UPDATE jobs SET state = 'running', poll_count = $2 WHERE id = $1 AND state IN ('queued', 'submitted')"
 REMEMBER_WEBHOOKS = (
     "INSERT INTO webhook_events (event_key, task_id, received_at)"
     " SELECT k, t, $3 FROM unnest($1::text[], $2::text[]) AS w(k, t) ON CONFLICT DO NOTHING"
@@ -297,7 +294,7 @@ class PostgresStore:
         lock: bool = True,
         min_size: int = 2,
         max_size: int = 10,
-        timeout: float = 10.0,
+        connect_timeout: float = 10.0,
     ) -> PostgresStore:
         """Connect, take the one-process lock (unless ``lock=False``), migrate, and open the pool.
 
@@ -312,7 +309,7 @@ class PostgresStore:
         holder: asyncpg.Connection | None = None
         pool: asyncpg.Pool | None = None
         try:
-            holder = await asyncpg.connect(dsn, server_settings=settings, timeout=timeout)
+            holder = await asyncpg.connect(dsn, server_settings=settings, timeout=connect_timeout)
             target = await target_schema(holder, schema)
             if lock and not await holder.fetchval(
                 "SELECT pg_try_advisory_lock($1, hashtext($2))", LOCK_PROCESS, target
@@ -328,7 +325,7 @@ class PostgresStore:
                 max_size=max_size,
                 server_settings=settings,
                 init=_init_connection,
-                timeout=timeout,
+                timeout=connect_timeout,
             )
         except BaseException as exc:
             if pool is not None:
@@ -353,12 +350,6 @@ class PostgresStore:
         if self._holder is not None:
             await self._holder.close()  # ends the session: the one-process lock goes with it
             self._holder = None
-
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
-        """A connection from the pool (tests and tools that need raw SQL; the bot never does)."""
-        async with self._pool.acquire() as conn:
-            yield conn
 
     # --- jobs ------------------------------------------------------------------------------------------------------
     async def admit(self, ticket: JobTicket, decide: AdmissionDecision) -> Job:
@@ -584,7 +575,9 @@ class PostgresStore:
         now: float,
         note: str | None = None,
     ) -> None:
-        await self._pool.execute(INSERT_LEDGER, guild_id, member_id, None, "grant", amount, period_key, note, actor_id, now)
+        await self._pool.execute(
+            INSERT_LEDGER, guild_id, member_id, None, "grant", amount, period_key, note, actor_id, now
+        )
 
     async def set_member_cap(self, guild_id: int, user_id: int, cap: int | None) -> None:
         if cap is None:
@@ -595,7 +588,9 @@ class PostgresStore:
     async def reset_period(self, settings: GuildSettings, period_key: str, *, actor_id: int, now: float) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(SAVE_SETTINGS, *_settings_values(settings))
-            await conn.execute(INSERT_LEDGER, settings.guild_id, None, None, "reset", 0, period_key, None, actor_id, now)
+            await conn.execute(
+                INSERT_LEDGER, settings.guild_id, None, None, "reset", 0, period_key, None, actor_id, now
+            )
 
     # --- settings --------------------------------------------------------------------------------------------------
     async def guild_settings(self, guild_id: int) -> GuildSettings | None:
