@@ -1,6 +1,8 @@
 """PostgreSQL for the tests: where it is, whether it runs, and a schema of their own for each test.
 
-The server is ``TUNESMITH_TEST_DATABASE_URL`` (default: the local one, ``postgresql://postgres@127.0.0.1:5432/test``).
+The server is ``TEST_DATABASE_URL`` (default: the local one, ``postgresql://postgres@127.0.0.1:5432/test``). Not a
+``TUNESMITH_`` name on purpose: the bot warns about unknown ``TUNESMITH_*`` settings, and tests that start the bot
+with the test run's environment compare its stderr line by line.
 Locally, when nothing answers there, every PostgreSQL test is skipped and the run ends with one line saying so;
 under CI (``CI=true``) a missing server fails those tests instead.
 
@@ -27,7 +29,7 @@ from bot.database_url import redact
 from bot.storage.postgres import PostgresStore
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
-URL = os.environ.get("TUNESMITH_TEST_DATABASE_URL") or DEFAULT_URL
+URL = os.environ.get("TEST_DATABASE_URL") or DEFAULT_URL
 PREFIX = "tunesmith_test_"
 RUN = f"{PREFIX}{os.getpid()}_{secrets.token_hex(3)}"
 _names = itertools.count(1)
@@ -79,7 +81,7 @@ async def require() -> str:
     if _problem[0]:
         line = (
             f"PostgreSQL tests skipped: nothing usable at {redact(URL)} ({_problem[0]}); start PostgreSQL or set "
-            "TUNESMITH_TEST_DATABASE_URL (under CI=true this is a failure)"
+            "TEST_DATABASE_URL (under CI=true this is a failure)"
         )
         if in_ci():
             pytest.fail(f"CI=true but PostgreSQL is not usable at {redact(URL)}: {_problem[0]}")
