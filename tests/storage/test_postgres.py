@@ -27,7 +27,7 @@ from bot.domain.models import JobState, LedgerKind, Operation, Period
 from bot.domain.outcomes import Failure, FailureKind
 from bot.domain.ports import AdmissionSnapshot, Completion, Job
 from bot.storage.postgres import PostgresStore
-from bot.storage.postgres.migrations import LOCK_MIGRATIONS, MIGRATIONS
+from bot.storage.postgres.migrations import LOCK_MIGRATIONS, LOCK_PROCESS, MIGRATIONS
 from tests import pg
 from tests.storage.test_store_contract import NOW, PERIOD, admit, clip, ticket
 
@@ -502,6 +502,29 @@ async def test_a_second_bot_on_the_same_schema_is_refused(schema: str) -> None:
         await first.close()
     # Released on close: the next bot may start.
     await (await PostgresStore.open(pg.URL, schema=schema, min_size=1)).close()
+
+
+async def test_losing_the_lock_connection_is_logged(schema: str, caplog: pytest.LogCaptureFixture) -> None:
+    store = await PostgresStore.open(pg.URL, schema=schema, min_size=1)
+    try:
+        conn = await pg.connect(schema)
+        try:  # the server drops the session holding the lock (a restart, an admin)
+            await conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1"
+                " AND granted",
+                LOCK_PROCESS,
+            )
+        finally:
+            await conn.close()
+        async with asyncio.timeout(10):
+            while not any("lost the connection that keeps other Tunesmith" in r.getMessage() for r in caplog.records):
+                await asyncio.sleep(0.02)  # asyncpg reports the lost connection from its protocol; nothing to await
+        # Without the lock another bot can start, which is what the operator is told.
+        await (await PostgresStore.open(pg.URL, schema=schema, min_size=1)).close()
+        assert await store.job(1) is None  # the pool's own connections still work
+    finally:
+        await store.close()
+    assert sum("lost the connection" in r.getMessage() for r in caplog.records) == 1  # close() is not a loss
 
 
 def _with_password(url: str, password: str) -> str:

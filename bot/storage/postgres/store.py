@@ -351,13 +351,25 @@ class PostgresStore:
             await holder.close()
             holder = None
         log.info("database ready: PostgreSQL at %s, schema %s (version %d)", where, target, migrated.version)
-        return cls(pool, schema=target, version=migrated.version, holder=holder)
+        store = cls(pool, schema=target, version=migrated.version, holder=holder)
+        if holder is not None:
+            holder.add_termination_listener(store._lost_lock)
+        return store
+
+    def _lost_lock(self, conn: object) -> None:
+        if conn is self._holder:  # not our own close(), which lets go of it first
+            self._holder = None
+            log.error(
+                "lost the connection that keeps other Tunesmith processes off schema %s (the database restarted or "
+                "dropped it): another bot could now start on this database; restart this one",
+                self.schema,
+            )
 
     async def close(self) -> None:
         await self._pool.close()
-        if self._holder is not None:
-            await self._holder.close()  # ends the session: the one-process lock goes with it
-            self._holder = None
+        holder, self._holder = self._holder, None
+        if holder is not None:
+            await holder.close()  # ends the session: the one-process lock goes with it
 
     # --- jobs ------------------------------------------------------------------------------------------------------
     async def admit(self, ticket: JobTicket, decide: AdmissionDecision) -> Job:
