@@ -173,8 +173,8 @@ async def run(settings: Settings) -> None:
     """Run the bot until it is stopped."""
     token = settings.discord_token
     if token is None:
-        # Without a token, this is where the playground (bot/playground: a local Discord on this machine) starts:
-        # it gives the API and gateway URLs and the bot token to log in with.
+        # Without a token `python -m bot` starts the playground (bot/playground/launch.py), which calls this with
+        # its own URLs and bot token.
         raise ConfigError(TOKEN_HELP)
     async with build(settings) as app, app.bot:
         await app.bot.login(token.get_secret_value())

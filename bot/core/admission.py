@@ -130,7 +130,7 @@ class Admission:
         settings: SettingsBook,
         blocklist: BlockList,
         audit: AuditRecorder,
-        intake: Callable[[Job], int | None],
+        intake: Callable[[Job, MusicRequest], int | None],
         clock: Clock,
     ) -> None:
         self._store = store
@@ -176,7 +176,7 @@ class Admission:
         except TunesmithError as exc:
             await self._audit.record(who.guild_id, Refused(who.user_id, operation, request, exc))
             raise
-        position = self._intake(job) if operation in TASK_OPERATIONS else None
+        position = self._intake(job, request) if operation in TASK_OPERATIONS else None
         log.info("job %d admitted: %s for guild %d, cost %d", job.id, operation.value, who.guild_id, job.cost)
         # The audit entry is written when the job ends (one per job, with its outcome).
         return Admitted(job=job, position=position, remaining=remaining, parent=parent)

@@ -66,7 +66,7 @@ class Core:
         # The job runtime, from the end of a job's life backwards, so each part gets what it hands work to.
         tasks = Tasks()
         wakeup = asyncio.Event()
-        self.registry = Registry(metrics)
+        self.registry = Registry()
         self.delivery = Delivery(
             store=store,
             outbox=self.outbox,

@@ -56,6 +56,7 @@ class Catalog:
         self._store = store
         self._clock = clock
         self._retired: dict[Operation, str | None] = {}
+        self._available = provider.operations
 
     @property
     def provider_name(self) -> str:
@@ -77,10 +78,14 @@ class Catalog:
     async def load(self) -> None:
         """Read which operations were retired (at start: a restart keeps them off)."""
         self._retired = await self._store.retired_operations(self._provider.name)
+        self._changed()
 
     def available(self) -> frozenset[Operation]:
         """What members may ask for now: the provider's operations minus those it retired."""
-        return self._provider.operations - set(self._retired)
+        return self._available
+
+    def _changed(self) -> None:
+        self._available = self._provider.operations - set(self._retired)
 
     def is_retired(self, operation: Operation) -> bool:
         return operation in self._retired
@@ -109,6 +114,7 @@ class Catalog:
         if operation in self._retired:
             return
         self._retired[operation] = message
+        self._changed()
         await self._store.retire_operation(self._provider.name, operation, message=message, now=self._clock.now())
         log.warning("provider %s retired operation %s; it is now switched off", self._provider.name, operation.value)
 
@@ -116,6 +122,7 @@ class Catalog:
         """Switch a retired operation back on; False when it was not retired."""
         was_retired = operation in self._retired
         self._retired.pop(operation, None)
+        self._changed()
         changed = await self._store.reinstate_operation(self._provider.name, operation)
         if changed or was_retired:
             log.info("operation %s of provider %s switched back on", operation.value, self._provider.name)

@@ -47,6 +47,7 @@ class SettingsBook:
         self._store = store
         self.defaults = defaults or Defaults()
         self._cache: dict[int, GuildSettings] = {}
+        self._costs: dict[int, tuple[GuildSettings, dict[Operation, int]]] = {}  # prices, per settings in force
 
     async def get(self, guild_id: int) -> GuildSettings:
         cached = self._cache.get(guild_id)
@@ -65,4 +66,8 @@ class SettingsBook:
         self._cache[settings.guild_id] = settings
 
     def costs(self, settings: GuildSettings) -> dict[Operation, int]:
-        return self.defaults.costs_in(settings)
+        """The prices in force in a server (the operator's defaults, then the server's own); do not modify."""
+        known = self._costs.get(settings.guild_id)
+        if known is None or known[0] is not settings:
+            known = self._costs[settings.guild_id] = (settings, self.defaults.costs_in(settings))
+        return known[1]

@@ -17,10 +17,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -38,6 +39,48 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS = 5000
 
 
+class _Worker(threading.Thread):
+    """The database thread: runs one function at a time, in order, and hands each result back to the event loop.
+
+    Leaner than a ThreadPoolExecutor (one asyncio future per call instead of a concurrent future wrapped in an
+    asyncio one), which matters because every store call is one of these hops (aiosqlite works the same way).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(name="tunesmith-db", daemon=True)
+        self._calls: queue.SimpleQueue[tuple[Callable[[], Any], asyncio.Future[Any], asyncio.AbstractEventLoop] | None]
+        self._calls = queue.SimpleQueue()
+
+    def call(self, fn: Callable[[], T]) -> asyncio.Future[T]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._calls.put((fn, future, loop))
+        return future
+
+    def stop(self) -> None:
+        self._calls.put(None)
+        self.join()
+
+    def run(self) -> None:
+        while (item := self._calls.get()) is not None:
+            fn, future, loop = item
+            try:
+                result = fn()
+            except BaseException as exc:  # handed to the awaiting coroutine, which raises it
+                loop.call_soon_threadsafe(_settle, future, None, exc)
+            else:
+                loop.call_soon_threadsafe(_settle, future, result, None)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return  # the caller gave up waiting; the work itself was done (or rolled back) all the same
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
 class Database:
     """Owns the connection and its thread. ``await Database.open(path)``; close with :meth:`close`."""
 
@@ -46,7 +89,7 @@ class Database:
         self._use_lock = lock and str(path) != ":memory:"
         self._lock_file: IO[bytes] | None = None
         self._conn: sqlite3.Connection | None = None
-        self._executor: ThreadPoolExecutor | None = None
+        self._worker: _Worker | None = None
         self.schema_version = 0
 
     @classmethod
@@ -62,12 +105,13 @@ class Database:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         if self._use_lock:
             self._take_lock()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tunesmith-db")
+        self._worker = _Worker()
+        self._worker.start()
         try:
             self.schema_version = await self._run(self._connect)
         except BaseException:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+            self._worker.stop()
+            self._worker = None
             self._release_lock()
             raise
         log.info("database ready at %s (schema %d)", self.path, self.schema_version)
@@ -110,10 +154,12 @@ class Database:
             self._lock_file = None
 
     async def close(self) -> None:
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            await asyncio.get_running_loop().run_in_executor(executor, self._close_connection)
-            executor.shutdown(wait=True)
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            try:
+                await worker.call(self._close_connection)
+            finally:
+                worker.stop()
         self._release_lock()
 
     def _close_connection(self) -> None:
@@ -122,9 +168,9 @@ class Database:
             self._conn = None
 
     async def _run(self, fn: Callable[[], T]) -> T:
-        if self._executor is None:
+        if self._worker is None:
             raise RuntimeError("database is not open")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+        return await self._worker.call(fn)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:

@@ -55,12 +55,10 @@ _BALANCES = (
 # Everything admission decides on, in one statement: the balances, the member's ban and latest job.
 _ADMISSION = (
     _BALANCES + ","
-    " (SELECT COUNT(*) FROM bans WHERE guild_id = :g AND user_id = :u) AS banned,"
-    " (SELECT reason FROM bans WHERE guild_id = :g AND user_id = :u) AS ban_reason,"
-    " (SELECT banned_by FROM bans WHERE guild_id = :g AND user_id = :u) AS banned_by,"
-    " (SELECT created_at FROM bans WHERE guild_id = :g AND user_id = :u) AS banned_at,"
+    " b.user_id IS NOT NULL AS banned, b.reason AS ban_reason, b.banned_by AS banned_by, b.created_at AS banned_at,"
     " CASE WHEN :last THEN (SELECT MAX(created_at) FROM jobs WHERE guild_id = :g AND user_id = :u"
     "   AND operation != 'lyrics') END AS last_job_at"
+    " FROM (SELECT 1) LEFT JOIN bans b ON b.guild_id = :g AND b.user_id = :u"
 )
 
 
@@ -178,7 +176,8 @@ class SqliteStore:
                     ticket.now,
                 ),
             )
-            return Job(
+            # Built from what was just written (no read back, no validation of values we made ourselves).
+            return Job.model_construct(
                 id=int(cursor.lastrowid or 0),
                 guild_id=ticket.guild_id,
                 channel_id=ticket.channel_id,

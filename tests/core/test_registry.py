@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.core.jobs.registry import IN_FLIGHT_GAUGE, Phase, Registry
-from bot.core.metrics import Metrics
+from bot.core.jobs.registry import Phase, Registry
 from bot.domain.models import Job, JobState, Operation
 from bot.domain.requester import Requester
 from tests.core.rig import WHO, config, rig
@@ -29,8 +28,7 @@ def job(job_id: int, guild_id: int = 1, user_id: int = 2) -> Job:
 
 
 def test_forgetting_a_job_takes_it_out_of_line_and_out_of_the_gauge() -> None:
-    metrics = Metrics()
-    registry = Registry(metrics)
+    registry = Registry()
     first = registry.add(job(1), Phase.QUEUED)
     registry.add(job(2), Phase.QUEUED)
     held = registry.add(job(3, user_id=9), Phase.HELD)
@@ -45,9 +43,9 @@ def test_forgetting_a_job_takes_it_out_of_line_and_out_of_the_gauge() -> None:
     registry.move(record, Phase.SUBMITTING)
     registry.move(record, Phase.RUNNING)
     assert (registry.waiting(), registry.at_provider()) == (1, 1)
-    assert metrics.get(IN_FLIGHT_GAUGE, state="queued") == 1 and metrics.get(IN_FLIGHT_GAUGE, state="running") == 1
+    assert registry.by_state() == {"queued": 1, "running": 1, "submitted": 0}
     assert registry.forget(2) is record and registry.forget(2) is None
-    assert metrics.get(IN_FLIGHT_GAUGE, state="running") == 0
+    assert registry.by_state() == {"queued": 1, "running": 0, "submitted": 0}
     assert first.phase is Phase.QUEUED  # a forgotten record is left as it was; nothing refers to it any more
 
 
@@ -62,7 +60,6 @@ async def test_the_gauge_follows_jobs_through_their_life() -> None:
         assert gauge() == {"queued": 1, "running": 1, "submitted": 0}
         await r.delivered(2)
         assert gauge() == {"queued": 0, "running": 0, "submitted": 0}
-        assert r.core.metrics.get(IN_FLIGHT_GAUGE, state="queued") == 0
 
 
 async def test_processed_webhook_ids_expire() -> None:

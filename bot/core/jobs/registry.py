@@ -3,7 +3,8 @@
 Everything core knows in memory about a running job lives in its :class:`InFlight` record (the job as last
 written, where it is in its life, its submit back-off, its poll schedule), so ending a job is one call that
 cannot miss a piece. The fair queue of waiting jobs lives here too: a forgotten job leaves the line at once.
-The counts per state feed the ``tunesmith_jobs_in_flight`` gauge, so metrics never read the database.
+The counts per state are the ``tunesmith_jobs_in_flight`` gauge (:meth:`Registry.by_state`, read when metrics are
+scraped), so metrics never read the database.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.core.fair_queue import FairQueue
-from bot.core.metrics import Metrics
-from bot.domain.models import Job
+from bot.domain.models import Job, MusicRequest
 
 
 class Phase(StrEnum):
@@ -35,7 +35,6 @@ _GAUGE_STATE = {
     Phase.RUNNING: "running",
 }
 _AT_PROVIDER = (Phase.SUBMITTING, Phase.SUBMITTED, Phase.RUNNING)
-IN_FLIGHT_GAUGE = "tunesmith_jobs_in_flight"
 
 
 @dataclass(slots=True, eq=False)
@@ -44,6 +43,7 @@ class InFlight:
 
     job: Job  # as last written
     phase: Phase
+    request: MusicRequest | None = None  # the validated request, when admitted here (saves parsing it again)
     release_at: float = 0.0  # HELD: run without a status message after this
     retry_at: float = 0.0  # QUEUED: not submitted again before this (back-off)
     attempts: int = 0  # failed submits so far
@@ -64,14 +64,11 @@ class InFlight:
 
 
 class Registry:
-    def __init__(self, metrics: Metrics | None = None) -> None:
+    def __init__(self) -> None:
         self._records: dict[int, InFlight] = {}
         self._counts: Counter[Phase] = Counter()
-        self._states: Counter[str] = Counter()
-        self._metrics = metrics or Metrics()
+        self._states: Counter[str] = Counter({state: 0 for state in _GAUGE_STATE.values()})
         self.queue = FairQueue()
-        for state in sorted(set(_GAUGE_STATE.values())):
-            self._metrics.set(IN_FLIGHT_GAUGE, 0, state=state)
 
     def __len__(self) -> int:
         return len(self._records)
@@ -85,10 +82,10 @@ class Registry:
     def get(self, job_id: int) -> InFlight | None:
         return self._records.get(job_id)
 
-    def add(self, job: Job, phase: Phase) -> InFlight:
+    def add(self, job: Job, phase: Phase, request: MusicRequest | None = None) -> InFlight:
         if job.id in self._records:
             raise ValueError(f"job {job.id} is already in flight")
-        record = InFlight(job=job, phase=phase)
+        record = InFlight(job=job, phase=phase, request=request)
         self._records[job.id] = record
         self._count(phase, +1)
         if phase is Phase.QUEUED:
@@ -142,11 +139,9 @@ class Registry:
         return sum(self._counts[p] for p in _AT_PROVIDER)
 
     def by_state(self) -> dict[str, int]:
-        """Jobs in flight per state (queued, submitted, running), from memory."""
-        return {state: self._states[state] for state in sorted(set(_GAUGE_STATE.values()))}
+        """Jobs in flight per state (queued, submitted, running), from memory: the jobs-in-flight gauge."""
+        return dict(sorted(self._states.items()))
 
     def _count(self, phase: Phase, delta: int) -> None:
         self._counts[phase] += delta
-        state = _GAUGE_STATE[phase]
-        self._states[state] += delta
-        self._metrics.set(IN_FLIGHT_GAUGE, self._states[state], state=state)
+        self._states[_GAUGE_STATE[phase]] += delta

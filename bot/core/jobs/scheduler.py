@@ -16,7 +16,7 @@ from bot.core.jobs.tracker import Tracker
 from bot.core.metrics import Metrics
 from bot.core.outbox import Outbox
 from bot.domain.errors import ErrorKind, InvalidRequest, OperationUnavailable, ProviderError
-from bot.domain.models import Job, JobState
+from bot.domain.models import Job, JobState, MusicRequest
 from bot.domain.outcomes import Failure, FailureKind, Progress
 from bot.domain.ports import Clock, JobStore, MusicProvider
 
@@ -59,17 +59,17 @@ class Scheduler:
         self._timers: list[tuple[float, int]] = []
 
     # --- intake --------------------------------------------------------------------------------------------------
-    def admitted(self, job: Job) -> int | None:
+    def admitted(self, job: Job, request: MusicRequest | None = None) -> int | None:
         """A job just admitted: held for its status message, or straight into the queue. Returns its place in
         line as the member should first see it."""
         now = self._clock.now()
         if self._config.status_grace_s > 0:
-            record = self._registry.add(job, Phase.HELD)
+            record = self._registry.add(job, Phase.HELD, request)
             record.release_at = now + self._config.status_grace_s
             heapq.heappush(self._timers, (record.release_at, job.id))
             position: int | None = self._registry.waiting()
         else:
-            self._registry.add(job, Phase.QUEUED)
+            self._registry.add(job, Phase.QUEUED, request)
             # Free provider slots take the whole line at the next loop turn; otherwise find its place.
             free = self._provider.max_concurrency - self._registry.at_provider()
             queue = self._registry.queue
@@ -152,7 +152,8 @@ class Scheduler:
         try:
             self._metrics.inc("tunesmith_provider_requests_total", call="submit")
             try:
-                task_id = await self._provider.submit(job.music_request(), webhook=self._tracker.webhook_for(job))
+                request = record.request or job.music_request()
+                task_id = await self._provider.submit(request, webhook=self._tracker.webhook_for(job))
             except ProviderError as exc:
                 self._metrics.inc("tunesmith_provider_errors_total", kind=exc.kind.value)
                 await self._submit_failed(record, exc)

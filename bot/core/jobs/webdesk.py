@@ -33,4 +33,5 @@ class WebDesk:
         return self._registry.at_provider()
 
     def in_flight_by_state(self) -> dict[str, int]:
+        """The ``tunesmith_jobs_in_flight`` gauge, per state, read at scrape time."""
         return self._registry.by_state()
