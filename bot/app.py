@@ -27,12 +27,12 @@ from bot.core.jobs.config import JobsConfig
 from bot.core.settings import Defaults
 from bot.discord_endpoints import point_discord_at
 from bot.domain.errors import ConfigError
-from bot.domain.ports import Clock, MusicProvider
+from bot.domain.ports import Clock, MusicProvider, Store
 from bot.providers import make_http_client, make_provider, webhook_parser
 from bot.providers.files import GuardedFileFetcher
 from bot.sandbox import Sandbox
 from bot.services import Services
-from bot.storage.store import SqliteStore
+from bot.storage.factory import open_store
 from bot.ui.notifier import DiscordNotifier
 from bot.web.server import WebOptions, WebServer
 
@@ -100,7 +100,7 @@ class App:
     """Everything the bot runs on, built from Settings, so tests can build the same thing."""
 
     settings: Settings
-    store: SqliteStore
+    store: Store
     http: httpx.AsyncClient
     provider: MusicProvider
     core: Core
@@ -129,7 +129,8 @@ async def build(
     clock = clock or SystemClock()
     async with contextlib.AsyncExitStack() as stack:
         # First: a second bot on the same database stops here, with one line, before anything else starts.
-        store = await SqliteStore.open(settings.database_path)
+        # TUNESMITH_DATABASE_URL picks the store (SQLite by default, PostgreSQL for scale).
+        store = await open_store(settings.database)
         stack.push_async_callback(store.close)
         point_discord_at(settings.discord_api_url, settings.discord_gateway_url)
         http = make_http_client(settings)

@@ -26,6 +26,10 @@ class AlreadyRunning(TunesmithError):
     """Another Tunesmith process holds the database; start-up stops with this one line."""
 
 
+class DatabaseUnavailable(TunesmithError):
+    """The database cannot be reached or used at start-up; start-up stops with this one line (never a password)."""
+
+
 class InvalidRequest(TunesmithError):
     """The member's input is out of range or incomplete; nothing was spent."""
 

@@ -20,6 +20,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -119,10 +120,10 @@ class Database:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly what we say it is.
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        _use_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL is durable across app crashes
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         version = migrate(conn)
         self._conn = conn
         return version
@@ -206,6 +207,21 @@ class Database:
     async def dump(self) -> str:
         """The whole database as SQL (used by the secret-leak tests and for operator backups)."""
         return await self.read(lambda conn: "\n".join(conn.iterdump()))
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL. On a new file that another process is opening (and migrating) at the same moment,
+    SQLite refuses the switch with "database is locked" without waiting (the busy timeout does not apply to it), so
+    try again for as long as the busy timeout would have waited."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)  # on the database thread: the event loop is not held
 
 
 def rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:

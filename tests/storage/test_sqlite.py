@@ -254,3 +254,60 @@ def test_two_processes_on_one_file_never_overspend(db_path: Path) -> None:
 
 async def _create(path: Path) -> None:
     await (await Database.open(path)).close()
+
+
+_OPENER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from bot.storage.store import SqliteStore
+
+    async def main():
+        print("ready", flush=True)
+        sys.stdin.readline()  # go: every process opens the new file at the same moment
+        store = await SqliteStore.open(sys.argv[1], lock=False)
+        print(store.database.schema_version, flush=True)
+        await store.close()
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_processes_opening_a_new_file_together_migrate_it_once(tmp_path: Path) -> None:
+    """Tools (lock=False) starting together on a new file: each reads the version inside the write transaction
+    that migrates, so the later ones find the schema made instead of making it again ("table already exists")."""
+
+    async def race(path: Path) -> list[str]:
+        procs = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                _OPENER,
+                str(path),
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(3)
+        ]
+        for proc in procs:
+            assert proc.stdout is not None
+            assert (await asyncio.wait_for(proc.stdout.readline(), timeout=60)).strip() == b"ready"
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write(b"go\n")
+            await proc.stdin.drain()
+        outputs = [await asyncio.wait_for(p.communicate(), timeout=60) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], [err.decode()[-300:] for _, err in outputs]
+        return [out.decode().strip() for out, _ in outputs]
+
+    for attempt in range(3):  # the race is real: a few rounds make a lost one visible
+        path = tmp_path / f"new-{attempt}.sqlite3"
+        assert asyncio.run(race(path)) == [str(len(MIGRATIONS))] * 3
+        conn = sqlite3.connect(path)
+        try:
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+            assert conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'jobs'").fetchone()[0] == 1
+        finally:
+            conn.close()
