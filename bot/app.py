@@ -92,6 +92,7 @@ def defaults(settings: Settings) -> Defaults:
         max_jobs_member=settings.max_jobs_per_member,
         max_jobs_server=settings.max_jobs_per_server,
         costs=settings.costs(),
+        confirm_above=settings.default_confirm_above,
     )
 
 

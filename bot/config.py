@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.database_url import DatabaseTarget, parse_database_url
 from bot.domain.errors import ConfigError
-from bot.domain.models import DEFAULT_COSTS, SONIC_DEFAULT_COSTS, Operation, Period
+from bot.domain.models import CONFIRM_ABOVE_DEFAULT, DEFAULT_COSTS, SONIC_DEFAULT_COSTS, Operation, Period
 
 ProviderName = Literal["sandbox", "producer", "fuzz", "sonic"]
 
@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     default_member_cap: int | None = Field(default=None, ge=0)
     max_jobs_per_member: int = Field(default=2, ge=1)
     max_jobs_per_server: int = Field(default=10, ge=1)
+    # A job costing more than this asks its member to confirm first (servers change theirs in /studio settings).
+    default_confirm_above: int = Field(default=CONFIRM_ABOVE_DEFAULT, ge=0, le=100_000)
     cost_create: int = Field(default=DEFAULT_COSTS[Operation.CREATE], ge=0)
     cost_extend: int = Field(default=DEFAULT_COSTS[Operation.EXTEND], ge=0)
     cost_cover: int = Field(default=DEFAULT_COSTS[Operation.COVER], ge=0)

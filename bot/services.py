@@ -7,11 +7,14 @@ from dataclasses import dataclass
 from bot.core.admission import Admission
 from bot.core.assembly import Core
 from bot.core.catalog import Offer
+from bot.core.confirmations import Confirmations
 from bot.core.credit_admin import CreditAdmin
 from bot.core.jobs.control import JobControl
 from bot.core.library import Library
 from bot.core.lyrics import Lyrics
+from bot.core.personas import Personas
 from bot.core.studio import StudioAdmin
+from bot.core.tools import Toolbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +26,9 @@ class Services:
     studio: StudioAdmin  # server administration: settings, block list, bans, the provider, status
     credits: CreditAdmin  # quota, budgets, caps, grants, prices, resets
     catalog: Offer  # the provider's offer: available operations and models (read-only)
+    tools: Toolbox  # studio tools answered at once (WAV, MIDI, BPM, lyrics timeline, VOX, upsample tags)
+    personas: Personas  # voices saved from tracks, picked when creating
+    confirmations: Confirmations  # jobs over the server's threshold, held until their member confirms
 
     @classmethod
     def of(cls, core: Core) -> Services:
@@ -34,4 +40,7 @@ class Services:
             studio=core.studio,
             credits=core.credits,
             catalog=core.catalog,
+            tools=core.tools,
+            personas=core.personas,
+            confirmations=core.confirmations,
         )

@@ -13,19 +13,24 @@ from discord.ext import commands
 
 from bot.client import Tunesmith
 from bot.domain.errors import InvalidRequest
-from bot.domain.models import LYRICS_IDEA_MAX, LYRICS_MAX, SOUND_MAX, TITLE_MAX, Operation
+from bot.domain.models import LYRICS_IDEA_MAX, LYRICS_MAX, PERSONA_NAME_MAX, TITLE_MAX, Operation
+from bot.domain.sonic import VOX_RANGE_MAX_S, Tool
 from bot.ui import render
 from bot.ui.buttons import ComposeButton, history_page, track_view
-from bot.ui.choices import model_choices
-from bot.ui.flows import requester, start_job
-from bot.ui.modals import compose_modal, remix_modal
+from bot.ui.choices import model_choices, persona_choices
+from bot.ui.flows import requester, save_persona, start_job
+from bot.ui.modals import PersonaModal, compose_modal, remix_modal
+from bot.ui.tool_posts import run_tool
 
 log = logging.getLogger(__name__)
 
 Interaction = discord.Interaction[Tunesmith]
 Strength01 = app_commands.Range[float, 0.0, 1.0]
 Strength02 = app_commands.Range[float, 0.2, 1.0]
-Style = app_commands.Range[str, 1, SOUND_MAX]
+# Sonic takes styles of up to 1000 characters (200 on its older models); the Producer's limit (199) is checked when
+# the command arrives, with a message that names it.
+STYLE_MAX = 1000
+Style = app_commands.Range[str, 1, STYLE_MAX]
 Title = app_commands.Range[str, 1, TITLE_MAX]
 Seconds = app_commands.Range[float, 0.0, 3600.0]
 UPLOAD_MAX_BYTES = 20 * 1024 * 1024
@@ -90,7 +95,7 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
             services = interaction.client.services
             services.catalog.ensure_available(operation)
             parent = await services.library.track(requester(interaction).guild_id, track)
-            modal = remix_modal(operation, parent)
+            modal = remix_modal(operation, parent, services.catalog.dialect)
             for key, value in values.items():
                 if value is not None and key in modal.inputs:
                     modal.inputs[key].default = f"{value:g}" if isinstance(value, float) else str(value)
@@ -109,8 +114,10 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
         sound_strength="How closely to follow the style (0.2–1)",
         weirdness="0 conventional … 1 experimental",
         cover_url="A link to cover art to use",
+        persona="Sung by a voice saved in this server (/music persona save)",
     )
     @app_commands.autocomplete(model=model_choices)
+    @app_commands.autocomplete(persona=persona_choices)
     async def create(
         self,
         interaction: Interaction,
@@ -123,6 +130,7 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
         sound_strength: Strength02 | None = None,
         weirdness: Strength01 | None = None,
         cover_url: app_commands.Range[str, 1, 1000] | None = None,
+        persona: int | None = None,
     ) -> None:
         """Make a song from a style description."""
         await start_job(
@@ -139,22 +147,31 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
                 "weirdness": weirdness,
                 "cover_url": cover_url,
             },
+            persona=persona,
         )
 
     @app_commands.command(name="compose", description="Write a song with your own lyrics (opens a form)")
-    @app_commands.describe(model="Which model to use", instrumental="No vocals", seed="Same seed, same result")
+    @app_commands.describe(
+        model="Which model to use",
+        instrumental="No vocals",
+        seed="Same seed, same result",
+        persona="Sung by a voice saved in this server",
+    )
     @app_commands.autocomplete(model=model_choices)
+    @app_commands.autocomplete(persona=persona_choices)
     async def compose(
         self,
         interaction: Interaction,
         model: str | None = None,
         instrumental: bool = False,
         seed: app_commands.Range[str, 1, 64] | None = None,
+        persona: int | None = None,
     ) -> None:
         """Write a song with your own lyrics (opens a form)."""
-        interaction.client.services.catalog.ensure_available(Operation.CREATE)
+        catalog = interaction.client.services.catalog
+        catalog.ensure_available(Operation.CREATE)
         extra = {k: v for k, v in {"model": model, "instrumental": instrumental, "seed": seed}.items() if v}
-        await interaction.response.send_modal(compose_modal(extra=extra))
+        await interaction.response.send_modal(compose_modal(extra=extra, dialect=catalog.dialect, persona=persona))
 
     @app_commands.command(name="extend", description="Continue a track from a point in time")
     @app_commands.describe(
@@ -324,6 +341,171 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
         """A track's remix lineage: where it came from, what came of it."""
         lineage = await interaction.client.services.library.lineage(requester(interaction).guild_id, track)
         await interaction.response.send_message(embed=render.tree_embed(lineage))
+
+    @app_commands.command(name="mashup", description="Blend two tracks into one song (both authors are credited)")
+    @app_commands.describe(
+        track="The first track",
+        other="The second track (anyone's)",
+        prompt="Style of the mashup",
+        title="A title for it",
+    )
+    @app_commands.autocomplete(track=track_autocomplete, other=track_autocomplete)
+    async def mashup(
+        self,
+        interaction: Interaction,
+        track: int,
+        other: int,
+        prompt: Style | None = None,
+        title: Title | None = None,
+    ) -> None:
+        """Blend two tracks into one song; both authors are credited."""
+        values = {"tags": prompt, "title": title}
+        await start_job(interaction, Operation.MASHUP, values, track_id=track, second_track_id=other)
+
+    @app_commands.command(name="sample", description="A section of a track seeds a new song")
+    @app_commands.describe(
+        track="The track to sample",
+        start="Sample from (seconds)",
+        end="Sample to (seconds)",
+        prompt="Style of the new song",
+        title="A title for it",
+    )
+    @app_commands.autocomplete(track=track_autocomplete)
+    async def sample(
+        self,
+        interaction: Interaction,
+        track: int,
+        start: Seconds,
+        end: Seconds,
+        prompt: Style | None = None,
+        title: Title | None = None,
+    ) -> None:
+        """A section of a track seeds a new song."""
+        values = {"start_s": start, "end_s": end, "tags": prompt, "title": title}
+        await start_job(interaction, Operation.SAMPLE, values, track_id=track)
+
+    @app_commands.command(name="remaster", description="The same track, remastered")
+    @app_commands.describe(track="The track", strength="How much to change it")
+    @app_commands.autocomplete(track=track_autocomplete)
+    async def remaster(
+        self, interaction: Interaction, track: int, strength: Literal["subtle", "normal", "high"] = "normal"
+    ) -> None:
+        """The same track, remastered: subtly, normally or a lot."""
+        await start_job(interaction, Operation.REMASTER, {"strength": strength}, track_id=track)
+
+    @app_commands.command(name="add-vocals", description="Sing your lyrics over an instrumental (opens a form)")
+    @app_commands.describe(track="The instrumental track")
+    @app_commands.autocomplete(track=track_autocomplete)
+    async def add_vocals(self, interaction: Interaction, track: int) -> None:
+        """Sing your lyrics over an instrumental track (opens a form)."""
+        await self._remix(interaction, Operation.ADD_VOCALS, track, {}, True)
+
+    @app_commands.command(name="add-instrumental", description="A new backing under a track's vocals")
+    @app_commands.describe(track="The track with the vocals", prompt="Style of the backing")
+    @app_commands.autocomplete(track=track_autocomplete)
+    async def add_instrumental(self, interaction: Interaction, track: int, prompt: Style | None = None) -> None:
+        """A new backing under a track's vocals."""
+        await start_job(interaction, Operation.ADD_INSTRUMENTAL, {"tags": prompt}, track_id=track)
+
+    persona = app_commands.Group(name="persona", description="Voices saved from tracks, to sing new songs")
+
+    @persona.command(name="save", description="Save the voice of a track as a persona of this server")
+    @app_commands.describe(
+        track="The track whose voice to keep",
+        name="A name for the persona",
+        description="What the voice is like",
+        start="Where the voice is (from, seconds)",
+        end="Where the voice is (until, seconds)",
+    )
+    @app_commands.autocomplete(track=track_autocomplete)
+    async def persona_save(
+        self,
+        interaction: Interaction,
+        track: int,
+        name: app_commands.Range[str, 1, PERSONA_NAME_MAX] | None = None,
+        description: app_commands.Range[str, 1, 500] | None = None,
+        start: Seconds | None = None,
+        end: Seconds | None = None,
+    ) -> None:
+        """Save the voice of a track as a persona of this server (without a name, opens a form)."""
+        services = interaction.client.services
+        if name is None:
+            services.catalog.ensure_available(Operation.PERSONA)
+            parent = await services.library.track(requester(interaction).guild_id, track)
+            await interaction.response.send_modal(PersonaModal(parent))
+            return
+        await save_persona(interaction, track, name=name, description=description, start_s=start, end_s=end)
+
+    @persona.command(name="list", description="The personas saved in this server")
+    async def persona_list(self, interaction: Interaction) -> None:
+        """The personas saved in this server."""
+        personas = await interaction.client.services.personas.of_server(requester(interaction).guild_id)
+        lines = [render.persona_line(p) for p in personas] or ["No personas yet: save one with /music persona save."]
+        embed = discord.Embed(title="Personas", description=render.clip("\n".join(lines), 4096), colour=render.BRAND)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @persona.command(name="forget", description="Forget a persona (its maker or a moderator)")
+    @app_commands.describe(persona="The persona")
+    @app_commands.autocomplete(persona=persona_choices)
+    async def persona_forget(self, interaction: Interaction, persona: int) -> None:
+        """Forget a persona; songs already made with it keep their voice."""
+        gone = await interaction.client.services.personas.forget(requester(interaction), persona)
+        await interaction.response.send_message(f"Forgot the persona **{render.clip(gone.name, 80)}**.", ephemeral=True)
+
+    tools = app_commands.Group(name="tools", description="Studio tools: stems, MIDI, tempo, synced lyrics…")
+
+    @tools.command(name="stems", description="Split a track into stems (vocals + instrumental, or every instrument)")
+    @app_commands.describe(track="The track", every_instrument="A stem per instrument instead of two")
+    @app_commands.autocomplete(track=track_autocomplete)
+    async def tools_stems(self, interaction: Interaction, track: int, every_instrument: bool = False) -> None:
+        """Split a track into stems, posted in its thread."""
+        tool = Tool.STEMS_FULL if every_instrument else Tool.STEMS_BASIC
+        await run_tool(interaction, tool, track_id=track)
+
+    @tools.command(name="wav", description="A lossless WAV of a track")
+    @app_commands.describe(track="The track")
+    @app_commands.autocomplete(track=track_autocomplete)
+    async def tools_wav(self, interaction: Interaction, track: int) -> None:
+        """A lossless WAV of a track, posted in its thread."""
+        await run_tool(interaction, Tool.WAV, track_id=track)
+
+    @tools.command(name="midi", description="The notes of a track as a MIDI file, for your DAW")
+    @app_commands.describe(track="The track")
+    @app_commands.autocomplete(track=track_autocomplete)
+    async def tools_midi(self, interaction: Interaction, track: int) -> None:
+        """The notes of a track as a .mid file, posted in its thread."""
+        await run_tool(interaction, Tool.MIDI, track_id=track)
+
+    @tools.command(name="bpm", description="The tempo of a track")
+    @app_commands.describe(track="The track")
+    @app_commands.autocomplete(track=track_autocomplete)
+    async def tools_bpm(self, interaction: Interaction, track: int) -> None:
+        """The tempo of a track (beats per minute)."""
+        await run_tool(interaction, Tool.BPM, track_id=track)
+
+    @tools.command(name="lyrics-timeline", description="Synced lyrics (.lrc) beside the song, for karaoke")
+    @app_commands.describe(track="The track")
+    @app_commands.autocomplete(track=track_autocomplete)
+    async def tools_timeline(self, interaction: Interaction, track: int) -> None:
+        """Synced lyrics as an .lrc file, posted beside the song so players show them as karaoke."""
+        await run_tool(interaction, Tool.LYRICS_TIMELINE, track_id=track)
+
+    @tools.command(name="vox", description="The vocals of up to 30 seconds of a track")
+    @app_commands.describe(track="The track", start="From (seconds)", end="Until (seconds; at most 30 s later)")
+    @app_commands.autocomplete(track=track_autocomplete)
+    async def tools_vox(
+        self, interaction: Interaction, track: int, start: Seconds | None = None, end: Seconds | None = None
+    ) -> None:
+        """The vocals of up to 30 seconds of a track, as their own file."""
+        if end is None and start is not None:
+            end = start + VOX_RANGE_MAX_S
+        await run_tool(interaction, Tool.VOX, track_id=track, options={"vocal_start_s": start, "vocal_end_s": end})
+
+    @tools.command(name="richer-style", description="A richer style suggested for a short one")
+    @app_commands.describe(style="Your style, e.g. 'lofi, rain'")
+    async def tools_style(self, interaction: Interaction, style: Style) -> None:
+        """A richer style for a short one, with a button to create a song with it."""
+        await run_tool(interaction, Tool.UPSAMPLE_TAGS, options={"tags": style})
 
     @app_commands.command(name="cancel", description="Cancel a song of yours that is still in the works")
     @app_commands.describe(job="The job number (shown on its status message)")

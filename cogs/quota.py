@@ -9,14 +9,21 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import Tunesmith
+from bot.domain.errors import InvalidRequest
 from bot.domain.models import Operation, Period
 from bot.ui import render
+from bot.ui.choices import cost_operation_choices
 from bot.ui.flows import requester
 
 Interaction = discord.Interaction[Tunesmith]
-OperationName = Literal[
-    "create", "extend", "cover", "replace", "variation", "swap_vocals", "swap_sound", "upload", "download", "lyrics"
-]
+
+
+def operation_named(value: str) -> Operation:
+    """An operation an admin picked (or typed): refused clearly when it is none of the provider's."""
+    try:
+        return Operation(value.strip().lower().replace(" ", "_").replace("-", "_"))
+    except ValueError:
+        raise InvalidRequest(f"There is no operation called “{value[:40]}”; pick one from the list.") from None
 
 
 class Quota(commands.Cog):
@@ -93,11 +100,15 @@ class QuotaAdmin(commands.GroupCog, group_name="quota-admin", group_description=
 
     @app_commands.command(name="costs", description="Change what an operation costs in this server")
     @app_commands.describe(operation="The operation", cost="Credits it costs")
+    @app_commands.autocomplete(operation=cost_operation_choices)
     async def costs(
-        self, interaction: Interaction, operation: OperationName, cost: app_commands.Range[int, 0, 100_000]
+        self,
+        interaction: Interaction,
+        operation: app_commands.Range[str, 1, 40],
+        cost: app_commands.Range[int, 0, 100_000],
     ) -> None:
         """Change what an operation costs in this server."""
-        op = Operation(operation)
+        op = operation_named(operation)
         await interaction.client.services.credits.set_cost(requester(interaction), op, cost)
         await interaction.response.send_message(f"{op.label} now costs {cost} credits here.", ephemeral=True)
 

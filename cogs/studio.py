@@ -3,22 +3,19 @@ Server)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.client import Tunesmith
-from bot.domain.models import Operation
 from bot.ui import render
-from bot.ui.choices import model_choices
+from bot.ui.choices import model_choices, retired_operation_choices
 from bot.ui.flows import requester
+from cogs.quota import operation_named
 
 Interaction = discord.Interaction[Tunesmith]
-OperationName = Literal[
-    "create", "extend", "cover", "replace", "variation", "swap_vocals", "swap_sound", "upload", "download", "lyrics"
-]
 
 
 @app_commands.guild_only()
@@ -45,6 +42,7 @@ class Studio(commands.GroupCog, group_name="studio", group_description="Run the 
         default_model="The model used when a member doesn't pick one",
         cooldown="Seconds a member waits between two jobs (0 = none)",
         builtin_blocklist="Use Tunesmith's built-in block list",
+        confirm_above="Ask members to confirm a job costing more credits than this",
     )
     @app_commands.autocomplete(default_model=model_choices)
     async def settings(
@@ -61,6 +59,7 @@ class Studio(commands.GroupCog, group_name="studio", group_description="Run the 
         default_model: str | None = None,
         cooldown: app_commands.Range[int, 0, 86_400] | None = None,
         builtin_blocklist: bool | None = None,
+        confirm_above: app_commands.Range[int, 0, 100_000] | None = None,
     ) -> None:
         """Show the studio's settings, changing any you pass."""
         studio = interaction.client.services.studio
@@ -92,6 +91,8 @@ class Studio(commands.GroupCog, group_name="studio", group_description="Run the 
             changes["cooldown_s"] = float(cooldown)
         if builtin_blocklist is not None:
             changes["use_default_blocklist"] = builtin_blocklist
+        if confirm_above is not None:
+            changes["confirm_above"] = confirm_above
         if changes:
             current = await studio.update_settings(who, **changes)
         await interaction.response.send_message(embed=render.settings_embed(current), ephemeral=True)
@@ -149,12 +150,13 @@ class Studio(commands.GroupCog, group_name="studio", group_description="Run the 
 
     @app_commands.command(name="provider", description="The music provider, its operations, and retired ones")
     @app_commands.describe(reinstate="Switch an operation the provider retired back on")
-    async def provider(self, interaction: Interaction, reinstate: OperationName | None = None) -> None:
+    @app_commands.autocomplete(reinstate=retired_operation_choices)
+    async def provider(self, interaction: Interaction, reinstate: app_commands.Range[str, 1, 40] | None = None) -> None:
         """The music provider and its operations; switch one it retired back on."""
         studio = interaction.client.services.studio
         who = requester(interaction)
         if reinstate is not None:
-            operation = Operation(reinstate)
+            operation = operation_named(reinstate)
             if await studio.reinstate(who, operation):
                 text = f"{operation.label} is switched back on."
             else:

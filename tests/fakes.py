@@ -20,6 +20,7 @@ from typing import Any
 
 from bot.domain.audit import AuditEntry
 from bot.domain.errors import ErrorKind, ProviderError
+from bot.domain.lyrics_timeline import LyricsAlignment
 from bot.domain.models import (
     Clip,
     DraftedLyrics,
@@ -30,6 +31,7 @@ from bot.domain.models import (
     LedgerKind,
     MusicRequest,
     Operation,
+    Persona,
     TaskFailure,
     TaskState,
     TaskStatus,
@@ -46,6 +48,7 @@ from bot.domain.ports import (
     Completion,
     Finished,
     JobTicket,
+    NewPersona,
     TrackPage,
     WebhookReceipt,
 )
@@ -163,6 +166,8 @@ class FakeProvider:
         supports_webhooks: bool = True,
         operations: frozenset[Operation] = frozenset(Operation),
         models: tuple[str, ...] = ("FUZZ-2.0", "FUZZ-2.0 Pro"),
+        request_dialect: str = "generic",
+        extensions_are_partial: bool = False,
     ) -> None:
         self.clock = clock
         self.name = name
@@ -173,6 +178,8 @@ class FakeProvider:
         self.supports_webhooks = supports_webhooks
         self.operations = operations
         self.models = models
+        self.request_dialect = request_dialect
+        self.extensions_are_partial = extensions_are_partial
         self.tasks: dict[str, FakeTask] = {}
         self.fetches: list[list[str]] = []
         self.submit_errors: list[ProviderError] = []  # raised by the next submits, in order
@@ -320,6 +327,8 @@ class MemoryStore:
         self.bans_: dict[tuple[int, int], Ban] = {}
         self.retired: dict[tuple[str, Operation], str | None] = {}
         self.webhooks: dict[str, float] = {}
+        self.personas_: dict[int, Persona] = {}
+        self._persona_ids = itertools.count(1)
         self.calls: Counter[str] = Counter()
         self.batches: list[int] = []  # sizes of finish_jobs batches
         self._job_ids = itertools.count(1)
@@ -364,6 +373,7 @@ class MemoryStore:
             cost=cost,
             period_key=ticket.period_key,
             parent_track_id=ticket.parent_track_id,
+            second_parent_track_id=ticket.second_parent_track_id,
             created_at=_when(ticket.now),
         )
         self.jobs[job.id] = job
@@ -431,33 +441,33 @@ class MemoryStore:
                 continue
             job = completion.job
             result_url = stored.result_url
+            result_text = stored.result_text
             tracks: list[Track] = []
-            if job.operation is Operation.DOWNLOAD:
+            if not job.operation.makes_tracks:
                 result_url = next((c.audio_url for c in completion.clips if c.audio_url), None)
+                result_text = completion.result_text or result_text
+            elif completion.partials:
+                # The partials first (each kept as its full song's parent), then the full songs.
+                parents = [
+                    self._add_track(job, clip, job.operation, job.parent_track_id, job.second_parent_track_id, now)
+                    for clip in completion.partials
+                ]
+                tracks.extend(parents)
+                for index, clip in enumerate(completion.clips):
+                    parent = parents[index].id if index < len(parents) else job.parent_track_id
+                    tracks.append(self._add_track(job, clip, Operation.CONCAT, parent, None, now))
             else:
                 for clip in completion.clips:
-                    track = Track(
-                        id=next(self._track_ids),
-                        job_id=job.id,
-                        guild_id=job.guild_id,
-                        channel_id=job.channel_id,
-                        author_id=job.user_id,
-                        provider=job.provider,
-                        clip_id=clip.clip_id,
-                        title=clip.title or job.request.get("title"),
-                        audio_url=clip.audio_url,
-                        image_url=clip.image_url,
-                        duration_s=clip.duration_s,
-                        lyrics=clip.lyrics,
-                        tags=clip.tags,
-                        model=clip.model,
-                        operation=job.operation,
-                        parent_track_id=job.parent_track_id,
-                        created_at=_when(now),
+                    tracks.append(
+                        self._add_track(job, clip, job.operation, job.parent_track_id, job.second_parent_track_id, now)
                     )
-                    self.tracks[track.id] = track
-                    tracks.append(track)
-            self._update(job.id, state=JobState.SUCCEEDED, finished_at=_when(now), result_url=result_url)
+            self._update(
+                job.id,
+                state=JobState.SUCCEEDED,
+                finished_at=_when(now),
+                result_url=result_url,
+                result_text=result_text,
+            )
             self._ledger(
                 guild_id=job.guild_id,
                 user_id=job.user_id,
@@ -468,11 +478,43 @@ class MemoryStore:
                 created_at=_when(now),
             )
             done = job.model_copy(
-                update={"state": JobState.SUCCEEDED, "finished_at": _when(now), "result_url": result_url}
+                update={
+                    "state": JobState.SUCCEEDED,
+                    "finished_at": _when(now),
+                    "result_url": result_url,
+                    "result_text": result_text,
+                }
             )
             finished[job.id] = Finished(done, tuple(tracks))
         self.batches.append(len(finished))
         return finished
+
+    def _add_track(
+        self, job: Job, clip: Clip, operation: Operation, parent: int | None, second: int | None, now: float
+    ) -> Track:
+        track = Track(
+            id=next(self._track_ids),
+            job_id=job.id,
+            guild_id=job.guild_id,
+            channel_id=job.channel_id,
+            author_id=job.user_id,
+            provider=job.provider,
+            clip_id=clip.clip_id,
+            title=clip.title or job.request.get("title"),
+            audio_url=clip.audio_url,
+            image_url=clip.image_url,
+            duration_s=clip.duration_s,
+            lyrics=clip.lyrics,
+            tags=clip.tags,
+            model=clip.model,
+            operation=operation,
+            parent_track_id=parent,
+            second_parent_track_id=second,
+            alignment=clip.alignment if clip.alignment is not None and not clip.alignment.empty else None,
+            created_at=_when(now),
+        )
+        self.tracks[track.id] = track
+        return track
 
     async def end_job(
         self, job_id: int, state: JobState, failure: Failure, now: float, *, delivered: bool = False
@@ -519,6 +561,34 @@ class MemoryStore:
             created_at=_when(now),
         )
 
+    def _settle_now(self, job: Job, result_text: str, now: float) -> None:
+        self._update(
+            job.id, state=JobState.SUCCEEDED, finished_at=_when(now), delivered_at=_when(now), result_text=result_text
+        )
+        self._ledger(
+            guild_id=job.guild_id,
+            user_id=job.user_id,
+            job_id=job.id,
+            kind=LedgerKind.COMMIT,
+            amount=0,
+            period_key=job.period_key,
+            created_at=_when(now),
+        )
+
+    async def complete_at_once(self, job_id: int, result_text: str, now: float) -> bool:
+        job = self.jobs.get(job_id)
+        if job is None or job.state not in _ACTIVE:
+            return False
+        self._settle_now(job, result_text, now)
+        return True
+
+    async def record_followup(self, job_id: int, task_id: str, followup: Any, now: float) -> bool:
+        job = self.jobs.get(job_id)
+        if job is None or job.state not in _ACTIVE:
+            return False
+        self._update(job_id, task_id=task_id, followup=json.loads(json.dumps(dict(followup))))
+        return True
+
     async def record_deliveries(self, deliveries: Sequence[Delivery], delivered: Sequence[int], now: float) -> None:
         self.calls["record_deliveries"] += 1
         for d in deliveries:
@@ -550,7 +620,11 @@ class MemoryStore:
         return chain
 
     async def children(self, track_id: int) -> list[Track]:
-        return [t for _, t in sorted(self.tracks.items()) if t.parent_track_id == track_id and not t.deleted]
+        return [
+            t
+            for _, t in sorted(self.tracks.items())
+            if track_id in (t.parent_track_id, t.second_parent_track_id) and not t.deleted
+        ]
 
     def _visible(self, guild_id: int, author_id: int | None = None) -> list[Track]:
         found = [
@@ -581,6 +655,11 @@ class MemoryStore:
     async def set_thread(self, track_id: int, thread_id: int) -> None:
         if track_id in self.tracks:
             self.tracks[track_id] = self.tracks[track_id].model_copy(update={"thread_id": thread_id})
+
+    async def set_alignment(self, track_id: int, alignment: LyricsAlignment) -> None:
+        if track_id in self.tracks:
+            kept = alignment if not alignment.empty else None
+            self.tracks[track_id] = self.tracks[track_id].model_copy(update={"alignment": kept})
 
     async def delete_track(self, track_id: int) -> bool:
         track = self.tracks.get(track_id)
@@ -707,6 +786,42 @@ class MemoryStore:
         for key in old:
             del self.webhooks[key]
         return len(old)
+
+    # personas
+    async def save_persona(self, job_id: int, persona: NewPersona, now: float) -> Persona | None:
+        taken = any(
+            p.guild_id == persona.guild_id
+            and p.provider == persona.provider
+            and p.name.casefold() == persona.name.casefold()
+            for p in self.personas_.values()
+        )
+        if taken:
+            return None
+        kept = Persona(
+            id=next(self._persona_ids),
+            guild_id=persona.guild_id,
+            provider=persona.provider,
+            name=persona.name,
+            persona_id=persona.persona_id,
+            track_id=persona.track_id,
+            created_by=persona.created_by,
+            created_at=_when(now),
+        )
+        self.personas_[kept.id] = kept
+        job = self.jobs.get(job_id)
+        if job is not None and job.state in _ACTIVE:
+            self._settle_now(job, json.dumps({"persona": kept.id}), now)
+        return kept
+
+    async def personas(self, guild_id: int, provider: str) -> list[Persona]:
+        mine = [p for p in self.personas_.values() if p.guild_id == guild_id and p.provider == provider]
+        return sorted(mine, key=lambda p: (p.name.casefold(), p.id))
+
+    async def persona(self, persona_id: int) -> Persona | None:
+        return self.personas_.get(persona_id)
+
+    async def delete_persona(self, persona_id: int) -> bool:
+        return self.personas_.pop(persona_id, None) is not None
 
 
 # --- helpers ------------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from bot.core.audit import AuditRecorder
 from bot.core.blocklist import BlockList
 from bot.core.catalog import Catalog
 from bot.core.clock import SystemClock
+from bot.core.confirmations import Confirmations
 from bot.core.credit_admin import CreditAdmin
 from bot.core.jobs.config import JobsConfig
 from bot.core.jobs.control import JobControl
@@ -29,8 +30,10 @@ from bot.core.library import Library
 from bot.core.lyrics import Lyrics
 from bot.core.metrics import Metrics
 from bot.core.outbox import Outbox
+from bot.core.personas import Personas
 from bot.core.settings import Defaults, SettingsBook
 from bot.core.studio import StudioAdmin
+from bot.core.tools import Toolbox
 from bot.domain.ports import Clock, MusicProvider, Store
 
 
@@ -163,3 +166,22 @@ class Core:
         self.credits = CreditAdmin(
             store=store, settings=self.settings, catalog=self.catalog, audit=self.audit, clock=clock
         )
+        self.tools = Toolbox(
+            admission=self.admission,
+            catalog=self.catalog,
+            finisher=self.finisher,
+            store=store,
+            library=self.library,
+            audit=self.audit,
+            metrics=metrics,
+            clock=clock,
+        )
+        self.personas = Personas(
+            admission=self.admission,
+            catalog=self.catalog,
+            finisher=self.finisher,
+            store=store,
+            audit=self.audit,
+            clock=clock,
+        )
+        self.confirmations = Confirmations(clock)

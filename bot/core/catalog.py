@@ -10,9 +10,11 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.domain.errors import OperationUnavailable
-from bot.domain.models import Operation
+from bot.domain.errors import InvalidRequest, OperationUnavailable
+from bot.domain.models import Operation, normalise_model
 from bot.domain.ports import Clock, MusicProvider, ProviderStateStore
+from bot.domain.requests import Dialect
+from bot.domain.sonic import PersonaMaker, StudioTools, Tool, normalise_sonic_model
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +47,17 @@ class Offer(Protocol):
     @property
     def operations(self) -> frozenset[Operation]: ...
 
+    @property
+    def extensions_are_partial(self) -> bool: ...
+
+    @property
+    def dialect(self) -> Dialect: ...
+
     def available(self) -> frozenset[Operation]: ...
 
     def ensure_available(self, operation: Operation) -> None: ...
+
+    def tools(self) -> frozenset[Tool]: ...
 
 
 class Catalog:
@@ -57,6 +67,9 @@ class Catalog:
         self._clock = clock
         self._retired: dict[Operation, str | None] = {}
         self._available = provider.operations
+        # Optional abilities, found on the provider itself (structural checks, no adapter imported here).
+        self.tool_provider: StudioTools | None = provider if isinstance(provider, StudioTools) else None
+        self.persona_maker: PersonaMaker | None = provider if isinstance(provider, PersonaMaker) else None
 
     @property
     def provider_name(self) -> str:
@@ -70,6 +83,33 @@ class Catalog:
     def operations(self) -> frozenset[Operation]:
         """Everything the provider offers, retired or not."""
         return self._provider.operations
+
+    @property
+    def dialect(self) -> Dialect:
+        """How members' values become requests for this provider (bot/domain/requests.py)."""
+        return "sonic" if self._provider.request_dialect == "sonic" else "generic"
+
+    @property
+    def extensions_are_partial(self) -> bool:
+        """An extension holds only the new part; the job joins it into the full song (bot/core/jobs/followup.py)."""
+        return self._provider.extensions_are_partial
+
+    def normalise_model(self, value: str) -> str | None:
+        """A model a member or admin typed, in the provider's spelling; InvalidRequest naming the choices."""
+        if not self.models:
+            raise InvalidRequest(f"The {self.provider_name} provider has no choice of model.")
+        try:
+            return normalise_sonic_model(value) if self.dialect == "sonic" else normalise_model(value)
+        except ValueError as exc:
+            # Only the first letter: str.capitalize() would lowercase the model names it lists.
+            text = str(exc)
+            raise InvalidRequest(text[:1].upper() + text[1:] + ".") from None
+
+    def tools(self) -> frozenset[Tool]:
+        """The studio tools members may use now: the provider's, minus those it retired."""
+        if self.tool_provider is None:
+            return frozenset()
+        return frozenset(t for t in self.tool_provider.tools if t.operation in self._available)
 
     async def provider_credits(self) -> float | None:
         """The provider account's balance, when it tells (raises ProviderError when it does not answer)."""
@@ -98,6 +138,12 @@ class Catalog:
         if operation in self._retired:
             raise OperationUnavailable(
                 f"{operation.label} was retired by the music provider, so it's switched off for now. "
+                "Nothing was charged."
+            )
+        if operation is Operation.EXTEND and self.extensions_are_partial and Operation.CONCAT in self._retired:
+            # Its extensions hold only the new part; without joining them there is no full song to give.
+            raise OperationUnavailable(
+                "Extend needs the provider's full-song join, which it retired, so it's switched off for now. "
                 "Nothing was charged."
             )
 

@@ -24,6 +24,7 @@ class Lineage:
     ancestors: list[Track]  # root first, direct parent last
     track: Track
     children: list[Track]
+    second_parent: Track | None = None  # a mashup's other track (its own lineage is shown from it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +61,22 @@ class Library:
         track = await self.track(guild_id, track_id)
         ancestors = await self._store.ancestors(track.id, limit=LINEAGE_DEPTH)
         children = await self._store.children(track.id)
-        return Lineage(ancestors=list(reversed(ancestors)), track=track, children=children)
+        second = await self._parent(track.second_parent_track_id)
+        return Lineage(ancestors=list(reversed(ancestors)), track=track, children=children, second_parent=second)
+
+    async def _parent(self, track_id: int | None) -> Track | None:
+        return await self._store.track(track_id) if track_id is not None else None
 
     async def show(self, guild_id: int, track_id: int) -> Showing:
         """A track to post again, with what its lineage line and buttons need."""
         track = await self.track(guild_id, track_id)
-        parent = await self._store.track(track.parent_track_id) if track.parent_track_id is not None else None
-        return Showing(TrackCard(track=track, parent=parent), self._catalog.available())
+        parent = await self._parent(track.parent_track_id)
+        if track.operation is Operation.CONCAT and parent is not None and parent.operation is Operation.EXTEND:
+            # A full song joined from an extension's new part: credited, as when it was posted, to what was extended.
+            parent = await self._parent(parent.parent_track_id) or parent
+        second = await self._parent(track.second_parent_track_id)
+        card = TrackCard(track=track, parent=parent, second_parent=second)
+        return Showing(card, self._catalog.available())
 
     async def delete(self, who: Requester, track_id: int) -> Track:
         """The author, or someone who may moderate the channel the track lives in, deletes it."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.domain.models import DEFAULT_COSTS, GuildSettings, Operation, Period
+from bot.domain.models import CONFIRM_ABOVE_DEFAULT, DEFAULT_COSTS, GuildSettings, Operation, Period
 from bot.domain.ports import SettingsStore
 
 
@@ -22,6 +22,7 @@ class Defaults:
     max_jobs_member: int = 2
     max_jobs_server: int = 10
     costs: dict[Operation, int] = field(default_factory=dict)
+    confirm_above: int = CONFIRM_ABOVE_DEFAULT
 
     def settings_for(self, guild_id: int) -> GuildSettings:
         return GuildSettings(
@@ -31,6 +32,7 @@ class Defaults:
             member_cap=self.member_cap,
             max_jobs_member=self.max_jobs_member,
             max_jobs_server=self.max_jobs_server,
+            confirm_above=self.confirm_above,
         )
 
     def costs_in(self, settings: GuildSettings) -> dict[Operation, int]:

@@ -14,7 +14,7 @@ from bot.core.jobs.registry import Registry
 from bot.core.settings import SettingsBook
 from bot.domain.audit import BanChanged, BlockRuleChanged, OperationReinstated, SettingsChanged
 from bot.domain.errors import InvalidRequest, NotAllowed, NotFound
-from bot.domain.models import GuildSettings, Operation, normalise_model
+from bot.domain.models import GuildSettings, Operation
 from bot.domain.ports import Ban, Clock, ModerationStore
 from bot.domain.requester import Requester
 
@@ -28,6 +28,7 @@ STUDIO_SETTINGS = frozenset(
         "default_model",
         "cooldown_s",
         "use_default_blocklist",
+        "confirm_above",
     }
 )
 
@@ -88,14 +89,9 @@ class StudioAdmin:
         if unknown:
             raise InvalidRequest(f"Unknown setting(s): {', '.join(sorted(unknown))}.")
         if changes.get("default_model") is not None:
-            if not self._catalog.models:
-                raise InvalidRequest(f"The {self._catalog.provider_name} provider has no choice of model.")
-            try:
-                changes["default_model"] = normalise_model(changes["default_model"])
-            except ValueError as exc:
-                # Only the first letter: str.capitalize() would lowercase the model names it lists.
-                text = str(exc)
-                raise InvalidRequest(text[:1].upper() + text[1:] + ".") from None
+            changes["default_model"] = self._catalog.normalise_model(changes["default_model"])
+        if "confirm_above" in changes and not 0 <= int(changes["confirm_above"]) <= 100_000:
+            raise InvalidRequest("The confirmation threshold must be between 0 and 100,000 credits.")
         if "cooldown_s" in changes and not 0 <= float(changes["cooldown_s"]) <= 86_400:
             raise InvalidRequest("The cooldown must be between 0 seconds and 1 day.")
         entry = SettingsChanged.of(who.user_id, changes)

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.domain.errors import TunesmithError
-from bot.domain.models import MusicRequest, Operation, Period
+from bot.domain.models import Operation, Period
 from bot.domain.outcomes import JobOutcome
+from bot.domain.requests import JobRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +34,38 @@ class LyricsDrafted:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolUsed:
+    """A studio tool answered at once (WAV, MIDI, BPM, lyrics timeline, VOX, upsample tags): what it cost, or why
+    it failed (credits returned)."""
+
+    actor_id: int
+    operation: Operation
+    track_id: int | None = None
+    job_id: int | None = None
+    cost: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PersonaChanged:
+    """A persona saved from a track (with what it cost), forgotten, or refused by the provider."""
+
+    actor_id: int
+    name: str
+    saved: bool
+    track_id: int | None = None
+    job_id: int | None = None
+    cost: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Refused:
     """A request refused before anything was spent; a Blocked error's ``rule`` is shown to admins only."""
 
     actor_id: int
     operation: Operation
-    request: MusicRequest
+    request: JobRequest
     error: TunesmithError
 
 
@@ -142,6 +169,8 @@ class OperationReinstated:
 AuditEntry = (
     JobFinished
     | LyricsDrafted
+    | ToolUsed
+    | PersonaChanged
     | Refused
     | SettingsChanged
     | BudgetChanged

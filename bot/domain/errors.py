@@ -68,6 +68,17 @@ class CreditsExhausted(QuotaExceeded):
         )
 
 
+class ConfirmationNeeded(TunesmithError):
+    """A job costs more than the server's confirmation threshold: the member confirms first. Every other rule
+    passed, and nothing is reserved until they do."""
+
+    def __init__(self, *, operation: str, cost: int, remaining: int) -> None:
+        self.operation = operation
+        self.cost = cost
+        self.remaining = max(remaining, 0)
+        super().__init__(f"This costs {cost} credits (you have {self.remaining} left).")
+
+
 class Blocked(TunesmithError):
     """The request hit a blocked word or pattern. ``rule`` is for admins only, never shown to the member."""
 

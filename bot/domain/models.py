@@ -1,7 +1,7 @@
 """The vocabulary of Tunesmith: a request per operation, the normalised provider result, jobs and tracks.
 
-Limits follow the seed documents (../shared/seeds) and providers.md. Every validation message is written for the
-member who typed the value, so the error handler can show it as is.
+Limits follow the providers' documentation (docs/providers.md). Every validation message is written for the member
+who typed the value, so the error handler can show it as is.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pydantic import (
 from bot.domain.errors import InvalidRequest
 from bot.domain.lyrics_timeline import LyricsAlignment
 
-# --- limits (seed + providers.md) -------------------------------------------------------------------------------
+# --- limits (docs/providers.md) ---------------------------------------------------------------------------------
 TITLE_MAX = 80
 SOUND_MAX = 199  # Producer: "tags < 200" (strict); FUZZ tags share the field
 LYRICS_MAX = 2999  # Producer: "prompt < 3000" (strict)
@@ -34,6 +34,8 @@ EXTEND_DURATION_MAX = 180.0  # FUZZ: extend_duration_s max 3 minutes
 WEBHOOK_URL_MAX = 1024
 CLIP_ID_MAX = 100
 SEED_MAX = 64
+CONFIRM_ABOVE_DEFAULT = 20  # credits; a job costing more asks first
+PERSONA_NAME_MAX = 79  # Sonic: persona name "< 80"
 
 # The seed's table of Producer models, in its order; the first is the documented default.
 PRODUCER_MODELS: tuple[str, ...] = (
@@ -92,6 +94,21 @@ class Operation(StrEnum):
         """True for operations that start from an existing clip and so build a remix lineage."""
         return self in _DERIVED
 
+    @property
+    def is_tool(self) -> bool:
+        """A studio tool: its result is a file or a fact about a track (stems, MIDI, BPM…), not a new track."""
+        return self in _TOOLS
+
+    @property
+    def needs_track(self) -> bool:
+        """Starts from a track of the server (remixes, downloads, personas, and every tool but upsample tags)."""
+        return self.derived or self in _ON_A_TRACK
+
+    @property
+    def makes_tracks(self) -> bool:
+        """Its result is stored as new tracks (generations); downloads, lyrics, personas and tools are not."""
+        return self not in _NO_TRACKS and not self.is_tool
+
 
 _LABELS = {
     Operation.CREATE: "Create",
@@ -136,6 +153,21 @@ _DERIVED = frozenset(
         Operation.CONCAT,
     }
 )
+
+_TOOLS = frozenset(
+    {
+        Operation.STEMS_BASIC,
+        Operation.STEMS_FULL,
+        Operation.WAV,
+        Operation.MIDI,
+        Operation.BPM,
+        Operation.VOX,
+        Operation.UPSAMPLE_TAGS,
+        Operation.LYRICS_TIMELINE,
+    }
+)
+_ON_A_TRACK = (_TOOLS - {Operation.UPSAMPLE_TAGS}) | {Operation.DOWNLOAD, Operation.PERSONA}
+_NO_TRACKS = frozenset({Operation.DOWNLOAD, Operation.LYRICS, Operation.PERSONA})
 
 # Default prices in the provider's own credits (design.md §2); admins may change them per server.
 DEFAULT_COSTS: dict[Operation, int] = {
@@ -570,7 +602,11 @@ class Job(BaseModel):
     delivered_at: datetime | None = None
     poll_count: int = 0
     result_url: str | None = None  # downloads: the link the provider made
-    result_text: str | None = None  # lyrics drafts, as JSON
+    result_text: str | None = None  # lyrics drafts, tool results, as JSON
+    second_parent_track_id: int | None = None  # a mashup's other track
+    # A step after the provider's task (a Sonic extension joined into the full song): what it has so far, so a
+    # restart carries on where it was (bot/core/jobs/followup.py).
+    followup: dict[str, Any] | None = None
 
     @property
     def active(self) -> bool:
@@ -599,10 +635,14 @@ class Track(BaseModel):
     model: str | None = None
     operation: Operation = Operation.CREATE
     parent_track_id: int | None = None
+    second_parent_track_id: int | None = None  # a mashup is made of two tracks, often by two members
     message_id: int | None = None
     thread_id: int | None = None
     created_at: datetime
     deleted: bool = False
+    # When each word is sung (FUZZ gives it with every clip; Sonic's lyrics timeline tool once asked): kept, so the
+    # lyrics timeline of a track is answered again without a call.
+    alignment: LyricsAlignment | None = None
 
     @property
     def display_title(self) -> str:
@@ -633,6 +673,21 @@ class GuildSettings(BaseModel):
     default_model: str | None = None
     cooldown_s: float = 0.0
     use_default_blocklist: bool = True
+    # A job costing more than this asks "Confirm / Cancel" first (nothing is reserved until Confirm).
+    confirm_above: int = CONFIRM_ABOVE_DEFAULT
+
+
+class Persona(BaseModel):
+    """A voice saved from a track, that the server's members may pick when they make a song."""
+
+    id: int
+    guild_id: int
+    provider: str
+    name: str
+    persona_id: str  # the provider's id
+    track_id: int | None = None  # the track the voice was taken from
+    created_by: int
+    created_at: datetime
 
 
 class LedgerKind(StrEnum):

@@ -53,6 +53,7 @@ class Progress:
     position: int | None = None  # place in the queue, 1-based, while queued
     started_at: float | None = None  # when the provider took it
     expected_s: float | None = None  # how long a render is expected to take
+    joining: bool = False  # rendered; now joined into the full song (a Sonic extension's follow-up)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,7 @@ class TrackCard:
     track: Track
     parent: Track | None = None
     nonce: str = ""
+    second_parent: Track | None = None  # a mashup's other track (both authors are credited)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +91,7 @@ class JobResult:
 
     job: Job
     cards: tuple[TrackCard, ...] = ()
-    source: Track | None = None  # the track a download was made from (None when it was deleted since)
+    source: Track | None = None  # the track a download or a tool was made from (None when it was deleted since)
     actions: frozenset[Operation] = frozenset()  # the operations a post's buttons may offer now
     first_replaces_status: bool = True  # False when an earlier try already turned the status message into a post
 

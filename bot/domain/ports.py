@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.domain.audit import AuditEntry
+from bot.domain.lyrics_timeline import LyricsAlignment
 from bot.domain.models import (
     Clip,
     DraftedLyrics,
@@ -24,6 +25,7 @@ from bot.domain.models import (
     LedgerEntry,
     MusicRequest,
     Operation,
+    Persona,
     TaskStatus,
     Track,
     WebhookTarget,
@@ -45,9 +47,15 @@ class MusicProvider(Protocol):
     supports_webhooks: bool
     max_concurrency: int
     """How many tasks the bot keeps in flight at the provider at once; the rest wait in the fair queue."""
+    request_dialect: str
+    """"generic" (bot.domain.models) or "sonic" (bot.domain.sonic): how the shared operations' values are validated
+    (models, limits) before anything is spent; see bot/domain/requests.py."""
+    extensions_are_partial: bool
+    """An extension's clip holds only the new part (Sonic): the job joins it into the full song (a concat)."""
 
     async def submit(self, request: MusicRequest, *, webhook: WebhookTarget | None = None) -> str:
-        """Start a task and return its id. Raises ProviderError."""
+        """Start a task and return its id. Raises ProviderError. A provider receives only the requests its dialect
+        builds (and Sonic's own operations when it offers them)."""
         ...
 
     async def fetch(self, task_ids: Sequence[str]) -> list[TaskStatus]:
@@ -159,6 +167,7 @@ class JobTicket:
     parent_track_id: int | None
     now: float
     with_last_job: bool = False  # read the member's latest job too (only a cooldown needs it)
+    second_parent_track_id: int | None = None  # a mashup's other track
 
 
 AdmissionDecision = Callable[[AdmissionSnapshot], int]
@@ -168,10 +177,16 @@ the store's transaction (on SQLite's database thread)."""
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """A job the provider finished, with what it made."""
+    """A job the provider finished, with what it made.
+
+    ``partials``: a follow-up joined each of these (a Sonic extension's new part) into ``clips[i]`` (the full song);
+    both are stored, the partial as the full song's parent, so the lineage keeps it. ``result_text``: what a job
+    that makes no tracks (stems) made, as JSON."""
 
     job: Job
     clips: tuple[Clip, ...]
+    partials: tuple[Clip, ...] = ()
+    result_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +260,16 @@ class JobStore(Protocol):
         """A lyrics job answered: drafts stored, reservation settled, nothing left to deliver."""
         ...
 
+    async def complete_at_once(self, job_id: int, result_text: str, now: float) -> bool:
+        """A job answered inside the command (a studio tool): its result stored, its reservation settled, nothing
+        left to deliver. False when the job had already ended."""
+        ...
+
+    async def record_followup(self, job_id: int, task_id: str, followup: Mapping[str, Any], now: float) -> bool:
+        """A still-active job moved to its next provider task (a follow-up step): the task id and what the steps
+        made so far. False when the job ended meanwhile (cancelled)."""
+        ...
+
     async def record_deliveries(self, deliveries: Sequence[Delivery], delivered: Sequence[int], now: float) -> None:
         """In one transaction: where tracks were posted, and which jobs are now fully delivered."""
         ...
@@ -262,7 +287,7 @@ class TrackStore(Protocol):
         ...
 
     async def children(self, track_id: int) -> list[Track]:
-        """Remixes of a track that are not deleted, oldest first."""
+        """Remixes of a track that are not deleted, oldest first (mashups it is the second track of too)."""
         ...
 
     async def find_tracks(self, guild_id: int, text: str, *, limit: int = 25) -> list[Track]:
@@ -272,6 +297,10 @@ class TrackStore(Protocol):
     async def track_page(self, guild_id: int, author_id: int | None, page: int, size: int) -> TrackPage: ...
 
     async def set_thread(self, track_id: int, thread_id: int) -> None: ...
+
+    async def set_alignment(self, track_id: int, alignment: LyricsAlignment) -> None:
+        """Keep a track's lyrics timeline (asked once of the provider), so it is answered again for free."""
+        ...
 
     async def delete_track(self, track_id: int) -> bool: ...
 
@@ -342,7 +371,38 @@ class ProviderStateStore(Protocol):
         ...
 
 
-class Store(JobStore, TrackStore, CreditStore, SettingsStore, ModerationStore, ProviderStateStore, Protocol):
+@dataclass(frozen=True, slots=True)
+class NewPersona:
+    """A persona the provider just saved, to keep for the server."""
+
+    guild_id: int
+    provider: str
+    name: str
+    persona_id: str
+    track_id: int | None
+    created_by: int
+
+
+class PersonaStore(Protocol):
+    """Voices saved from tracks, per server and provider; names are unique per server and provider (any case)."""
+
+    async def save_persona(self, job_id: int, persona: NewPersona, now: float) -> Persona | None:
+        """In one transaction: keep the persona and settle the job that made it (answered at once). None when the
+        name was taken meanwhile (nothing written; the caller refunds the job)."""
+        ...
+
+    async def personas(self, guild_id: int, provider: str) -> list[Persona]:
+        """A server's personas for a provider, by name."""
+        ...
+
+    async def persona(self, persona_id: int) -> Persona | None: ...
+
+    async def delete_persona(self, persona_id: int) -> bool: ...
+
+
+class Store(
+    JobStore, TrackStore, CreditStore, SettingsStore, ModerationStore, ProviderStateStore, PersonaStore, Protocol
+):
     """Everything core keeps. SQLite today (bot/storage); the contract suite in tests/storage holds any store
     to the same behaviour."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal, Protocol
+from typing import Annotated, Any, ClassVar, Literal, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
@@ -47,12 +47,14 @@ __all__ = [
     "Stems",
     "StudioTools",
     "Tool",
+    "ToolCall",
     "ToolResult",
     "ToolStatus",
     "UpsampledTags",
     "VoxClip",
     "WavFile",
     "build_sonic_request",
+    "build_tool_call",
     "check_tool_options",
     "limits_for",
     "load_sonic_request",
@@ -524,6 +526,36 @@ def check_tool_options(tool: Tool, clip_id: str | None, options: Mapping[str, An
     return checked.model_dump(exclude_none=True)
 
 
+class ToolCall(BaseModel):
+    """A studio tool asked of a track (or, for upsample tags, of a style text): how a tool job stores its request."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tool: Tool
+    clip_id: ClipId | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def operation(self) -> Operation:
+        return self.tool.operation
+
+
+def build_tool_call(operation: Operation, **values: Any) -> ToolCall:
+    """Validate a tool's values (the track's ``clip_id`` and the tool's options) before anything is spent."""
+    try:
+        tool = Tool(operation.value)
+    except ValueError:
+        raise InvalidRequest(f"{operation.label} is not a studio tool.") from None
+    clip_id = values.pop("clip_id", None)
+    options = check_tool_options(tool, clip_id, values)
+    return ToolCall(tool=tool, clip_id=clip_id, options=options)
+
+
+def is_tool_call(data: Mapping[str, Any]) -> bool:
+    """Whether a stored request dict is a tool's (it names the tool)."""
+    return "tool" in data and "operation" not in data
+
+
 # --- tool results -----------------------------------------------------------------------------------------------
 class _Result(BaseModel):
     model_config = ConfigDict(frozen=True, allow_inf_nan=False)
@@ -612,6 +644,7 @@ class ToolStatus(BaseModel):
 
 
 # --- ports ------------------------------------------------------------------------------------------------------
+@runtime_checkable
 class StudioTools(Protocol):
     """What a provider offers beyond generation. Every method raises ProviderError (or InvalidRequest for bad
     options, before any call); a tool the provider lacks raises OperationUnavailable."""
@@ -631,6 +664,7 @@ class StudioTools(Protocol):
         ...
 
 
+@runtime_checkable
 class PersonaMaker(Protocol):
     """A provider that can save a track's voice as a persona to sing later songs."""
 

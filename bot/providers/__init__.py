@@ -15,6 +15,7 @@ from bot.providers.fuzz import FuzzClient
 from bot.providers.http import ProviderHttpClient
 from bot.providers.producer import ProducerClient
 from bot.providers.producer import parse_webhook as parse_producer_webhook
+from bot.providers.sandbox import SandboxClient, parse_sandbox_webhook
 from bot.providers.sonic import SonicClient
 from bot.providers.sonic import parse_webhook as parse_sonic_webhook
 
@@ -22,6 +23,7 @@ __all__ = [
     "SANDBOX_API_KEY",
     "FuzzClient",
     "ProducerClient",
+    "SandboxClient",
     "SonicClient",
     "make_http_client",
     "make_provider",
@@ -64,7 +66,7 @@ def make_provider(
     *,
     sandbox_base_url: str | None = None,
 ) -> MusicProvider:
-    """The client of ``settings.active_provider``; the sandbox speaks the Producer's wire format."""
+    """The client of ``settings.active_provider``; the sandbox offers every operation (bot/providers/sandbox.py)."""
     active = settings.active_provider
     if active == "producer":
         if settings.producer_api_key is None:
@@ -96,7 +98,7 @@ def make_provider(
         )
     if sandbox_base_url is None:
         raise ConfigError("the sandbox provider needs the sandbox's base URL (start the sandbox first)")
-    return ProducerClient(
+    return SandboxClient(
         client,
         base_url=sandbox_base_url,
         api_key=SANDBOX_API_KEY,
@@ -106,8 +108,10 @@ def make_provider(
 
 
 def webhook_parser(settings: Settings) -> Callable[[str, dict[str, Any]], TaskStatus]:
-    """How the web server reads a webhook body for the active provider (FUZZ sends none; the sandbox speaks the
-    Producer's format)."""
+    """How the web server reads a webhook body for the active provider (FUZZ sends none; the sandbox answers in the
+    format each task was made in)."""
     if settings.active_provider == "sonic":
         return parse_sonic_webhook
+    if settings.active_provider == "sandbox":
+        return parse_sandbox_webhook
     return parse_producer_webhook

@@ -143,6 +143,8 @@ class FuzzClient:
     models: tuple[str, ...] = ()
     batch_size: int = BATCH_SIZE
     supports_webhooks: bool = False
+    request_dialect: str = "generic"
+    extensions_are_partial: bool = False
 
     def __init__(
         self,

@@ -297,6 +297,8 @@ class ProducerClient:
     models: tuple[str, ...] = PRODUCER_MODELS
     batch_size: int = 1
     supports_webhooks: bool = True
+    request_dialect: str = "generic"
+    extensions_are_partial: bool = False
 
     def __init__(
         self,

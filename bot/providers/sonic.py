@@ -647,6 +647,8 @@ class SonicClient:
     tools: frozenset[Tool] = frozenset(Tool)
     batch_size: int = 1
     supports_webhooks: bool = True
+    # Members' values are validated as Sonic's requests (sonic-* models, limits per model): bot/domain/requests.py.
+    request_dialect: str = "sonic"
     # An extension's clip holds only the new part; SonicConcat of it is the full song.
     extensions_are_partial: bool = True
 

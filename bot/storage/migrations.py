@@ -152,6 +152,27 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX webhook_events_received ON webhook_events (received_at);
     """,
+    # 4: Sonic in Discord: a mashup's second parent, a job's follow-up step (an extension joined into the full
+    # song), a track's lyrics timeline, the confirmation threshold per server, and the server's personas
+    """
+    ALTER TABLE jobs ADD COLUMN second_parent_track_id INTEGER REFERENCES tracks (id);
+    ALTER TABLE jobs ADD COLUMN followup TEXT;
+    ALTER TABLE tracks ADD COLUMN second_parent_track_id INTEGER REFERENCES tracks (id);
+    ALTER TABLE tracks ADD COLUMN alignment TEXT;
+    CREATE INDEX tracks_second_parent ON tracks (second_parent_track_id) WHERE second_parent_track_id IS NOT NULL;
+    ALTER TABLE guild_settings ADD COLUMN confirm_above INTEGER NOT NULL DEFAULT 20;
+    CREATE TABLE personas (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id   INTEGER NOT NULL,
+        provider   TEXT    NOT NULL,
+        name       TEXT    NOT NULL,
+        persona_id TEXT    NOT NULL,
+        track_id   INTEGER REFERENCES tracks (id),
+        created_by INTEGER NOT NULL,
+        created_at REAL    NOT NULL
+    );
+    CREATE UNIQUE INDEX personas_name ON personas (guild_id, provider, name COLLATE NOCASE);
+    """,
 )
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.domain.lyrics_timeline import LyricsAlignment
 from bot.domain.models import (
     DraftedLyrics,
     GuildSettings,
@@ -22,6 +23,7 @@ from bot.domain.models import (
     LedgerKind,
     Operation,
     Period,
+    Persona,
     Track,
 )
 from bot.domain.outcomes import Delivery, Failure
@@ -34,6 +36,7 @@ from bot.domain.ports import (
     Completion,
     Finished,
     JobTicket,
+    NewPersona,
     TrackPage,
     WebhookReceipt,
 )
@@ -65,13 +68,57 @@ _ADMISSION = (
 def _job(row: sqlite3.Row | dict[str, Any]) -> Job:
     data = dict(row)
     data["request"] = json.loads(data["request"])
+    if data.get("followup") is not None:
+        data["followup"] = json.loads(data["followup"])
     return Job.model_validate(data)
 
 
 def _track(row: sqlite3.Row | dict[str, Any]) -> Track:
     data = dict(row)
     data["deleted"] = bool(data["deleted"])
+    if data.get("alignment") is not None:
+        data["alignment"] = json.loads(data["alignment"])
     return Track.model_validate(data)
+
+
+def _alignment_json(alignment: LyricsAlignment | None) -> str | None:
+    return alignment.model_dump_json() if alignment is not None and not alignment.empty else None
+
+
+def _persona(row: sqlite3.Row | dict[str, Any]) -> Persona:
+    return Persona.model_validate(dict(row))
+
+
+_INSERT_TRACK = (
+    "INSERT INTO tracks (job_id, guild_id, channel_id, author_id, provider, clip_id, title, audio_url, image_url,"
+    " duration_s, lyrics, tags, model, operation, parent_track_id, second_parent_track_id, alignment, created_at)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+def _track_row(
+    job: Job, clip: Any, operation: Operation, parent: int | None, second: int | None, now: float
+) -> tuple[Any, ...]:
+    return (
+        job.id,
+        job.guild_id,
+        job.channel_id,
+        job.user_id,
+        job.provider,
+        clip.clip_id,
+        clip.title or job.request.get("title"),
+        clip.audio_url,
+        clip.image_url,
+        clip.duration_s,
+        clip.lyrics,
+        clip.tags,
+        clip.model,
+        operation.value,
+        parent,
+        second,
+        _alignment_json(clip.alignment),
+        now,
+    )
 
 
 def _settings(row: sqlite3.Row) -> GuildSettings:
@@ -161,7 +208,7 @@ class SqliteStore:
             # The reservation (-cost in the ledger) is written by a trigger on this insert.
             cursor = conn.execute(
                 "INSERT INTO jobs (guild_id, channel_id, user_id, operation, request, provider, state, cost,"
-                " period_key, parent_track_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " period_key, parent_track_id, second_parent_track_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     ticket.guild_id,
                     ticket.channel_id,
@@ -173,6 +220,7 @@ class SqliteStore:
                     cost,
                     ticket.period_key,
                     ticket.parent_track_id,
+                    ticket.second_parent_track_id,
                     ticket.now,
                 ),
             )
@@ -189,6 +237,7 @@ class SqliteStore:
                 cost=cost,
                 period_key=ticket.period_key,
                 parent_track_id=ticket.parent_track_id,
+                second_parent_track_id=ticket.second_parent_track_id,
                 created_at=_when(ticket.now),
             )
 
@@ -274,45 +323,48 @@ class SqliteStore:
                 ).fetchall()
             }
             done = [by_id[j] for j in ids if j in moved]
-            results: dict[int, str | None] = {}
-            track_rows: list[tuple[Any, ...]] = []
+            results: dict[int, tuple[str | None, str | None]] = {}
             for completion in done:
                 job = completion.job
-                if job.operation is Operation.DOWNLOAD:
-                    results[job.id] = next((c.audio_url for c in completion.clips if c.audio_url), None)
+                if not job.operation.makes_tracks:
+                    # A download's link, or what a tool made (stems), instead of tracks.
+                    url = next((c.audio_url for c in completion.clips if c.audio_url), None)
+                    results[job.id] = (url, completion.result_text)
                     continue
-                title = job.request.get("title")
-                track_rows.extend(
-                    (
-                        job.id,
-                        job.guild_id,
-                        job.channel_id,
-                        job.user_id,
-                        job.provider,
-                        clip.clip_id,
-                        clip.title or title,
-                        clip.audio_url,
-                        clip.image_url,
-                        clip.duration_s,
-                        clip.lyrics,
-                        clip.tags,
-                        clip.model,
-                        job.operation.value,
-                        job.parent_track_id,
-                        now,
+                second = job.second_parent_track_id
+                if completion.partials:
+                    # Each partial (an extension's new part) is kept, as the parent of the full song joined from it;
+                    # the partials first, then the full songs (as the PostgreSQL store numbers them).
+                    parents: list[int | None] = []
+                    for partial in completion.partials:
+                        row = _track_row(job, partial, job.operation, job.parent_track_id, second, now)
+                        parents.append(int(conn.execute(_INSERT_TRACK, row).lastrowid or 0))
+                    conn.executemany(
+                        _INSERT_TRACK,
+                        [
+                            _track_row(
+                                job,
+                                clip,
+                                Operation.CONCAT,
+                                parents[i] if i < len(parents) else job.parent_track_id,
+                                None,
+                                now,
+                            )
+                            for i, clip in enumerate(completion.clips)
+                        ],
                     )
-                    for clip in completion.clips
+                    continue
+                conn.executemany(
+                    _INSERT_TRACK,
+                    [
+                        _track_row(job, clip, job.operation, job.parent_track_id, second, now)
+                        for clip in completion.clips
+                    ],
                 )
             if results:
                 conn.executemany(
-                    "UPDATE jobs SET result_url = ? WHERE id = ?", [(url, j) for j, url in results.items()]
-                )
-            if track_rows:
-                conn.executemany(
-                    "INSERT INTO tracks (job_id, guild_id, channel_id, author_id, provider, clip_id, title,"
-                    " audio_url, image_url, duration_s, lyrics, tags, model, operation, parent_track_id, created_at)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    track_rows,
+                    "UPDATE jobs SET result_url = ?, result_text = COALESCE(?, result_text) WHERE id = ?",
+                    [(url, text, j) for j, (url, text) in results.items()],
                 )
             _ledger(
                 conn,
@@ -332,7 +384,7 @@ class SqliteStore:
                 ],
             )
             tracks: dict[int, list[Track]] = {}
-            with_tracks = [c.job.id for c in done if c.job.operation is not Operation.DOWNLOAD]
+            with_tracks = [c.job.id for c in done if c.job.operation.makes_tracks]
             if with_tracks:
                 for row in conn.execute(
                     f"SELECT * FROM tracks WHERE job_id IN ({_marks(with_tracks)}) ORDER BY id", with_tracks
@@ -344,7 +396,8 @@ class SqliteStore:
                         update={
                             "state": JobState.SUCCEEDED,
                             "finished_at": _when(now),
-                            "result_url": results.get(c.job.id, c.job.result_url),
+                            "result_url": results[c.job.id][0] if c.job.id in results else c.job.result_url,
+                            "result_text": (results[c.job.id][1] if c.job.id in results else None) or c.job.result_text,
                         }
                     ),
                     tracks=tuple(tracks.get(c.job.id, ())),
@@ -413,6 +466,30 @@ class SqliteStore:
 
         await self._db.transaction(complete)
 
+    async def complete_at_once(self, job_id: int, result_text: str, now: float) -> bool:
+        def complete(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "UPDATE jobs SET state = 'succeeded', finished_at = ?, delivered_at = ?, result_text = ?"
+                f" WHERE id = ? AND state IN {_ACTIVE_SQL} RETURNING guild_id, user_id, period_key",
+                (now, now, result_text, job_id),
+            ).fetchone()
+            if row is None:
+                return False
+            _ledger(conn, [(row[0], row[1], job_id, LedgerKind.COMMIT.value, 0, row[2], None, None, now)])
+            return True
+
+        return await self._db.transaction(complete)
+
+    async def record_followup(self, job_id: int, task_id: str, followup: Mapping[str, Any], now: float) -> bool:
+        text = json.dumps(dict(followup), separators=(",", ":"))
+        cursor = await self._db.read(
+            lambda c: c.execute(
+                f"UPDATE jobs SET task_id = ?, followup = ? WHERE id = ? AND state IN {_ACTIVE_SQL}",
+                (task_id, text, job_id),
+            )
+        )
+        return cursor.rowcount == 1
+
     async def record_deliveries(self, deliveries: Sequence[Delivery], delivered: Sequence[int], now: float) -> None:
         def record(conn: sqlite3.Connection) -> None:
             if deliveries:
@@ -462,7 +539,11 @@ class SqliteStore:
     async def children(self, track_id: int) -> list[Track]:
         found = await self._db.read(
             lambda c: rows(
-                c.execute("SELECT * FROM tracks WHERE parent_track_id = ? AND deleted = 0 ORDER BY id", (track_id,))
+                c.execute(
+                    "SELECT * FROM tracks WHERE (parent_track_id = ? OR second_parent_track_id = ?) AND deleted = 0"
+                    " ORDER BY id",
+                    (track_id, track_id),
+                )
             )
         )
         return [_track(r) for r in found]
@@ -499,6 +580,10 @@ class SqliteStore:
 
     async def set_thread(self, track_id: int, thread_id: int) -> None:
         await self._db.read(lambda c: c.execute("UPDATE tracks SET thread_id = ? WHERE id = ?", (thread_id, track_id)))
+
+    async def set_alignment(self, track_id: int, alignment: LyricsAlignment) -> None:
+        text = _alignment_json(alignment)
+        await self._db.read(lambda c: c.execute("UPDATE tracks SET alignment = ? WHERE id = ?", (text, track_id)))
 
     async def delete_track(self, track_id: int) -> bool:
         cursor = await self._db.read(
@@ -648,6 +733,56 @@ class SqliteStore:
     async def prune_webhooks(self, before: float) -> int:
         cursor = await self._db.read(lambda c: c.execute("DELETE FROM webhook_events WHERE received_at < ?", (before,)))
         return int(cursor.rowcount or 0)
+
+    # --- personas --------------------------------------------------------------------------------------------------
+    async def save_persona(self, job_id: int, persona: NewPersona, now: float) -> Persona | None:
+        def save(conn: sqlite3.Connection) -> Persona | None:
+            row = conn.execute(
+                "INSERT INTO personas (guild_id, provider, name, persona_id, track_id, created_by, created_at)"
+                " VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING RETURNING *",
+                (
+                    persona.guild_id,
+                    persona.provider,
+                    persona.name,
+                    persona.persona_id,
+                    persona.track_id,
+                    persona.created_by,
+                    now,
+                ),
+            ).fetchone()
+            if row is None:
+                return None
+            settled = conn.execute(
+                "UPDATE jobs SET state = 'succeeded', finished_at = ?, delivered_at = ?, result_text = ?"
+                f" WHERE id = ? AND state IN {_ACTIVE_SQL} RETURNING guild_id, user_id, period_key",
+                (now, now, json.dumps({"persona": int(row["id"])}), job_id),
+            ).fetchone()
+            if settled is not None:
+                _ledger(
+                    conn, [(settled[0], settled[1], job_id, LedgerKind.COMMIT.value, 0, settled[2], None, None, now)]
+                )
+            return _persona(row)
+
+        return await self._db.transaction(save)
+
+    async def personas(self, guild_id: int, provider: str) -> list[Persona]:
+        found = await self._db.read(
+            lambda c: rows(
+                c.execute(
+                    "SELECT * FROM personas WHERE guild_id = ? AND provider = ? ORDER BY name COLLATE NOCASE, id",
+                    (guild_id, provider),
+                )
+            )
+        )
+        return [_persona(r) for r in found]
+
+    async def persona(self, persona_id: int) -> Persona | None:
+        row = await self._db.read(lambda c: c.execute("SELECT * FROM personas WHERE id = ?", (persona_id,)).fetchone())
+        return _persona(row) if row is not None else None
+
+    async def delete_persona(self, persona_id: int) -> bool:
+        cursor = await self._db.read(lambda c: c.execute("DELETE FROM personas WHERE id = ?", (persona_id,)))
+        return cursor.rowcount == 1
 
 
 def _when(now: float) -> datetime:

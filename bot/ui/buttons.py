@@ -1,5 +1,9 @@
-"""Persistent buttons. Their custom_ids (``tunesmith:<area>:<action>:<id>``) point at database rows, so a
-button on a post from before a restart still works: discord.py rebuilds the item from its id."""
+"""Persistent buttons and menus. Their custom_ids (``tunesmith:<area>:<action>:<id>``) point at database rows, so
+a button on a post from before a restart still works: discord.py rebuilds the item from its id.
+
+A track post carries the remix buttons of design.md (those the provider can do now), a "Remix…" menu with the
+remixes only some providers have (remaster, add vocals, add instrumental, sample, mashup, save the voice as a
+persona), and a "Tools…" menu with the studio tools (stems, WAV, MIDI, BPM, lyrics timeline, VOX)."""
 
 from __future__ import annotations
 
@@ -9,12 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.core.tools import TOOL_ORDER
 from bot.domain.errors import OperationUnavailable
 from bot.domain.models import LYRICS_MAX, TITLE_MAX, Operation, Track
+from bot.domain.sonic import Tool
 from bot.ui import render
+from bot.ui.confirm import ConfirmButton
 from bot.ui.errors import reply_error
 from bot.ui.flows import requester, start_job
-from bot.ui.modals import compose_modal, remix_modal
+from bot.ui.modals import PersonaModal, compose_modal, remix_modal
+from bot.ui.tool_posts import StyleButton, run_tool
 
 if TYPE_CHECKING:
     from bot.client import Tunesmith
@@ -94,17 +102,122 @@ class TrackButton(
         if operation is Operation.DOWNLOAD:
             await start_job(interaction, operation, {"format": "wav"}, track_id=track.id)
             return
-        await interaction.response.send_modal(remix_modal(operation, track))
+        await interaction.response.send_modal(remix_modal(operation, track, services.catalog.dialect))
+
+
+# The "Remix…" menu: remixes only some providers have, each opening its form.
+REMIX_MENU: tuple[tuple[Operation, str, str], ...] = (
+    (Operation.REMASTER, "Remaster", "The same song, remastered"),
+    (Operation.ADD_VOCALS, "Add vocals", "Sing your lyrics over it"),
+    (Operation.ADD_INSTRUMENTAL, "Add instrumental", "A new backing under its vocals"),
+    (Operation.SAMPLE, "Sample", "A section of it seeds a new song"),
+    (Operation.MASHUP, "Mashup", "Blend it with another track"),
+    (Operation.PERSONA, "Save voice as persona", "Sing later songs in this voice"),
+)
+_TOOL_HINTS = {
+    Tool.STEMS_BASIC: "Vocals and instrumental, as separate files",
+    Tool.STEMS_FULL: "Every instrument as its own file",
+    Tool.WAV: "Lossless audio",
+    Tool.MIDI: "The notes, for your DAW",
+    Tool.BPM: "The tempo",
+    Tool.LYRICS_TIMELINE: "Synced lyrics (.lrc) for karaoke",
+    Tool.VOX: "The vocals of up to 30 seconds",
+}
+
+
+def remixes_for(available: frozenset[Operation]) -> list[Operation]:
+    return [op for op, _, _ in REMIX_MENU if op in available]
+
+
+def tools_for(track: Track, available: frozenset[Operation]) -> list[Tool]:
+    """The tools on a track's menu: the provider's (not retired), and a lyrics timeline the track carries."""
+    tools = {t for t in TOOL_ORDER if t.operation in available and t is not Tool.UPSAMPLE_TAGS}
+    if track.alignment is not None and not track.alignment.empty:
+        tools.add(Tool.LYRICS_TIMELINE)
+    return [t for t in TOOL_ORDER if t in tools]
+
+
+class RemixMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"tunesmith:remix:menu:(?P<id>\d+)"):
+    """A track post's "Remix…" menu: opens the form of the chosen remix."""
+
+    def __init__(self, track_id: int, operations: list[Operation] | None = None) -> None:
+        chosen = operations if operations is not None else [op for op, _, _ in REMIX_MENU]
+        options = [
+            discord.SelectOption(label=label, value=op.value, description=hint)
+            for op, label, hint in REMIX_MENU
+            if op in chosen
+        ]
+        super().__init__(
+            discord.ui.Select(
+                placeholder="Remix…", options=options, row=2, custom_id=custom_id("remix", "menu", track_id)
+            )
+        )
+        self.track_id = track_id
+
+    @classmethod
+    async def from_custom_id(  # type: ignore[override]
+        cls, interaction: discord.Interaction[Tunesmith], item: discord.ui.Select[Any], match: re.Match[str]
+    ) -> RemixMenu:
+        return cls(int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction[Tunesmith]) -> None:  # type: ignore[override]
+        try:
+            services = interaction.client.services
+            operation = Operation(self.item.values[0])
+            services.catalog.ensure_available(operation)
+            track = await services.library.track(requester(interaction).guild_id, self.track_id)
+            if operation is Operation.PERSONA:
+                await interaction.response.send_modal(PersonaModal(track))
+                return
+            await interaction.response.send_modal(remix_modal(operation, track, services.catalog.dialect))
+        except Exception as exc:
+            await reply_error(interaction, exc)
+
+
+class ToolsMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"tunesmith:tools:menu:(?P<id>\d+)"):
+    """A track post's "Tools…" menu: runs the chosen studio tool on the track."""
+
+    def __init__(self, track_id: int, tools: list[Tool] | None = None) -> None:
+        chosen = tools if tools is not None else list(TOOL_ORDER)
+        options = [
+            discord.SelectOption(label=tool.label, value=tool.value, description=_TOOL_HINTS.get(tool))
+            for tool in chosen
+            if tool is not Tool.UPSAMPLE_TAGS
+        ]
+        super().__init__(
+            discord.ui.Select(
+                placeholder="Tools…", options=options, row=3, custom_id=custom_id("tools", "menu", track_id)
+            )
+        )
+        self.track_id = track_id
+
+    @classmethod
+    async def from_custom_id(  # type: ignore[override]
+        cls, interaction: discord.Interaction[Tunesmith], item: discord.ui.Select[Any], match: re.Match[str]
+    ) -> ToolsMenu:
+        return cls(int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction[Tunesmith]) -> None:  # type: ignore[override]
+        try:
+            await run_tool(interaction, Tool(self.item.values[0]), track_id=self.track_id)
+        except Exception as exc:
+            await reply_error(interaction, exc)
 
 
 def track_view(track: Track, available: frozenset[Operation]) -> discord.ui.View:
-    """The buttons of a track post: only those the provider can do now, plus Delete."""
+    """A track post's buttons and menus: only what the provider can do now, plus Delete."""
     view = discord.ui.View(timeout=None)
     for action, _label, _style, _row in TRACK_ACTIONS:
         operation = _OPERATION_OF.get(action)
         if operation is not None and operation not in available:
             continue
         view.add_item(TrackButton(action, track.id))
+    remixes = remixes_for(available)
+    if remixes:
+        view.add_item(RemixMenu(track.id, remixes))
+    tools = tools_for(track, available)
+    if tools:
+        view.add_item(ToolsMenu(track.id, tools))
     return view
 
 
@@ -189,4 +302,4 @@ async def history_page(
     return embed, view
 
 
-DYNAMIC_ITEMS = (TrackButton, ComposeButton, HistoryButton)
+DYNAMIC_ITEMS = (TrackButton, ComposeButton, HistoryButton, RemixMenu, ToolsMenu, ConfirmButton, StyleButton)

@@ -2,7 +2,8 @@
 
 Admit first (a refusal is an ephemeral reply and costs nothing), then post the public status message, then tell
 core where that message is: from then on it is edited by channel and message id, never by the interaction
-token, which dies after 15 minutes and with a restart.
+token, which dies after 15 minutes and with a restart. A job costing more than the server's threshold first asks
+its member, ephemerally, to confirm (bot/ui/confirm.py); nothing is reserved until they do.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.domain.errors import NotAllowed
+from bot.domain.errors import ConfirmationNeeded, NotAllowed
 from bot.domain.models import Operation, Track
 from bot.domain.outcomes import Failure, FailureKind, Progress
 from bot.domain.requester import Requester
 from bot.ui import render
+from bot.ui.confirm import ask_to_confirm
 
 if TYPE_CHECKING:
     from bot.client import Tunesmith
@@ -75,18 +77,42 @@ async def start_job(
     values: Mapping[str, Any],
     *,
     track_id: int | None = None,
+    second_track_id: int | None = None,
+    persona: int | None = None,
     filename: str | None = None,
+    confirmed_cost: int | None = None,
 ) -> None:
     """Admit a job and post its status message; refusals raise and are shown ephemerally by the error handler."""
     bot = interaction.client
     services = bot.services
     who = requester(interaction)
-    admitted = await services.admission.admit(who, operation, values, track_id=track_id, filename=filename)
+    try:
+        admitted = await services.admission.admit(
+            who,
+            operation,
+            values,
+            track_id=track_id,
+            second_track_id=second_track_id,
+            persona=persona,
+            filename=filename,
+            confirmed_cost=confirmed_cost,
+        )
+    except ConfirmationNeeded as needed:
+        args = {
+            "operation": operation.value,
+            "values": dict(values),
+            "track_id": track_id,
+            "second_track_id": second_track_id,
+            "persona": persona,
+            "filename": filename,
+        }
+        await ask_to_confirm(interaction, who, needed, action="job", args=args)
+        return
     job, parent = admitted.job, admitted.parent
     message: discord.Message | None = None
     text = render.status_text(job, Progress(state=job.state, position=admitted.position))
     try:
-        if parent is not None and operation.derived:
+        if parent is not None and (operation.derived or operation.is_tool):
             # Opening a remix thread and posting there can take longer than Discord's 3 s: answer first.
             await interaction.response.defer(ephemeral=True, thinking=True)
             target = await remix_channel(bot, parent, who.channel_id)
@@ -110,3 +136,39 @@ async def start_job(
                 await message.edit(content=render.failure_text(cancelled, failure, cancelled.cost))
         raise
     await services.jobs.attach_status_message(job.id, message.id, channel_id=target)
+
+
+async def save_persona(
+    interaction: discord.Interaction[Tunesmith],
+    track_id: int,
+    *,
+    name: str,
+    description: str | None = None,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    confirmed_cost: int | None = None,
+) -> None:
+    """Save a track's voice as a persona of the server (answered at once, charged like any job)."""
+    services = interaction.client.services
+    who = requester(interaction)
+    if not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=True, thinking=True)
+    try:
+        persona, cost = await services.personas.save(
+            who,
+            track_id,
+            name,
+            description=description,
+            start_s=start_s,
+            end_s=end_s,
+            confirmed_cost=confirmed_cost,
+        )
+    except ConfirmationNeeded as needed:
+        args = {"track_id": track_id, "name": name, "description": description, "start_s": start_s, "end_s": end_s}
+        await ask_to_confirm(interaction, who, needed, action="persona", args=args)
+        return
+    await interaction.followup.send(
+        f"🎙️ Saved the persona **{render.clip(persona.name, 80)}** ({render.credits_phrase(cost)}). Pick it with "
+        "`/music create persona:` to have it sing a new song.",
+        ephemeral=True,
+    )

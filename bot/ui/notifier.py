@@ -21,6 +21,7 @@ from bot.domain.ports import Clock
 from bot.ui import render
 from bot.ui.buttons import track_view
 from bot.ui.status import StatusEdits
+from bot.ui.tool_posts import stems_message
 
 if TYPE_CHECKING:
     from bot.client import Tunesmith
@@ -65,6 +66,11 @@ class DiscordNotifier:
         self.status.finished(job.id)
         if job.operation is Operation.DOWNLOAD:
             await self._post_download(result)
+            return []
+        if job.operation.is_tool:
+            # Stems: the status message (in the track's thread) becomes the post with the files.
+            text, files = await stems_message(self._posts, job, result.source, self._posts.upload_limit(job.guild_id))
+            await self._replace_status(job, content=text, files=files)
             return []
         deliveries: list[Delivery] = []
         in_thread = await self._in_thread(job)

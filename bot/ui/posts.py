@@ -46,5 +46,7 @@ class TrackPosts:
         if image is not None and image_attached:
             files.append(discord.File(io.BytesIO(image), filename=render.cover_filename(track)))
         link = track.audio_url if audio is None else None
-        embed = render.track_embed(track, card.parent, image_attached=image_attached, audio_link=link)
+        embed = render.track_embed(
+            track, card.parent, image_attached=image_attached, audio_link=link, second_parent=card.second_parent
+        )
         return embed, files

@@ -16,20 +16,41 @@ from bot.core.credits import Quota
 from bot.core.library import Lineage
 from bot.core.studio import StudioStatus
 from bot.domain import audit
-from bot.domain.errors import CreditsExhausted, MissingRole, WrongChannel
-from bot.domain.models import GuildSettings, Job, JobState, MusicRequest, Operation, Track
+from bot.domain.errors import ConfirmationNeeded, CreditsExhausted, MissingRole, WrongChannel
+from bot.domain.lyrics_timeline import LyricsAlignment
+from bot.domain.models import GuildSettings, Job, JobState, Operation, Persona, Track
 from bot.domain.outcomes import Failure, FailureKind, JobOutcome, Progress
+from bot.domain.requests import JobRequest
+from bot.domain.sonic import Bpm, Midi, Stem, Tool, UpsampledTags, VoxClip, WavFile
 
 BRAND = discord.Colour.from_rgb(124, 92, 255)
 FAIL = discord.Colour.from_rgb(220, 70, 70)
 
 _LINEAGE = {
     Operation.EXTEND: "Extension of",
+    # A full song joined from an extension: credited to what was extended (its parent is the extension's take).
+    Operation.CONCAT: "Extension of",
     Operation.COVER: "Cover of",
     Operation.REPLACE: "New section in",
     Operation.VARIATION: "Variation of",
     Operation.SWAP_VOCALS: "New vocals on",
     Operation.SWAP_SOUND: "New sound for",
+    Operation.SAMPLE: "Sampled from",
+    Operation.REMASTER: "Remaster of",
+    Operation.ADD_VOCALS: "Vocals added to",
+    Operation.ADD_INSTRUMENTAL: "Backing added to",
+    Operation.MASHUP: "Mashup of",
+}
+# Emoji of the studio tools' answers.
+TOOL_ICONS = {
+    Tool.STEMS_BASIC: "🎚️",
+    Tool.STEMS_FULL: "🎚️",
+    Tool.WAV: "💾",
+    Tool.MIDI: "🎹",
+    Tool.BPM: "🥁",
+    Tool.LYRICS_TIMELINE: "🎤",
+    Tool.VOX: "🗣️",
+    Tool.UPSAMPLE_TAGS: "✨",
 }
 
 
@@ -72,9 +93,24 @@ def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
 
 
 # --- jobs ---------------------------------------------------------------------------------------------------------
+def request_summary(request: dict[str, Any]) -> str:
+    """The words that name what a job makes, from its stored request (either vocabulary)."""
+    raw = request.get("options")
+    options: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    return str(
+        request.get("title")
+        or request.get("sound")
+        or request.get("tags")
+        or request.get("description")
+        or request.get("name")
+        or request.get("idea")
+        or options.get("tags")
+        or ""
+    )
+
+
 def job_headline(job: Job) -> str:
-    request = job.request
-    what = request.get("title") or request.get("sound") or request.get("idea") or ""
+    what = request_summary(job.request)
     detail = f" · “{clip(' '.join(str(what).split()), 60)}”" if what else ""
     return f"🎵 {user(job.user_id)} · **{job.operation.label}**{detail} · job #{job.id}"
 
@@ -88,6 +124,8 @@ def status_text(job: Job, progress: Progress | None = None, *, now: float | None
         line = f"⏳ Queued{place} · {cost}"
     elif state is JobState.SUBMITTED:
         line = f"📨 Submitted to the provider · {cost}"
+    elif progress is not None and progress.joining:
+        line = f"🧩 Joining the new part into the full song · {cost}"
     else:
         elapsed_s = (now - progress.started_at) if progress and progress.started_at and now is not None else None
         elapsed = f" · {duration(max(elapsed_s, 0.0))} elapsed" if elapsed_s is not None else ""
@@ -150,19 +188,28 @@ def refusal(error: Exception) -> str:
 
 
 # --- tracks -------------------------------------------------------------------------------------------------------
-def lineage_line(track: Track, parent: Track | None) -> str | None:
+def lineage_line(track: Track, parent: Track | None, second_parent: Track | None = None) -> str | None:
     if parent is None:
         return None
     label = _LINEAGE.get(track.operation, "Remix of")
-    return f"{label} *{clip(parent.display_title, 80)}* by {user(parent.author_id)}"
+    line = f"{label} *{clip(parent.display_title, 80)}* by {user(parent.author_id)}"
+    if second_parent is not None:
+        # Both authors are credited.
+        line += f" and *{clip(second_parent.display_title, 80)}* by {user(second_parent.author_id)}"
+    return line
 
 
 def track_embed(
-    track: Track, parent: Track | None, *, image_attached: bool, audio_link: str | None = None
+    track: Track,
+    parent: Track | None,
+    *,
+    image_attached: bool,
+    audio_link: str | None = None,
+    second_parent: Track | None = None,
 ) -> discord.Embed:
     """The track post: title, style, model, duration, author, lineage, lyrics excerpt and the cover."""
     parts: list[str] = []
-    line = lineage_line(track, parent)
+    line = lineage_line(track, parent, second_parent)
     if line:
         parts.append(line)
     if track.tags:
@@ -244,6 +291,12 @@ def tree_embed(lineage: Lineage) -> discord.Embed:
             f"{'　' * depth}↳ `#{ancestor.id}` {clip(ancestor.display_title, 60)} · {user(ancestor.author_id)}"
         )
     depth = len(lineage.ancestors)
+    second = lineage.second_parent
+    if second is not None:
+        # A mashup has two parents: the other one beside the first, at the same depth.
+        lines.append(
+            f"{'　' * max(depth - 1, 0)}↳ `#{second.id}` {clip(second.display_title, 60)} · {user(second.author_id)}"
+        )
     lines.append(f"{'　' * depth}↳ **`#{track.id}` {clip(track.display_title, 60)}** · {user(track.author_id)}")
     for child in lineage.children:
         lines.append(
@@ -260,6 +313,84 @@ def drafts_text(idea: str, cost: int) -> str:
     return f"Lyrics for “{clip(idea, 80)}” ({cost} credit). Pick one to compose:"
 
 
+# --- confirmation, tools, personas ---------------------------------------------------------------------------------
+def confirmation_text(needed: ConfirmationNeeded) -> str:
+    """The question asked before an expensive job: nothing is reserved until the member confirms."""
+    return (
+        f"**{needed.operation}**: this costs **{needed.cost} credits** (you have {needed.remaining} left). "
+        "Confirm to start it; nothing is charged until you do."
+    )
+
+
+def credits_phrase(cost: int) -> str:
+    if cost == 0:
+        return "free (already known)"
+    return f"{cost} credit" + ("" if cost == 1 else "s")
+
+
+def slug(text: str) -> str:
+    raw = "".join(ch if ch.isalnum() else "-" for ch in text.lower())
+    return clip("-".join(part for part in raw.split("-") if part), 60).rstrip("…") or "track"
+
+
+def tool_filename(track: Track | None, suffix: str, extension: str) -> str:
+    """``night-drive-3-vocals.wav``, ``night-drive-3.mid``, ``night-drive-3.lrc``."""
+    base = f"{slug(track.display_title)}-{track.id}" if track is not None else "tunesmith"
+    return f"{base}{'-' + slug(suffix) if suffix else ''}.{extension}"
+
+
+def tool_headline(tool: Tool, track: Track | None, user_id: int) -> str:
+    what = f" of *{clip(track.display_title, 80)}*" if track is not None else ""
+    return f"{TOOL_ICONS[tool]} **{tool.label}**{what} for {user(user_id)}"
+
+
+def bpm_text(bpm: Bpm) -> str:
+    if round(bpm.min) == round(bpm.max):
+        return f"**{bpm.avg:.0f} BPM**"
+    return f"**{bpm.avg:.0f} BPM** on average (from {bpm.min:.0f} to {bpm.max:.0f})"
+
+
+def midi_text(midi: Midi) -> str:
+    notes = sum(len(i.notes) for i in midi.instruments)
+    if not midi.instruments:
+        return "the notes as a MIDI file"
+    names = ", ".join(clip(i.name, 30) for i in midi.instruments[:8])
+    return f"{len(midi.instruments)} instrument(s) ({names}), {notes} notes"
+
+
+def lrc_text(alignment: LyricsAlignment) -> str:
+    lines = alignment.lines()
+    return f"{len(lines)} timed line(s): open the `.lrc` beside the audio in a player that shows synced lyrics"
+
+
+def stems_names(stems: list[Stem]) -> str:
+    return ", ".join(clip(s.name, 40) for s in stems) or "none"
+
+
+def tool_result_text(result: object) -> str:
+    """One line about a tool's answer, beside its file."""
+    match result:
+        case Bpm():
+            return bpm_text(result)
+        case Midi():
+            return midi_text(result)
+        case LyricsAlignment():
+            return lrc_text(result)
+        case VoxClip(start_s=start, end_s=end) if start is not None and end is not None:
+            return f"the vocals from {duration(start)} to {duration(end)}"
+        case VoxClip():
+            return "the vocals"
+        case WavFile():
+            return "lossless audio"
+        case UpsampledTags(tags=tags):
+            return clip(tags, 1500)
+    return ""
+
+
+def persona_line(persona: Persona) -> str:
+    return f"**{clip(persona.name, 80)}** · saved by {user(persona.created_by)} {relative(persona.created_at)}"
+
+
 # --- administration -----------------------------------------------------------------------------------------------
 def settings_embed(settings: GuildSettings) -> discord.Embed:
     embed = discord.Embed(title="Studio settings", colour=BRAND)
@@ -273,6 +404,7 @@ def settings_embed(settings: GuildSettings) -> discord.Embed:
     embed.add_field(name="Default model", value=settings.default_model or "provider default")
     embed.add_field(name="Cooldown", value=f"{settings.cooldown_s:g} s" if settings.cooldown_s else "none")
     embed.add_field(name="Built-in block list", value="on" if settings.use_default_blocklist else "off")
+    embed.add_field(name="Ask to confirm above", value=f"{settings.confirm_above} credits")
     embed.add_field(name="Budget", value=f"{settings.budget} credits per {settings.period.value}", inline=False)
     return embed
 
@@ -319,6 +451,7 @@ _SETTING_LABELS = {
     "default_model": "default model",
     "cooldown_s": "cooldown",
     "use_default_blocklist": "built-in block list",
+    "confirm_above": "confirmation threshold",
 }
 
 
@@ -339,10 +472,10 @@ def _setting_value(key: str, value: Any) -> str:
     return str(value)
 
 
-def describe_request(request: MusicRequest) -> str:
+def describe_request(request: JobRequest) -> str:
     """What was asked, on one line (the audit log's summary of a refused request)."""
     parts: list[str] = []
-    for name in ("title", "sound", "idea", "audio_url"):
+    for name in ("title", "sound", "tags", "description", "name", "idea", "audio_url"):
         value = getattr(request, name, None)
         if value:
             parts.append(excerpt(str(value)))
@@ -356,7 +489,7 @@ def _job_outcome_parts(outcome: JobOutcome) -> tuple[str, str, int | None, str |
     """(summary, outcome, credits moved, link) of a job's entry."""
     job = outcome.job
     request = job.request
-    prompt = request.get("sound") or request.get("title") or request.get("audio_url") or ""
+    prompt = request_summary(request) or request.get("audio_url") or ""
     summary = f"job #{job.id} · {clip(' '.join(str(prompt).split()), 100)}"
     if outcome.failure is not None:
         said = "cancelled" if job.state is JobState.CANCELLED else f"failed: {failure_reason(outcome.failure)}"
@@ -367,6 +500,8 @@ def _job_outcome_parts(outcome: JobOutcome) -> tuple[str, str, int | None, str |
     if job.operation is Operation.DOWNLOAD:
         fmt = str(request.get("format", "mp3")).upper()
         return summary, f"{fmt} delivered", -job.cost, None
+    if job.operation.is_tool:
+        return summary, f"{job.operation.label.lower()} delivered", -job.cost, None
     titles = ", ".join(f"track #{t.id} *{clip(t.display_title, 60)}*" for t in outcome.tracks)
     first = outcome.deliveries[0] if outcome.deliveries else None
     link = message_link(job.guild_id, first.channel_id, first.message_id) if first else None
@@ -391,6 +526,22 @@ def audit_line(entry: audit.AuditEntry) -> str:
                 summary, outcome, credits = excerpt(idea, 100), f"failed: {error} (credits returned)", 0
             else:
                 summary, outcome, credits = f"job #{job_id} · {excerpt(idea, 100)}", f"{drafts} lyric draft(s)", -cost
+        case audit.ToolUsed(operation=operation, track_id=track_id, job_id=job_id, cost=cost, error=error):
+            action = f"{operation.value} finished"
+            summary = f"job #{job_id} · track #{track_id}" if track_id is not None else f"job #{job_id}"
+            if error is not None:
+                outcome, credits = f"failed: {error} (credits returned)", 0
+            else:
+                outcome, credits = f"{operation.label.lower()} delivered", -cost
+        case audit.PersonaChanged(name=name, saved=saved, track_id=track_id, cost=cost, error=error):
+            action = "persona"
+            if not saved:
+                summary, outcome = f"“{excerpt(name, 80)}” forgotten", None
+            elif error is not None:
+                summary = f"“{excerpt(name, 80)}” from track #{track_id}"
+                outcome, credits = f"failed: {error} (credits returned)", 0
+            else:
+                summary, outcome, credits = f"“{excerpt(name, 80)}” saved from track #{track_id}", None, -cost
         case audit.Refused(operation=operation, request=request, error=error):
             action, summary, credits = "refused", f"{operation.label}: {describe_request(request)}", 0
             outcome = refusal(error)

@@ -82,6 +82,7 @@ async def rig(
     member_cap: int | None = None,
     max_jobs_member: int = 50,
     max_jobs_server: int = 500,
+    confirm_above: int = 20,
     start: bool = True,
     **provider_options: Any,
 ) -> AsyncIterator[Rig]:
@@ -95,6 +96,7 @@ async def rig(
         member_cap=member_cap,
         max_jobs_member=max_jobs_member,
         max_jobs_server=max_jobs_server,
+        confirm_above=confirm_above,
     )
     core = Core(store=store, provider=provider, clock=clock, config=jobs, defaults=defaults)
     if start:

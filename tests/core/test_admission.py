@@ -74,7 +74,7 @@ async def test_in_flight_limits() -> None:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(budget=st.integers(0, 400), cost=st.integers(1, 40), count=st.integers(1, 60), members=st.integers(1, 5))
 async def test_any_budget_admits_exactly_what_it_covers(budget: int, cost: int, count: int, members: int) -> None:
-    async with rig(budget=budget, max_jobs_member=1000, max_jobs_server=1000, start=False) as r:
+    async with rig(budget=budget, max_jobs_member=1000, max_jobs_server=1000, confirm_above=100, start=False) as r:
         await r.core.credits.set_cost(ADMIN, Operation.CREATE, cost)
         results = await _admit_many(r, count, members=members)
         admitted = sum(not isinstance(x, BaseException) for x in results)

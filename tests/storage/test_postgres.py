@@ -266,7 +266,7 @@ async def test_requests_are_jsonb_and_ids_are_snowflakes(store: PostgresStore, r
 _PARAMS: dict[str, tuple[Any, ...]] = {
     "ADMISSION_SNAPSHOT": (1, 2, "p", True),
     "ADMISSION_LOCK": (1,),
-    "INSERT_JOB": (1, 2, 3, "create", "{}", "sandbox", 10, "p", None, 0.0),
+    "INSERT_JOB": (1, 2, 3, "create", "{}", "sandbox", 10, "p", None, 0.0, None),
     "JOB": (1,),
     "UNFINISHED_JOBS": (),
     "UNDELIVERED_JOBS": (),
@@ -276,8 +276,10 @@ _PARAMS: dict[str, tuple[Any, ...]] = {
     "MARK_RUNNING": (1, 2),
     "REMEMBER_WEBHOOKS": (["e"], ["t"], 0.0),
     "FINISH_JOBS": ([1, 2], 0.0),
-    "SET_RESULT_URLS": ([1], ["u"]),
-    "INSERT_TRACKS": (*([[1]] * 4), *([["x"]] * 5), [1.0], *([["x"]] * 4), [None], 0.0),
+    "SET_RESULT_URLS": ([1], ["u"], [None]),
+    "INSERT_TRACKS": (*([[1]] * 4), *([["x"]] * 5), [1.0], *([["x"]] * 4), [None], [None], [None], 0.0),
+    "COMPLETE_AT_ONCE": (1, 0.0, "{}"),
+    "RECORD_FOLLOWUP": (1, "t", '{"step": "concat"}'),
     "END_JOB": (1, "failed", 0.0, "timeout", None, None),
     "COMPLETE_LYRICS": (1, 0.0, "[]"),
     "RECORD_DELIVERIES": ([1], [2], [None], [1], 0.0),
@@ -292,6 +294,7 @@ _PARAMS: dict[str, tuple[Any, ...]] = {
     "COUNT_AUTHOR_TRACKS": (1, 2),
     "AUTHOR_TRACK_PAGE": (1, 2, 10, 0),
     "SET_THREAD": (1, 2),
+    "SET_ALIGNMENT": (1, '{"words": []}'),
     "DELETE_TRACK": (1,),
     "BALANCES": (1, 2, "p"),
     "LEDGER_OF_JOB": (1,),
@@ -299,7 +302,7 @@ _PARAMS: dict[str, tuple[Any, ...]] = {
     "DELETE_CAP": (1, 2),
     "SET_CAP": (1, 2, 3),
     "GUILD_SETTINGS": (1,),
-    "SAVE_SETTINGS": (1, 100, "month", None, 0, "{}", 2, 10, [], None, True, None, None, 0.0, True),
+    "SAVE_SETTINGS": (1, 100, "month", None, 0, "{}", 2, 10, [], None, True, None, None, 0.0, True, 20),
     "BLOCKED_TERMS": (1,),
     "ADD_BLOCKED_TERM": (1, "x", False, 9, 0.0),
     "REMOVE_BLOCKED_TERM": (1, "x"),
@@ -311,8 +314,12 @@ _PARAMS: dict[str, tuple[Any, ...]] = {
     "REINSTATE_OPERATION": ("p", "cover"),
     "RECORD_WEBHOOK": ("e", "t", 0.0),
     "PRUNE_WEBHOOKS": (0.0,),
+    "SAVE_PERSONA": (1, 1, "p", "Nova", "persona-1", None, 9, 0.0),
+    "PERSONAS": (1, "p"),
+    "PERSONA": (1,),
+    "DELETE_PERSONA": (1,),
 }
-_TABLES = ("jobs", "tracks", "ledger", "webhook_events", "blocked_terms", "bans", "retired_operations")
+_TABLES = ("jobs", "tracks", "ledger", "webhook_events", "blocked_terms", "bans", "retired_operations", "personas")
 
 
 def _nodes(plan: Any) -> list[dict[str, Any]]:

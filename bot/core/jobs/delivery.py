@@ -19,7 +19,7 @@ from bot.core.jobs.config import JobsConfig
 from bot.core.jobs.tasks import Tasks
 from bot.core.metrics import Metrics
 from bot.core.outbox import NotAttached, Outbox
-from bot.domain.models import Job, JobState, Operation, Track
+from bot.domain.models import Job, JobState, Track
 from bot.domain.outcomes import Delivery as Posted
 from bot.domain.outcomes import DeliveryIncomplete, Failure, FailureKind, JobOutcome, JobResult, TrackCard
 from bot.domain.ports import Clock, JobStore, TrackStore
@@ -194,18 +194,24 @@ class Delivery:
 
     async def _result(self, job: Job, tracks: Sequence[Track]) -> JobResult:
         parent = await self._store.track(job.parent_track_id) if job.parent_track_id is not None else None
-        if job.operation is Operation.DOWNLOAD:
-            # A track deleted since the download was asked for: the member paid for the file, so it is still
-            # delivered, without naming the track.
+        if not job.operation.makes_tracks:
+            # A download or a tool's files (stems). A track deleted since they were asked for: the member paid for
+            # the files, so they are still delivered, without naming the track.
             source = parent if parent is not None and not parent.deleted else None
             return JobResult(job=job, source=source, actions=self._catalog.available())
-        fresh = [t for t in tracks if t.message_id is None]
-        cards = tuple(TrackCard(track=t, parent=parent, nonce=f"tunesmith-{job.id}-{t.id}") for t in fresh)
+        second = await self._store.track(job.second_parent_track_id) if job.second_parent_track_id is not None else None
+        # A track another track of the job was made from (an extension's take, joined into the full song) is kept
+        # in the lineage but not posted.
+        postable = [t for t in tracks if t.id not in {u.parent_track_id for u in tracks}]
+        fresh = [t for t in postable if t.message_id is None]
+        cards = tuple(
+            TrackCard(track=t, parent=parent, nonce=f"tunesmith-{job.id}-{t.id}", second_parent=second) for t in fresh
+        )
         return JobResult(
             job=job,
             cards=cards,
             actions=self._catalog.available(),
-            first_replaces_status=len(fresh) == len(tracks),
+            first_replaces_status=len(fresh) == len(postable),
         )
 
     async def _deliver_failure(self, job: Job) -> JobOutcome:

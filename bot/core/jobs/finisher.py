@@ -4,6 +4,7 @@ outcome goes to delivery."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 
@@ -14,13 +15,18 @@ from bot.core.jobs.registry import InFlight, Registry
 from bot.core.jobs.tasks import Tasks
 from bot.core.metrics import Metrics
 from bot.domain.errors import InvalidRequest
-from bot.domain.models import DraftedLyrics, Job, JobState, TaskStatus
+from bot.domain.models import Clip, DraftedLyrics, Job, JobState, TaskStatus
 from bot.domain.outcomes import Failure, FailureKind
 from bot.domain.ports import Clock, Completion, JobStore, WebhookReceipt
 
 log = logging.getLogger(__name__)
 
-_Success = tuple[InFlight, TaskStatus, WebhookReceipt | None]
+_Success = tuple[InFlight, TaskStatus, WebhookReceipt | None, tuple[Clip, ...]]
+
+
+def tool_result(clips: Sequence[Clip]) -> str:
+    """What a tool job (stems) made, as stored on the job: each file's name and link."""
+    return json.dumps([{"name": c.title or "Stem", "url": c.audio_url} for c in clips if c.audio_url])
 
 
 class Finisher:
@@ -47,18 +53,34 @@ class Finisher:
             timeout=clock.timeout,
         )
 
-    def succeeded(self, record: InFlight, status: TaskStatus, webhook: WebhookReceipt | None = None) -> None:
+    def succeeded(
+        self,
+        record: InFlight,
+        status: TaskStatus,
+        webhook: WebhookReceipt | None = None,
+        *,
+        partials: tuple[Clip, ...] = (),
+    ) -> None:
         """A task finished with its songs: stored with the others finishing now. Not awaited: the write logs its
-        own failure, and the job stays tracked so a later poll (or the safety net) tries again."""
-        self._successes.add((record, status, webhook))
+        own failure, and the job stays tracked so a later poll (or the safety net) tries again. ``partials``: the
+        takes a follow-up joined into these songs (kept as their parents)."""
+        self._successes.add((record, status, webhook, partials))
 
     async def drain(self) -> None:
         await self._successes.drain()
 
     async def _store_successes(self, items: list[_Success]) -> None:
         # One completion per job: a webhook and a poll may both report the same task.
-        completions = {record.id: Completion(record.job, status.clips) for record, status, _ in items}
-        webhooks = [webhook for _, _, webhook in items if webhook is not None]
+        completions = {
+            record.id: Completion(
+                record.job,
+                status.clips,
+                partials=partials,
+                result_text=tool_result(status.clips) if record.job.operation.is_tool else None,
+            )
+            for record, status, _, partials in items
+        }
+        webhooks = [webhook for _, _, webhook, _ in items if webhook is not None]
         try:
             finished = await self._store.finish_jobs(list(completions.values()), webhooks, self._clock.now())
         except Exception:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.core.fair_queue import FairQueue
-from bot.domain.models import Job, MusicRequest
+from bot.domain.models import Job
+from bot.domain.requests import JobRequest
 
 
 class Phase(StrEnum):
@@ -43,7 +44,7 @@ class InFlight:
 
     job: Job  # as last written
     phase: Phase
-    request: MusicRequest | None = None  # the validated request, when admitted here (saves parsing it again)
+    request: JobRequest | None = None  # the validated request, when admitted here (saves parsing it again)
     release_at: float = 0.0  # HELD: run without a status message after this
     retry_at: float = 0.0  # QUEUED: not submitted again before this (back-off)
     attempts: int = 0  # failed submits so far
@@ -53,6 +54,7 @@ class InFlight:
     polls: int = 0
     expiring: bool = False  # a last look before the deadline is on its way
     position: int | None = None  # the queue position last reported to the member
+    advancing: bool = False  # a follow-up step is on its way (bot/core/jobs/followup.py)
 
     @property
     def id(self) -> int:
@@ -82,7 +84,7 @@ class Registry:
     def get(self, job_id: int) -> InFlight | None:
         return self._records.get(job_id)
 
-    def add(self, job: Job, phase: Phase, request: MusicRequest | None = None) -> InFlight:
+    def add(self, job: Job, phase: Phase, request: JobRequest | None = None) -> InFlight:
         if job.id in self._records:
             raise ValueError(f"job {job.id} is already in flight")
         record = InFlight(job=job, phase=phase, request=request)

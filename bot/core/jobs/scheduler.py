@@ -16,9 +16,10 @@ from bot.core.jobs.tracker import Tracker
 from bot.core.metrics import Metrics
 from bot.core.outbox import Outbox
 from bot.domain.errors import ErrorKind, InvalidRequest, OperationUnavailable, ProviderError
-from bot.domain.models import Job, JobState, MusicRequest
+from bot.domain.models import Job, JobState
 from bot.domain.outcomes import Failure, FailureKind, Progress
 from bot.domain.ports import Clock, JobStore, MusicProvider
+from bot.domain.requests import JobRequest, load_job_request
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class Scheduler:
         self._timers: list[tuple[float, int]] = []
 
     # --- intake --------------------------------------------------------------------------------------------------
-    def admitted(self, job: Job, request: MusicRequest | None = None) -> int | None:
+    def admitted(self, job: Job, request: JobRequest | None = None) -> int | None:
         """A job just admitted: held for its status message, or straight into the queue. Returns its place in
         line as the member should first see it."""
         now = self._clock.now()
@@ -152,8 +153,8 @@ class Scheduler:
         try:
             self._metrics.inc("tunesmith_provider_requests_total", call="submit")
             try:
-                request = record.request or job.music_request()
-                task_id = await self._provider.submit(request, webhook=self._tracker.webhook_for(job))
+                request = record.request or load_job_request(job.request)
+                task_id = await self._tracker.gateway.submit(job, request, webhook=self._tracker.webhook_for(job))
             except ProviderError as exc:
                 self._metrics.inc("tunesmith_provider_errors_total", kind=exc.kind.value)
                 await self._submit_failed(record, exc)

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from bot.core.catalog import Catalog
 from bot.core.jobs.config import JobsConfig
 from bot.core.jobs.finisher import Finisher
+from bot.core.jobs.followup import FollowUps
+from bot.core.jobs.gateway import TaskGateway
 from bot.core.jobs.registry import InFlight, Phase, Registry
 from bot.core.jobs.tasks import Tasks
 from bot.core.metrics import Metrics
@@ -83,6 +85,17 @@ class Tracker:
         self._config = config
         self._tasks = tasks
         self._wake = wake
+        self.gateway = TaskGateway(provider)
+        self.followups = FollowUps(
+            provider=provider,
+            store=store,
+            webhooks=webhooks,
+            finisher=finisher,
+            catalog=catalog,
+            clock=clock,
+            webhook_for=self.webhook_for,
+            resume=self._resume,
+        )
         self.estimate = RenderEstimate(config.expected_render_s)
         # (when, job id); entries whose time no longer matches the record are stale and skipped.
         self._heap: list[tuple[float, int]] = []
@@ -97,7 +110,7 @@ class Tracker:
         """Follow a submitted task (just submitted, or recovered after a restart with ``first_poll=now``)."""
         job = record.job
         record.submitted_at = job.submitted_at.timestamp() if job.submitted_at else now
-        record.webhook = self.webhooks_on
+        record.webhook = self.webhooks_on and self.gateway.uses_webhook(job)
         if record.phase not in (Phase.SUBMITTED, Phase.RUNNING):
             self._registry.move(record, Phase.RUNNING if job.state is JobState.RUNNING else Phase.SUBMITTED)
         self._set_poll(record, first_poll if first_poll is not None else now + self._interval(record, now))
@@ -107,8 +120,19 @@ class Tracker:
     def progress(self, record: InFlight) -> Progress:
         state = JobState.RUNNING if record.phase is Phase.RUNNING else JobState.SUBMITTED
         return Progress(
-            state=state, started_at=record.submitted_at, expected_s=self.estimate.expected(record.job.operation)
+            state=state,
+            started_at=record.submitted_at,
+            expected_s=self.estimate.expected(record.job.operation),
+            joining=record.job.followup is not None,
         )
+
+    def _resume(self, record: InFlight, now: float) -> None:
+        """A follow-up step started the job's next task: poll it on the usual schedule, and say so."""
+        if self._tracked(record.id) is not record:
+            return
+        self._set_poll(record, now + self._interval(record, now))
+        self._outbox.progress(record.job, self.progress(record))
+        self._wake()
 
     def _set_poll(self, record: InFlight, when: float) -> None:
         """Schedule a task's next poll. The heap keeps the loop O(due) instead of O(tracked) per turn."""
@@ -170,7 +194,7 @@ class Tracker:
         try:
             self._metrics.inc("tunesmith_provider_requests_total", call="poll")
             try:
-                statuses = await self._provider.fetch([r.job.task_id or "" for r in batch])
+                statuses = await self.gateway.fetch([r.job for r in batch])
             except ProviderError as exc:
                 self._metrics.inc("tunesmith_provider_errors_total", kind=exc.kind.value)
                 now = self._clock.now()
@@ -203,7 +227,9 @@ class Tracker:
             kind = failure.kind if failure else ErrorKind.UNAVAILABLE.value
             message = failure.message if failure else "The provider could not make this song."
             if kind == ErrorKind.RETIRED.value:
-                await self._catalog.retire(record.job.operation, message)
+                # A follow-up's task failing retires the step (the join), not the operation that started the job.
+                step = Operation.CONCAT if record.job.followup is not None else record.job.operation
+                await self._catalog.retire(step, message)
             await self._finisher.fail(record.id, Failure.of(kind, message))
         elif status.state is TaskState.RUNNING and record.phase is not Phase.RUNNING:
             # Conditional: a cancel or a webhook may have ended the job while this poll waited.
@@ -214,6 +240,17 @@ class Tracker:
                 self._outbox.progress(record.job, self.progress(record))
 
     def _succeeded(self, record: InFlight, status: TaskStatus, webhook: WebhookReceipt | None) -> None:
+        if self.followups.wanted(record):
+            # Not the end yet (an extension to join into the full song); one step at a time per job.
+            if not record.advancing:
+                record.advancing = True
+
+                async def done() -> None:
+                    record.advancing = False
+                    self._wake()
+
+                self._tasks.spawn(self.followups.advance(record, status, webhook, done), f"followup-{record.id}")
+            return
         seconds = max(self._clock.now() - record.submitted_at, 0.0)
         self.estimate.observe(record.job.operation, seconds)
         self._metrics.observe(
@@ -242,7 +279,7 @@ class Tracker:
         between two safety-net polls, and a finished song must not be thrown away as a timeout."""
         try:
             try:
-                statuses = {s.task_id: s for s in await self._provider.fetch([r.job.task_id or "" for r in batch])}
+                statuses = {s.task_id: s for s in await self.gateway.fetch([r.job for r in batch])}
             except ProviderError:
                 statuses = {}
             for record in batch:
@@ -263,7 +300,7 @@ class Tracker:
         return bool(self._config.webhook_url_base) and self._provider.supports_webhooks
 
     def webhook_for(self, job: Job) -> WebhookTarget | None:
-        if not self.webhooks_on:
+        if not self.webhooks_on or not self.gateway.uses_webhook(job):
             return None
         return WebhookTarget(
             url=f"{self._config.webhook_url_base}/webhooks/{self._provider.name}/{job.id}",

@@ -30,7 +30,8 @@ explains every statement with sequential scans off and fails on a table scan):
   the ledger is append-only, so its pages stay all-visible after a vacuum.
 - ``ledger_job``: a job's ledger lines; ``ledger_one_settlement`` / ``ledger_one_reservation`` are rules.
 - ``tracks_guild_recent`` / ``tracks_author_recent`` (partial, not deleted): newest first, search and pages.
-- ``tracks_parent``, ``tracks_job``: lineage and a job's tracks. ``webhook_events_received``: pruning by age.
+- ``tracks_parent``, ``tracks_second_parent``, ``tracks_job``: lineage (a mashup's second parent too) and a job's
+  tracks. ``webhook_events_received``: pruning by age. ``personas_name``: a server's personas, by name.
 - Primary keys serve the rest (settings, caps, bans, block list, retired operations, lookups by id).
 
 Room to grow: the multi-process work (leases, heartbeats, a global queue) adds nullable columns to ``jobs`` and
@@ -235,6 +236,29 @@ MIGRATIONS: tuple[str, ...] = (
         retired_at unix_time NOT NULL,
         PRIMARY KEY (provider, operation)
     );
+    """,
+    # 2: Sonic in Discord (SQLite's step 4): a mashup's second parent, a job's follow-up step (an extension joined
+    # into the full song), a track's lyrics timeline, the confirmation threshold per server, the server's personas
+    r"""
+    ALTER TABLE jobs ADD COLUMN second_parent_track_id BIGINT REFERENCES tracks (id);
+    ALTER TABLE jobs ADD COLUMN followup JSONB CHECK (jsonb_typeof(followup) = 'object');
+    ALTER TABLE tracks ADD COLUMN second_parent_track_id BIGINT REFERENCES tracks (id);
+    ALTER TABLE tracks ADD COLUMN alignment JSONB CHECK (jsonb_typeof(alignment) = 'object');
+    CREATE INDEX tracks_second_parent ON tracks (second_parent_track_id);
+    ALTER TABLE guild_settings ADD COLUMN confirm_above BIGINT NOT NULL DEFAULT 20 CHECK (confirm_above >= 0);
+
+    CREATE TABLE personas (
+        id         BIGINT    GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        guild_id   BIGINT    NOT NULL,
+        provider   TEXT      NOT NULL,
+        name       TEXT      NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
+        persona_id TEXT      NOT NULL,
+        track_id   BIGINT    REFERENCES tracks (id),
+        created_by BIGINT    NOT NULL,
+        created_at unix_time NOT NULL
+    );
+    -- one name per server and provider, whatever its case; also the index a server's list is read by
+    CREATE UNIQUE INDEX personas_name ON personas (guild_id, provider, lower(name));
     """,
 )
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ import asyncpg
 
 from bot.database_url import password_of, redact
 from bot.domain.errors import AlreadyRunning, DatabaseUnavailable
+from bot.domain.lyrics_timeline import LyricsAlignment
 from bot.domain.models import (
     DraftedLyrics,
     GuildSettings,
@@ -37,6 +38,7 @@ from bot.domain.models import (
     LedgerEntry,
     Operation,
     Period,
+    Persona,
     Track,
 )
 from bot.domain.outcomes import Delivery, Failure
@@ -49,6 +51,7 @@ from bot.domain.ports import (
     Completion,
     Finished,
     JobTicket,
+    NewPersona,
     TrackPage,
     WebhookReceipt,
 )
@@ -87,7 +90,8 @@ ADMISSION_SNAPSHOT = (
 ADMISSION_LOCK = f"SELECT pg_advisory_xact_lock({LOCK_ADMISSION}, hashint8($1))"
 INSERT_JOB = (
     "INSERT INTO jobs (guild_id, channel_id, user_id, operation, request, provider, state, cost, period_key,"
-    " parent_track_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10) RETURNING id"
+    " parent_track_id, created_at, second_parent_track_id)"
+    " VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11) RETURNING id"
 )
 JOB = "SELECT * FROM jobs WHERE id = $1"
 UNFINISHED_JOBS = f"SELECT * FROM jobs WHERE state IN {_ACTIVE} ORDER BY id"
@@ -115,17 +119,20 @@ FINISH_JOBS = (
     " SELECT id FROM moved"
 )
 SET_RESULT_URLS = (
-    "UPDATE jobs SET result_url = r.url FROM unnest($1::bigint[], $2::text[]) AS r(id, url) WHERE jobs.id = r.id"
+    "UPDATE jobs SET result_url = r.url, result_text = COALESCE(r.result, jobs.result_text)"
+    " FROM unnest($1::bigint[], $2::text[], $3::text[]) AS r(id, url, result) WHERE jobs.id = r.id"
 )
 INSERT_TRACKS = (
     "INSERT INTO tracks (job_id, guild_id, channel_id, author_id, provider, clip_id, title, audio_url, image_url,"
-    " duration_s, lyrics, tags, model, operation, parent_track_id, created_at)"
+    " duration_s, lyrics, tags, model, operation, parent_track_id, second_parent_track_id, alignment, created_at)"
     " SELECT job_id, guild_id, channel_id, author_id, provider, clip_id, title, audio_url, image_url, duration_s,"
-    " lyrics, tags, model, operation, parent_track_id, $16 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[],"
+    " lyrics, tags, model, operation, parent_track_id, second_parent_track_id, alignment::jsonb, $18"
+    " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[],"
     " $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::double precision[],"
-    " $11::text[], $12::text[], $13::text[], $14::text[], $15::bigint[]) WITH ORDINALITY AS c(job_id, guild_id,"
-    " channel_id, author_id, provider, clip_id, title, audio_url, image_url, duration_s, lyrics, tags, model,"
-    " operation, parent_track_id, ord) ORDER BY ord RETURNING *"
+    " $11::text[], $12::text[], $13::text[], $14::text[], $15::bigint[], $16::bigint[], $17::text[])"
+    " WITH ORDINALITY AS c(job_id, guild_id, channel_id, author_id, provider, clip_id, title, audio_url, image_url,"
+    " duration_s, lyrics, tags, model, operation, parent_track_id, second_parent_track_id, alignment, ord)"
+    " ORDER BY ord RETURNING *"
 )
 # Ends a live job and refunds its reservation in one statement; a job that already ended matches nothing.
 END_JOB = (
@@ -143,6 +150,15 @@ COMPLETE_LYRICS = (
     " INSERT INTO ledger (guild_id, user_id, job_id, kind, amount, period_key, created_at)"
     " SELECT guild_id, user_id, id, 'commit', 0, period_key, $2 FROM done"
 )
+COMPLETE_AT_ONCE = (
+    "WITH done AS ("
+    " UPDATE jobs SET state = 'succeeded', finished_at = $2, delivered_at = $2, result_text = $3"
+    f" WHERE id = $1 AND state IN {_ACTIVE} RETURNING id, guild_id, user_id, period_key),"
+    " settled AS (INSERT INTO ledger (guild_id, user_id, job_id, kind, amount, period_key, created_at)"
+    " SELECT guild_id, user_id, id, 'commit', 0, period_key, $2 FROM done)"
+    " SELECT id FROM done"
+)
+RECORD_FOLLOWUP = f"UPDATE jobs SET task_id = $2, followup = $3 WHERE id = $1 AND state IN {_ACTIVE}"
 RECORD_DELIVERIES = (
     "WITH posted AS ("
     " UPDATE tracks SET message_id = d.message_id, thread_id = COALESCE(d.thread_id, tracks.thread_id)"
@@ -151,14 +167,18 @@ RECORD_DELIVERIES = (
 )
 TRACK = "SELECT * FROM tracks WHERE id = $1"
 TRACKS_OF_JOB = "SELECT * FROM tracks WHERE job_id = $1 ORDER BY id"
+# The rows travel inside the recursion (no join back to tracks at the end, which the planner may turn into a
+# scan of the whole table once rows are wide); ``depth`` comes along and is ignored by the Track model.
 ANCESTORS = (
-    "WITH RECURSIVE chain (id, depth) AS ("
-    " SELECT parent_track_id, 1 FROM tracks WHERE id = $1"
+    "WITH RECURSIVE chain AS ("
+    " SELECT p.*, 1 AS depth FROM tracks c JOIN tracks p ON p.id = c.parent_track_id WHERE c.id = $1"
     " UNION ALL"
-    " SELECT t.parent_track_id, chain.depth + 1 FROM tracks t JOIN chain ON t.id = chain.id WHERE chain.depth < $2)"
-    " SELECT tracks.* FROM chain JOIN tracks ON tracks.id = chain.id ORDER BY chain.depth"
+    " SELECT p.*, chain.depth + 1 FROM chain JOIN tracks p ON p.id = chain.parent_track_id WHERE chain.depth < $2)"
+    " SELECT * FROM chain ORDER BY depth"
 )
-CHILDREN = "SELECT * FROM tracks WHERE parent_track_id = $1 AND NOT deleted ORDER BY id"
+CHILDREN = (
+    "SELECT * FROM tracks WHERE (parent_track_id = $1 OR second_parent_track_id = $1) AND NOT deleted ORDER BY id"
+)
 RECENT_TRACKS = "SELECT * FROM tracks WHERE guild_id = $1 AND NOT deleted ORDER BY id DESC LIMIT $2"
 # ILIKE: case-insensitive like SQLite's LIKE (and beyond ASCII). Backslash is the escape character.
 FIND_TRACKS = (
@@ -172,6 +192,7 @@ AUTHOR_TRACK_PAGE = (
     "SELECT * FROM tracks WHERE guild_id = $1 AND author_id = $2 AND NOT deleted ORDER BY id DESC LIMIT $3 OFFSET $4"
 )
 SET_THREAD = "UPDATE tracks SET thread_id = $2 WHERE id = $1"
+SET_ALIGNMENT = "UPDATE tracks SET alignment = $2 WHERE id = $1"
 DELETE_TRACK = "UPDATE tracks SET deleted = TRUE WHERE id = $1 AND NOT deleted"
 BALANCES = _BALANCES
 LEDGER_OF_JOB = "SELECT * FROM ledger WHERE job_id = $1 ORDER BY id"
@@ -201,6 +222,7 @@ _SETTINGS_COLUMNS = (
     "default_model",
     "cooldown_s",
     "use_default_blocklist",
+    "confirm_above",
 )
 SAVE_SETTINGS = (
     f"INSERT INTO guild_settings ({', '.join(_SETTINGS_COLUMNS)})"
@@ -229,6 +251,21 @@ RECORD_WEBHOOK = (
     "INSERT INTO webhook_events (event_key, task_id, received_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
 )
 PRUNE_WEBHOOKS = "DELETE FROM webhook_events WHERE received_at < $1"
+# A persona and the settlement of the job that made it, in one statement; a taken name writes neither.
+SAVE_PERSONA = (
+    "WITH kept AS (INSERT INTO personas (guild_id, provider, name, persona_id, track_id, created_by, created_at)"
+    " VALUES ($2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING *),"
+    " done AS (UPDATE jobs SET state = 'succeeded', finished_at = $8, delivered_at = $8,"
+    " result_text = (SELECT json_build_object('persona', id)::text FROM kept)"
+    f" WHERE id = $1 AND state IN {_ACTIVE} AND EXISTS (SELECT 1 FROM kept)"
+    " RETURNING id, guild_id, user_id, period_key),"
+    " settled AS (INSERT INTO ledger (guild_id, user_id, job_id, kind, amount, period_key, created_at)"
+    " SELECT guild_id, user_id, id, 'commit', 0, period_key, $8 FROM done)"
+    " SELECT * FROM kept"
+)
+PERSONAS = "SELECT * FROM personas WHERE guild_id = $1 AND provider = $2 ORDER BY lower(name), id"
+PERSONA = "SELECT * FROM personas WHERE id = $1"
+DELETE_PERSONA = "DELETE FROM personas WHERE id = $1"
 
 
 # --- rows to the domain -------------------------------------------------------------------------------------------
@@ -238,6 +275,14 @@ def _job(row: asyncpg.Record) -> Job:
 
 def _track(row: asyncpg.Record) -> Track:
     return Track.model_validate(dict(row))
+
+
+def _persona(row: asyncpg.Record) -> Persona:
+    return Persona.model_validate(dict(row))
+
+
+def _alignment_json(alignment: LyricsAlignment | None) -> str | None:
+    return alignment.model_dump_json() if alignment is not None and not alignment.empty else None
 
 
 def _settings(row: asyncpg.Record) -> GuildSettings:
@@ -402,6 +447,7 @@ class PostgresStore:
                 ticket.period_key,
                 ticket.parent_track_id,
                 ticket.now,
+                ticket.second_parent_track_id,
             )
         return Job(
             id=int(job_id),
@@ -415,6 +461,7 @@ class PostgresStore:
             cost=cost,
             period_key=ticket.period_key,
             parent_track_id=ticket.parent_track_id,
+            second_parent_track_id=ticket.second_parent_track_id,
             created_at=_when(ticket.now),
         )
 
@@ -453,39 +500,47 @@ class PostgresStore:
                 return {}
             moved = {int(r["id"]) for r in await conn.fetch(FINISH_JOBS, list(by_id), now)}
             done = [by_id[j] for j in by_id if j in moved]
-            results: dict[int, str | None] = {}
-            columns: list[list[Any]] = [[] for _ in range(15)]
+            results: dict[int, tuple[str | None, str | None]] = {}
+            plain: list[list[Any]] = [[] for _ in range(17)]
+            partials: list[list[Any]] = [[] for _ in range(17)]
+            joined: list[tuple[Job, Any]] = []  # (job, full clip): parents known once the partials are in
             for completion in done:
                 job = completion.job
-                if job.operation is Operation.DOWNLOAD:
-                    results[job.id] = next((c.audio_url for c in completion.clips if c.audio_url), None)
+                if not job.operation.makes_tracks:
+                    # A download's link, or what a tool made (stems), instead of tracks.
+                    url = next((c.audio_url for c in completion.clips if c.audio_url), None)
+                    results[job.id] = (url, completion.result_text)
                     continue
-                title = job.request.get("title")
+                second = job.second_parent_track_id
+                if completion.partials:
+                    for index, clip in enumerate(completion.clips):
+                        if index < len(completion.partials):
+                            _append(
+                                partials, job, completion.partials[index], job.operation, job.parent_track_id, second
+                            )
+                            joined.append((job, clip))
+                        else:
+                            _append(plain, job, clip, Operation.CONCAT, job.parent_track_id, None)
+                    continue
                 for clip in completion.clips:
-                    values = (
-                        job.id,
-                        job.guild_id,
-                        job.channel_id,
-                        job.user_id,
-                        job.provider,
-                        clip.clip_id,
-                        clip.title or title,
-                        clip.audio_url,
-                        clip.image_url,
-                        clip.duration_s,
-                        clip.lyrics,
-                        clip.tags,
-                        clip.model,
-                        job.operation.value,
-                        job.parent_track_id,
-                    )
-                    for column, value in zip(columns, values, strict=True):
-                        column.append(value)
+                    _append(plain, job, clip, job.operation, job.parent_track_id, second)
             if results:
-                await conn.execute(SET_RESULT_URLS, list(results), list(results.values()))
+                await conn.execute(
+                    SET_RESULT_URLS,
+                    list(results),
+                    [url for url, _ in results.values()],
+                    [text for _, text in results.values()],
+                )
             tracks: dict[int, list[Track]] = {}
-            if columns[0]:
-                for row in await conn.fetch(INSERT_TRACKS, *columns, now):
+            if partials[0]:
+                # Each partial (an extension's new part) is kept, as the parent of the full song joined from it.
+                kept = [_track(row) for row in await conn.fetch(INSERT_TRACKS, *partials, now)]
+                for track in kept:
+                    tracks.setdefault(track.job_id or 0, []).append(track)
+                for (job, clip), partial in zip(joined, kept, strict=True):
+                    _append(plain, job, clip, Operation.CONCAT, partial.id, None)
+            if plain[0]:
+                for row in await conn.fetch(INSERT_TRACKS, *plain, now):
                     tracks.setdefault(int(row["job_id"]), []).append(_track(row))
         return {
             c.job.id: Finished(
@@ -493,7 +548,8 @@ class PostgresStore:
                     update={
                         "state": JobState.SUCCEEDED,
                         "finished_at": _when(now),
-                        "result_url": results.get(c.job.id, c.job.result_url),
+                        "result_url": results[c.job.id][0] if c.job.id in results else c.job.result_url,
+                        "result_text": (results[c.job.id][1] if c.job.id in results else None) or c.job.result_text,
                     }
                 ),
                 tracks=tuple(sorted(tracks.get(c.job.id, ()), key=lambda t: t.id)),
@@ -511,6 +567,12 @@ class PostgresStore:
 
     async def complete_lyrics(self, job_id: int, drafts: Sequence[DraftedLyrics], now: float) -> None:
         await self._pool.execute(COMPLETE_LYRICS, job_id, now, json.dumps([d.model_dump() for d in drafts]))
+
+    async def complete_at_once(self, job_id: int, result_text: str, now: float) -> bool:
+        return await self._pool.fetchval(COMPLETE_AT_ONCE, job_id, now, result_text) is not None
+
+    async def record_followup(self, job_id: int, task_id: str, followup: Mapping[str, Any], now: float) -> bool:
+        return _count(await self._pool.execute(RECORD_FOLLOWUP, job_id, task_id, dict(followup))) == 1
 
     async def record_deliveries(self, deliveries: Sequence[Delivery], delivered: Sequence[int], now: float) -> None:
         if not deliveries and not delivered:
@@ -571,6 +633,10 @@ class PostgresStore:
 
     async def set_thread(self, track_id: int, thread_id: int) -> None:
         await self._pool.execute(SET_THREAD, track_id, thread_id)
+
+    async def set_alignment(self, track_id: int, alignment: LyricsAlignment) -> None:
+        text = _alignment_json(alignment)
+        await self._pool.execute(SET_ALIGNMENT, track_id, json.loads(text) if text is not None else None)
 
     async def delete_track(self, track_id: int) -> bool:
         return _count(await self._pool.execute(DELETE_TRACK, track_id)) == 1
@@ -657,6 +723,58 @@ class PostgresStore:
 
     async def prune_webhooks(self, before: float) -> int:
         return _count(await self._pool.execute(PRUNE_WEBHOOKS, before))
+
+    # --- personas --------------------------------------------------------------------------------------------------
+    async def save_persona(self, job_id: int, persona: NewPersona, now: float) -> Persona | None:
+        row = await self._pool.fetchrow(
+            SAVE_PERSONA,
+            job_id,
+            persona.guild_id,
+            persona.provider,
+            persona.name,
+            persona.persona_id,
+            persona.track_id,
+            persona.created_by,
+            now,
+        )
+        return _persona(row) if row is not None else None
+
+    async def personas(self, guild_id: int, provider: str) -> list[Persona]:
+        return [_persona(r) for r in await self._pool.fetch(PERSONAS, guild_id, provider)]
+
+    async def persona(self, persona_id: int) -> Persona | None:
+        row = await self._pool.fetchrow(PERSONA, persona_id)
+        return _persona(row) if row is not None else None
+
+    async def delete_persona(self, persona_id: int) -> bool:
+        return _count(await self._pool.execute(DELETE_PERSONA, persona_id)) == 1
+
+
+def _append(
+    columns: list[list[Any]], job: Job, clip: Any, operation: Operation, parent: int | None, second: int | None
+) -> None:
+    """One track's values, column by column, as INSERT_TRACKS takes them."""
+    values = (
+        job.id,
+        job.guild_id,
+        job.channel_id,
+        job.user_id,
+        job.provider,
+        clip.clip_id,
+        clip.title or job.request.get("title"),
+        clip.audio_url,
+        clip.image_url,
+        clip.duration_s,
+        clip.lyrics,
+        clip.tags,
+        clip.model,
+        operation.value,
+        parent,
+        second,
+        _alignment_json(clip.alignment),
+    )
+    for column, value in zip(columns, values, strict=True):
+        column.append(value)
 
 
 def _settings_values(settings: GuildSettings) -> tuple[Any, ...]:
