@@ -93,20 +93,15 @@ def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
 
 
 # --- jobs ---------------------------------------------------------------------------------------------------------
-def request_summary(request: dict[str, Any]) -> str:
-    """The words that name what a job makes, from its stored request (either vocabulary)."""
+_TITLE_FIRST = ("title", "sound", "tags", "description", "name", "idea")
+_STYLE_FIRST = ("sound", "tags", "description", "title", "name", "idea")
+
+
+def request_summary(request: dict[str, Any], keys: tuple[str, ...] = _TITLE_FIRST) -> str:
+    """The words that name what a job makes, from its stored request (either vocabulary, or a tool's options)."""
     raw = request.get("options")
     options: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    return str(
-        request.get("title")
-        or request.get("sound")
-        or request.get("tags")
-        or request.get("description")
-        or request.get("name")
-        or request.get("idea")
-        or options.get("tags")
-        or ""
-    )
+    return str(next((v for k in keys if (v := request.get(k) or options.get(k))), ""))
 
 
 def job_headline(job: Job) -> str:
@@ -489,7 +484,7 @@ def _job_outcome_parts(outcome: JobOutcome) -> tuple[str, str, int | None, str |
     """(summary, outcome, credits moved, link) of a job's entry."""
     job = outcome.job
     request = job.request
-    prompt = request_summary(request) or request.get("audio_url") or ""
+    prompt = request_summary(request, _STYLE_FIRST) or request.get("audio_url") or ""
     summary = f"job #{job.id} · {clip(' '.join(str(prompt).split()), 100)}"
     if outcome.failure is not None:
         said = "cancelled" if job.state is JobState.CANCELLED else f"failed: {failure_reason(outcome.failure)}"

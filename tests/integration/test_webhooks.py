@@ -21,7 +21,8 @@ PUBLIC = "https://tunesmith.example"
 
 async def _submitted_job(r) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
     job_id = await r.admit()
-    await wait_until(lambda: r.core.web.in_flight_by_state()["submitted"] == 1)
+    # "submitted" in the gauge includes a submit still on its way: wait for the task id itself.
+    await wait_until(lambda: r.core.web.webhook_secret(job_id))  # type: ignore[arg-type,return-value]
     known = await r.core.web.webhook_secret(job_id)
     assert known is not None
     return job_id, *known

@@ -27,7 +27,7 @@ from bot.domain.models import (
     UploadAudio,
 )
 from bot.domain.ports import MusicProvider
-from bot.providers import ProducerClient, make_provider
+from bot.providers import ProducerClient, SandboxClient, make_provider
 from bot.providers.fuzz import MODERATION_TEXT, FuzzClient
 from bot.sandbox import Sandbox
 from tests.providers.conftest import FUZZ_KEY, PRODUCER_KEY
@@ -222,7 +222,7 @@ async def test_producer_rejects_what_the_service_rejects(producer: ProducerClien
 async def test_sandbox_provider_from_settings(sandbox: Sandbox, http: httpx.AsyncClient) -> None:
     settings = Settings(_env_file=None, provider="sandbox")  # type: ignore[call-arg]
     provider = make_provider(settings, http, sandbox_base_url=sandbox.base_url)
-    assert isinstance(provider, ProducerClient) and provider.name == "sandbox"
+    assert isinstance(provider, SandboxClient) and provider.name == "sandbox"
     await succeed(provider, CreateMusic(sound="polka"))
 
 

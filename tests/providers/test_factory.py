@@ -11,7 +11,7 @@ from httpx_aiohttp import HttpxAiohttpClient
 
 from bot.config import Settings
 from bot.domain.errors import ConfigError
-from bot.providers import SANDBOX_API_KEY, FuzzClient, ProducerClient, make_http_client, make_provider
+from bot.providers import SANDBOX_API_KEY, FuzzClient, ProducerClient, SandboxClient, make_http_client, make_provider
 from bot.providers.http import ProviderHttpClient
 from tests.providers.conftest import FUZZ_KEY, PRODUCER_KEY, Wire, recorded
 
@@ -51,7 +51,7 @@ async def test_fuzz_from_settings(wired: httpx.AsyncClient, wire: Wire) -> None:
 
 async def test_sandbox_from_settings(wired: httpx.AsyncClient, wire: Wire) -> None:
     provider = make_provider(_settings(), wired, sandbox_base_url="http://127.0.0.1:8765")
-    assert isinstance(provider, ProducerClient) and provider.name == "sandbox"
+    assert isinstance(provider, SandboxClient) and provider.name == "sandbox"
     wire.on("GET", "/api/v1/get-credits", recorded("producer/credits"))
     await provider.credits()
     assert wire.requests[0].headers["Authorization"] == f"Bearer {SANDBOX_API_KEY}"

@@ -40,16 +40,37 @@ async def submit(member: Any, shown: Any, **by_label: str) -> Any:
     return await member.submit_modal(shown, values)
 
 
+def _components(message: Any) -> list[Any]:
+    found: list[Any] = []
+    for row in message.components:
+        found.extend(row.children if isinstance(row, discord.ActionRow) else row.get("components", []))
+    return found
+
+
 def button_ids(message: Any) -> list[str]:
     """custom_ids of a message's buttons, in order (a discord.Message or a SimCord ResponseMessage)."""
     ids: list[str] = []
-    for row in message.components:
-        children = row.children if isinstance(row, discord.ActionRow) else row.get("components", [])
-        for child in children:
-            custom_id = child.custom_id if isinstance(child, discord.Button) else child.get("custom_id")
-            if custom_id:
-                ids.append(custom_id)
+    for child in _components(message):
+        if isinstance(child, discord.Button):
+            custom_id = child.custom_id
+        elif isinstance(child, dict) and child.get("type") == 2:
+            custom_id = child.get("custom_id")
+        else:
+            continue
+        if custom_id:
+            ids.append(custom_id)
     return ids
+
+
+def menus(message: Any) -> dict[str, list[str]]:
+    """A message's select menus: custom_id -> the option labels it offers, in order (as a member reads them)."""
+    found: dict[str, list[str]] = {}
+    for child in _components(message):
+        if isinstance(child, discord.SelectMenu):
+            found[child.custom_id or ""] = [o.label for o in child.options]
+        elif isinstance(child, dict) and child.get("type") == 3:
+            found[str(child.get("custom_id"))] = [str(o.get("label")) for o in child.get("options", [])]
+    return found
 
 
 def track_id(post: discord.Message) -> int:

@@ -146,7 +146,10 @@ async def test_discord_enforces_option_ranges_and_our_validation_the_rest(studio
         with pytest.raises(simcord.OptionError):
             await studio.ana.slash(studio.channel, "music create", prompt="pop", **options)
     with pytest.raises(simcord.OptionError):
-        await studio.ana.slash(studio.channel, "music create", prompt="p" * 200)
+        await studio.ana.slash(studio.channel, "music create", prompt="p" * 1001)
+    # Sonic takes styles up to 1000 characters, so Discord lets 200 through; the Producer's limit is the bot's.
+    refused = await studio.ana.slash(studio.channel, "music create", prompt="p" * 200)
+    assert refused.ephemeral and refused.response.content == "Style is too long (at most 199 characters)."
     with pytest.raises(simcord.OptionError):
         await studio.ana.slash(studio.channel, "music cover", track=1, strength=0.1)
 

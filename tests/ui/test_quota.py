@@ -6,13 +6,16 @@ import pytest
 import simcord
 
 from bot.domain.models import DEFAULT_COSTS
-from bot.providers.producer import PRODUCER_OPERATIONS
+from bot.providers.sandbox import SANDBOX_OPERATIONS
 from tests.ui.conftest import Studio
 from tests.ui.helpers import fields, submit
 
+# The sandbox offers the Producer's operations and Sonic's (without the automatic concat: its extensions are whole).
 COSTS = (
     "Create: 10\nExtend: 10\nCover: 10\nReplace section: 10\nVariation: 10\nSwap vocals: 10\nSwap sound: 10\n"
-    "Upload: 2\nDownload: 2\nLyrics: 1"
+    "Upload: 2\nDownload: 2\nLyrics: 1\nMashup: 15\nSample: 15\nSave persona: 10\nRemaster: 10\nAdd vocals: 10\n"
+    "Add instrumental: 10\nStems (vocals + instrumental): 20\nStems (every instrument): 50\nWAV: 1\nMIDI: 1\nBPM: 1\n"
+    "Vocals excerpt: 1\nRicher style: 1\nLyrics timeline: 1"
 )
 
 
@@ -96,7 +99,7 @@ async def test_quota_admin_is_refused_by_the_bot_without_manage_server(studio: S
         assert result.response.content == "You need the Manage Server permission for this.", command
     quota = await studio.app.services.credits.quota(studio.guild.id, bo.id)
     assert (quota.server_budget, quota.server_remaining, quota.member_cap) == (1000, 1000, None)
-    assert quota.costs == {op: cost for op, cost in DEFAULT_COSTS.items() if op in PRODUCER_OPERATIONS}
+    assert quota.costs == {op: cost for op, cost in DEFAULT_COSTS.items() if op in SANDBOX_OPERATIONS}
     assert studio.messages() == []
 
 
