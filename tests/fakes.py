@@ -20,7 +20,7 @@ from typing import Any
 
 from bot.domain.audit import AuditEntry
 from bot.domain.errors import ErrorKind, ProviderError
-from bot.domain.lyrics_timeline import LyricsAlignment
+from bot.domain.lyrics_timeline import AlignedWord, LyricsAlignment
 from bot.domain.models import (
     Clip,
     DraftedLyrics,
@@ -51,6 +51,21 @@ from bot.domain.ports import (
     NewPersona,
     TrackPage,
     WebhookReceipt,
+)
+from bot.domain.sonic import (
+    Bpm,
+    Midi,
+    MidiInstrument,
+    MidiNote,
+    SavePersona,
+    Stem,
+    Stems,
+    Tool,
+    ToolResult,
+    ToolStatus,
+    UpsampledTags,
+    VoxClip,
+    WavFile,
 )
 
 _ACTIVE = (JobState.QUEUED, JobState.SUBMITTED, JobState.RUNNING)
@@ -168,6 +183,7 @@ class FakeProvider:
         models: tuple[str, ...] = ("FUZZ-2.0", "FUZZ-2.0 Pro"),
         request_dialect: str = "generic",
         extensions_are_partial: bool = False,
+        tools: frozenset[Tool] = frozenset(Tool),
     ) -> None:
         self.clock = clock
         self.name = name
@@ -180,6 +196,11 @@ class FakeProvider:
         self.models = models
         self.request_dialect = request_dialect
         self.extensions_are_partial = extensions_are_partial
+        self.tools = tools
+        self.tool_tasks: dict[str, tuple[Tool, str, float]] = {}  # task id -> (tool, clip id, submitted at)
+        self.tool_calls: list[tuple[Tool, str | None, dict[str, Any]]] = []
+        self.tool_errors: list[ProviderError] = []  # raised by the next tool calls (and persona saves), in order
+        self.personas: list[SavePersona] = []
         self.tasks: dict[str, FakeTask] = {}
         self.fetches: list[list[str]] = []
         self.submit_errors: list[ProviderError] = []  # raised by the next submits, in order
@@ -256,6 +277,55 @@ class FakeProvider:
     @property
     def polls(self) -> int:
         return len(self.fetches)
+
+    # studio tools and personas (StudioTools, PersonaMaker)
+    async def run_tool(self, clip_id: str | None, tool: Tool, **options: Any) -> ToolResult:
+        self.tool_calls.append((tool, clip_id, dict(options)))
+        if self.tool_errors:
+            raise self.tool_errors.pop(0)
+        files = f"https://files.test/{clip_id}"
+        match tool:
+            case Tool.BPM:
+                return Bpm(avg=120.0, min=118.0, max=122.0)
+            case Tool.MIDI:
+                note = MidiNote(start_s=0.0, end_s=0.5, pitch=60, velocity=90)
+                return Midi(url=f"{files}.mid", instruments=(MidiInstrument(name="Keys", notes=(note,)),))
+            case Tool.WAV:
+                return WavFile(url=f"{files}.wav")
+            case Tool.VOX:
+                return VoxClip(audio_url=f"{files}-vocals.wav", start_s=1.0, end_s=5.0)
+            case Tool.LYRICS_TIMELINE:
+                words = (AlignedWord(word="la", start_s=1.0, end_s=1.5), AlignedWord(word="la", start_s=1.5, end_s=2.0))
+                return LyricsAlignment(words=words)
+            case Tool.UPSAMPLE_TAGS:
+                return UpsampledTags(tags=f"{options.get('tags')}, warm pads, 90 bpm")
+        raise AssertionError(f"{tool} is not answered at once")
+
+    async def submit_tool(self, clip_id: str, tool: Tool, *, webhook: WebhookTarget | None = None) -> str:
+        if self.tool_errors:
+            raise self.tool_errors.pop(0)
+        task_id = f"tool-{next(self._ids)}"
+        self.tool_tasks[task_id] = (tool, clip_id, self.clock.now())
+        return task_id
+
+    async def fetch_tool(self, tool: Tool, task_ids: Sequence[str]) -> list[ToolStatus]:
+        self.fetches.append(list(task_ids))
+        statuses = []
+        for task_id in task_ids:
+            _, clip_id, at = self.tool_tasks[task_id]
+            if self.clock.now() - at < self.render_s:
+                statuses.append(ToolStatus(task_id=task_id, tool=tool, state=TaskState.RUNNING))
+                continue
+            names = ("Vocals", "Instrumental") if tool is Tool.STEMS_BASIC else ("Vocals", "Drums", "Bass", "Keys")
+            stems = Stems(tracks=tuple(Stem(name=n, audio_url=f"https://files.test/{clip_id}-{n}.wav") for n in names))
+            statuses.append(ToolStatus(task_id=task_id, tool=tool, state=TaskState.SUCCEEDED, result=stems))
+        return statuses
+
+    async def save_persona(self, request: SavePersona) -> str:
+        if self.tool_errors:
+            raise self.tool_errors.pop(0)
+        self.personas.append(request)
+        return f"persona-{len(self.personas)}"
 
 
 # --- the notifier -------------------------------------------------------------------------------------------------

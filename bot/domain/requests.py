@@ -85,7 +85,8 @@ def build_job_request(operation: Operation, values: Mapping[str, Any], *, dialec
         return build_tool_call(operation, **clean)
     if operation not in REQUEST_TYPES:
         return build_sonic_request(operation, **clean)
-    if dialect == "sonic" and operation not in _ALWAYS_GENERIC:
+    # A persona song is Sonic's (persona_music) whatever the provider's own dialect (the sandbox offers both).
+    if (dialect == "sonic" or "persona_id" in clean) and operation not in _ALWAYS_GENERIC:
         return build_sonic_request(operation, **sonic_values(operation, clean))
     return build_request(operation, **clean)
 

@@ -167,8 +167,7 @@ async def save_persona(
         args = {"track_id": track_id, "name": name, "description": description, "start_s": start_s, "end_s": end_s}
         await ask_to_confirm(interaction, who, needed, action="persona", args=args)
         return
-    await interaction.followup.send(
-        f"🎙️ Saved the persona **{render.clip(persona.name, 80)}** ({render.credits_phrase(cost)}). Pick it with "
-        "`/music create persona:` to have it sing a new song.",
-        ephemeral=True,
+    await interaction.edit_original_response(
+        content=f"🎙️ Saved the persona **{render.clip(persona.name, 80)}** ({render.credits_phrase(cost)}). Pick it "
+        "with `/music create persona:` to have it sing a new song."
     )

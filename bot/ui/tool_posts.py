@@ -158,8 +158,8 @@ async def run_tool(
         view = discord.ui.View(timeout=None)
         if answer.job is not None:
             view.add_item(StyleButton(answer.job.id))
-        await interaction.followup.send(
-            f"✨ A richer style ({cost}):\n>>> {render.clip(answer.result.tags, 1800)}", view=view, ephemeral=True
+        await interaction.edit_original_response(
+            content=f"✨ A richer style ({cost}):\n>>> {render.clip(answer.result.tags, 1800)}", view=view
         )
         return
     track = answer.track
@@ -169,7 +169,7 @@ async def run_tool(
     )
     await bot.get_partial_messageable(target, guild_id=who.guild_id).send(text, files=files)
     where = "here" if target == who.channel_id else f"in {render.channel(target)}"
-    await interaction.followup.send(f"{render.TOOL_ICONS[tool]} {tool.label}: posted {where} ({cost}).", ephemeral=True)
+    await interaction.edit_original_response(content=f"{render.TOOL_ICONS[tool]} {tool.label}: posted {where} ({cost}).")
 
 
 class StyleButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"tunesmith:style:create:(?P<job>\d+)"):

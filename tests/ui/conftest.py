@@ -114,17 +114,21 @@ async def running(
     default; the sandbox's own time when it is the provider), so the first poll is not half a minute away.
     ``clip_seconds``: the sandbox's songs are this long (short: quicker to synthesise and to attach); None for
     the sandbox's own 20-30 s songs."""
-    settings = settings_for(tmp_path, **overrides)
-    clock = ShiftedClock()
-    jobs = jobs_config(settings)
-    if render_s is not None:
-        jobs = dataclasses.replace(jobs, expected_render_s=render_s)
     async with contextlib.AsyncExitStack() as stack:
         sandbox = None
-        if settings.active_provider == "sandbox":
-            sandbox = Sandbox(render_seconds=settings.sandbox_render_seconds, clip_seconds=clip_seconds)
+        if overrides.get("provider", "sandbox") in ("sandbox", "sonic"):
+            render = overrides.get("sandbox_render_seconds", 0.15)
+            sandbox = Sandbox(render_seconds=render, clip_seconds=clip_seconds)
             await sandbox.start()
             stack.push_async_callback(sandbox.stop)
+            if overrides.get("provider") == "sonic":
+                # Sonic against the sandbox's Sonic API, over loopback, with the real Sonic client.
+                overrides = {"producer_base_url": sandbox.base_url, "producer_api_key": "sonic-test-key", **overrides}
+        settings = settings_for(tmp_path, **overrides)
+        clock = ShiftedClock()
+        jobs = jobs_config(settings)
+        if render_s is not None:
+            jobs = dataclasses.replace(jobs, expected_render_s=render_s)
         app = await stack.enter_async_context(build(settings, start_web=False, clock=clock, jobs=jobs, sandbox=sandbox))
         env = simcord.Env(app.bot)
         await env.start()
