@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bot.domain.errors import QuotaExceeded
+from bot.domain.lyrics_timeline import AlignedWord, LyricsAlignment
 from bot.domain.models import (
     Clip,
     DraftedLyrics,
@@ -23,7 +24,7 @@ from bot.domain.models import (
     Period,
 )
 from bot.domain.outcomes import Delivery, Failure, FailureKind
-from bot.domain.ports import AdmissionSnapshot, Completion, JobTicket, Store, WebhookReceipt
+from bot.domain.ports import AdmissionSnapshot, Completion, JobTicket, NewPersona, Store, WebhookReceipt
 
 NOW = 1_800_000_000.0
 PERIOD = "month:2027-01-01#0"
@@ -382,3 +383,118 @@ async def test_retired_operations_and_webhook_receipts(store: Store) -> None:
     assert await store.prune_webhooks(NOW - 7 * 86400) == 0
     assert not await store.record_webhook(WebhookReceipt("new", "t-2"), NOW + 2)
     assert await store.record_webhook(WebhookReceipt("old", "t-1"), NOW + 2)
+
+
+# --- Sonic in Discord: two parents, follow-ups, tool results, timelines, personas, the confirmation threshold -------
+async def test_a_mashup_keeps_both_parents_and_each_lists_it_as_a_child(store: Store) -> None:
+    first, second = await admit(store), await admit(store)
+    [a] = (await finish(store, first, clip(1)))[first.id].tracks
+    [b] = (await finish(store, second, clip(2)))[second.id].tracks
+    job = await store.admit(
+        JobTicket(
+            guild_id=1,
+            channel_id=3,
+            user_id=2,
+            operation=Operation.MASHUP,
+            request={"api": "sonic", "operation": "mashup", "clip_ids": ["c-1", "c-2"]},
+            provider="sonic",
+            period_key=PERIOD,
+            parent_track_id=a.id,
+            now=NOW,
+            second_parent_track_id=b.id,
+        ),
+        lambda snapshot: 15,
+    )
+    assert job.second_parent_track_id == b.id and (await store.job(job.id)) == job
+    [mashup] = (await finish(store, job, clip(3)))[job.id].tracks
+    assert (mashup.parent_track_id, mashup.second_parent_track_id) == (a.id, b.id)
+    assert [t.id for t in await store.children(a.id)] == [mashup.id]
+    assert [t.id for t in await store.children(b.id)] == [mashup.id]
+    assert [t.id for t in await store.ancestors(mashup.id)] == [a.id]
+
+
+async def test_a_follow_up_is_recorded_and_its_partials_kept_as_the_full_songs_parents(store: Store) -> None:
+    first = await admit(store)
+    [root] = (await finish(store, first, clip(1)))[first.id].tracks
+    job = await admit(store, cost=12, operation=Operation.EXTEND, parent_track_id=root.id)
+    await store.mark_submitted(job.id, "t-1", NOW + 1)
+    state = {"step": "concat", "takes": [{"clip_id": "x-1"}, {"clip_id": "x-2"}], "joined": []}
+    assert await store.record_followup(job.id, "t-2", state, NOW + 2)
+    stored = await store.job(job.id)
+    assert stored is not None and stored.task_id == "t-2" and stored.followup == state
+    assert [j.followup for j in await store.unfinished_jobs() if j.id == job.id] == [state]
+    completion = Completion(stored, (clip(11), clip(12)), partials=(clip(21), clip(22)))
+    done = (await store.finish_jobs([completion], [], NOW + 3))[job.id]
+    takes = [t for t in done.tracks if t.operation is Operation.EXTEND]
+    full = [t for t in done.tracks if t.operation is Operation.CONCAT]
+    assert [t.clip_id for t in takes] == ["c-21", "c-22"] and [t.clip_id for t in full] == ["c-11", "c-12"]
+    assert all(t.parent_track_id == root.id for t in takes)
+    assert [t.parent_track_id for t in full] == [t.id for t in takes]
+    assert [t.id for t in await store.tracks_of_job(job.id)] == sorted(t.id for t in done.tracks)
+    assert await ledger(store, job.id) == [(LedgerKind.RESERVE, -12), (LedgerKind.COMMIT, 0)]
+    # A job that ended refuses a follow-up.
+    assert not await store.record_followup(job.id, "t-3", state, NOW + 4)
+
+
+async def test_a_tool_job_keeps_its_result_instead_of_making_tracks(store: Store) -> None:
+    first = await admit(store)
+    [root] = (await finish(store, first, clip(1)))[first.id].tracks
+    job = await admit(
+        store,
+        cost=20,
+        operation=Operation.STEMS_BASIC,
+        request={"tool": "stems_basic", "clip_id": "c-1", "options": {}},
+        parent_track_id=root.id,
+    )
+    result = '[{"name": "Vocals", "url": "https://files.test/v.wav"}]'
+    done = await store.finish_jobs([Completion(job, (clip(5),), result_text=result)], [], NOW + 5)
+    assert done[job.id].tracks == () and done[job.id].job.result_text == result
+    assert (await store.job(job.id)).result_text == result  # type: ignore[union-attr]
+    assert await store.tracks_of_job(job.id) == []
+    # A tool answered at once: settled with its answer, nothing left to deliver.
+    quick = await admit(store, cost=1, operation=Operation.BPM, request={"tool": "bpm", "clip_id": "c-1"})
+    assert await store.complete_at_once(quick.id, '{"avg": 120}', NOW + 6)
+    stored = await store.job(quick.id)
+    assert stored is not None and stored.state is JobState.SUCCEEDED and stored.delivered_at is not None
+    assert stored.result_text == '{"avg": 120}'
+    assert await ledger(store, quick.id) == [(LedgerKind.RESERVE, -1), (LedgerKind.COMMIT, 0)]
+    assert not await store.complete_at_once(quick.id, "{}", NOW + 7)  # once
+
+
+async def test_a_lyrics_timeline_is_kept_with_its_track(store: Store) -> None:
+    words = (AlignedWord(word="la", start_s=1.0, end_s=1.5, line=0), AlignedWord(word="do", start_s=2.0, end_s=2.5))
+    job = await admit(store)
+    [with_words, without] = (
+        await finish(store, job, clip(1, alignment=LyricsAlignment(words=words)), clip(2, alignment=None))
+    )[job.id].tracks
+    assert with_words.alignment == LyricsAlignment(words=words) and without.alignment is None
+    assert (await store.track(with_words.id)).alignment == LyricsAlignment(words=words)  # type: ignore[union-attr]
+    later = LyricsAlignment(words=(AlignedWord(word="mi", start_s=3.0, end_s=3.5),))
+    await store.set_alignment(without.id, later)
+    assert (await store.track(without.id)).alignment == later  # type: ignore[union-attr]
+
+
+async def test_personas_are_kept_per_server_and_provider_one_name_each(store: Store) -> None:
+    job = await admit(store, cost=10, operation=Operation.PERSONA, request={"api": "sonic", "operation": "persona"})
+    saved = await store.save_persona(job.id, NewPersona(1, "sonic", "Velvet", "p-1", None, 2), NOW)
+    assert saved is not None and (saved.name, saved.persona_id, saved.created_by) == ("Velvet", "p-1", 2)
+    stored = await store.job(job.id)
+    assert stored is not None and stored.state is JobState.SUCCEEDED and stored.delivered_at is not None
+    assert await ledger(store, job.id) == [(LedgerKind.RESERVE, -10), (LedgerKind.COMMIT, 0)]
+    # The same name (in any case) in the same server and provider writes nothing and settles nothing.
+    other = await admit(store, cost=10, operation=Operation.PERSONA, request={"api": "sonic", "operation": "persona"})
+    assert await store.save_persona(other.id, NewPersona(1, "sonic", "VELVET", "p-2", None, 3), NOW) is None
+    assert (await store.job(other.id)).state is JobState.QUEUED  # type: ignore[union-attr]
+    assert await store.save_persona(other.id, NewPersona(2, "sonic", "Velvet", "p-3", None, 3), NOW) is not None
+    await store.save_persona(job.id, NewPersona(1, "sonic", "Amber", "p-4", None, 2), NOW)
+    await store.save_persona(job.id, NewPersona(1, "producer", "Zed", "p-5", None, 2), NOW)
+    assert [p.name for p in await store.personas(1, "sonic")] == ["Amber", "Velvet"]
+    assert await store.persona(saved.id) == saved
+    assert await store.delete_persona(saved.id) and not await store.delete_persona(saved.id)
+    assert await store.persona(saved.id) is None
+
+
+async def test_the_confirmation_threshold_round_trips(store: Store) -> None:
+    settings = GuildSettings(guild_id=7, budget=100, period=Period.WEEK, confirm_above=35)
+    await store.save_settings(settings)
+    assert (await store.guild_settings(7)) == settings
