@@ -730,13 +730,14 @@ def test_find_names_the_text_when_it_runs_out_of_time() -> None:
     assert str(caught.value).startswith("Your text was too long or too complex to check")
 
 
-def test_word_rules_keep_to_what_is_left_of_the_budget() -> None:
+def test_word_rules_keep_to_what_is_left_of_the_budget(caplog: pytest.LogCaptureFixture) -> None:
     """With a sliver of the budget left, a long text is refused instead of searched past the deadline."""
     f = ContentFilter(
-        [BlockRule("grumbleflux")], include_defaults=False, check_budget=1.0, clock=SteppingClock(1.0 - 1e-9)
+        [BlockRule("grumbleflux", id=7)], include_defaults=False, check_budget=1.0, clock=SteppingClock(1.0 - 1e-9)
     )
-    with pytest.raises(ContentCheckTimedOut):
+    with caplog.at_level(logging.WARNING, logger=LOGGER), pytest.raises(ContentCheckTimedOut):
         f.find("la " * 2000 + "grumbleflux")
+    assert "Block rule 7 timed out on a 6011-character text" in caplog.text  # which rule, never the text
 
 
 @pytest.mark.parametrize(
@@ -823,3 +824,26 @@ def test_a_huge_count_is_refused_before_it_is_compiled() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("That pattern repeats too much") == 3, done.stdout
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"(?-i)(a+)+$",  # case-sensitive: only a run of lower-case a's shows it
+        r"(?-i)(a |a a )+$",  # only spaced-out letters show it
+        r"(1|11)+$",  # only a run of digits shows it
+    ],
+)
+def test_slow_patterns_that_only_one_kind_of_text_shows_are_refused(pattern: str) -> None:
+    with pytest.raises(InvalidRequest, match="too slow to run safely"):
+        validate_regex(pattern)
+
+
+def test_a_budget_spent_to_the_last_instant_refuses() -> None:
+    """The check may not start a rule with no time left, even on a text it could finish at once."""
+    rules = [BlockRule("zzz+", is_regex=True, id=1)]
+    f = ContentFilter(rules, include_defaults=False, check_budget=0.5, clock=SteppingClock(0.5))
+    with pytest.raises(ContentCheckTimedOut):
+        f.check({"title": "hi"})
+    roomy = ContentFilter(rules, include_defaults=False, check_budget=0.5, clock=SteppingClock(0.25))
+    roomy.check({"title": "hi"})  # a quarter of the budget left: checked and passed

@@ -59,6 +59,16 @@ def test_the_staged_configuration_gives_mutmut_one_module_and_its_tests(
     assert config.pytest_add_cli_args_test_selection == list(module.tests)
     assert config.source_paths == [Path("bot")]
     assert config.should_mutate("bot/web/signatures.py") and not config.should_mutate("bot/web/server.py")
+    # each mutant is imported afresh with the mutant active, and faces every test of the module (the plugin)
+    assert (config.process_isolation.value, config.forkserver_warmup.value) == ("forkserver", "import")
+    assert config.pytest_add_cli_args[-2:] == ["-p", "tools.mutation_plugin"]
+    assert (ROOT / "tools" / "mutation_plugin.py").is_file()
+
+
+def test_the_fork_server_never_preloads_the_project() -> None:
+    """What the fork server imports is imported with no mutant active: never code that is mutated or tests it."""
+    assert tool.PRELOAD
+    assert not [name for name in tool.PRELOAD if name.split(".")[0] in {"bot", "cogs", "tests", "tools"}]
 
 
 def test_modules_are_picked_by_path_dotted_name_or_last_part() -> None:
