@@ -10,7 +10,8 @@ from bot.config import TOKEN_HELP, load_settings
 from bot.domain.errors import ConfigError
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -19,13 +20,19 @@ def main() -> int:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     # httpx logs every request URL at INFO; keep the log about the bot.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    if settings.discord_token is None:
-        sys.stderr.write(f"tunesmith: {TOKEN_HELP}\n")
-        return 2
     from bot.app import run  # imported late: a config error should not need discord.py to load
 
     try:
-        asyncio.run(run(settings))
+        if settings.discord_token is None or settings.playground or "--playground" in args:
+            # No token: the playground (a local Discord in the browser) instead of Discord.
+            from bot.playground.launch import run_playground
+
+            if settings.discord_token is None:
+                logging.getLogger("bot").info("running the playground; to run on Discord instead: %s", TOKEN_HELP)
+
+            asyncio.run(run_playground(settings, run))
+        else:
+            asyncio.run(run(settings))
     except KeyboardInterrupt:
         logging.getLogger("bot").info("stopped")
     except Exception as exc:  # a known cause (wrong token, Discord unreachable) is one line, not a traceback

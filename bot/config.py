@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     discord_gateway_url: str | None = None  # None: ask Discord (the default gateway)
     sync_commands: bool = False
 
+    # The playground: a local Discord in the browser; it runs when no token is set (or when forced).
+    playground: bool = False
+    playground_host: str = "127.0.0.1"
+    playground_port: int = Field(default=8000, ge=0, le=65535)
+
     provider: ProviderName | None = None  # None: the provider whose key is set, else the sandbox
     producer_base_url: str = "https://api.aimusicapi.ai"
     producer_api_key: SecretStr | None = None

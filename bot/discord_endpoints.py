@@ -1,4 +1,4 @@
-"""Point discord.py at a Discord-compatible server other than discord.com (wire tests, private gateways).
+"""Point discord.py at a Discord-compatible server other than discord.com (the playground, private gateways).
 
 discord.py 2.7.1 has no public option for its endpoints, so this module sets the two class attributes that
 every endpoint is derived from. It is called once at start-up with ``TUNESMITH_DISCORD_API_URL`` and
@@ -37,12 +37,12 @@ def point_discord_at(api_url: str | None, gateway_url: str | None) -> None:
 
     The other two gateway URLs come from the server, so the server decides them. Resuming connects to
     ``resume_gateway_url`` from READY, and ``AutoShardedClient`` connects to the ``url`` that
-    ``GET /gateway/bot`` answers (on ``api_url``). A Discord-compatible server, such as the wire tests'
-    FakeDiscord, answers its own address in both places. They are deliberately not overridden here, because
-    pinning them would break a real deployment that hands out regional resume URLs.
+    ``GET /gateway/bot`` answers (on ``api_url``). A Discord-compatible server, such as the playground
+    (``bot.playground``), answers its own address in both places. They are deliberately not overridden here,
+    because pinning them would break a real deployment that hands out regional resume URLs.
 
     Attachment and CDN URLs are not patched either. ``Attachment.read()`` fetches the absolute ``url`` the
-    server put in the message, so a fake server serves its own files. ``discord.Asset.BASE``
+    server put in the message, so a Discord-compatible server serves its own files. ``discord.Asset.BASE``
     (cdn.discordapp.com) only builds avatar and icon URLs that the bot never fetches.
     """
     # Both are checked before either is set, so a typo never leaves discord.py half pointed elsewhere.

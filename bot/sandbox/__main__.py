@@ -18,7 +18,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--render-seconds", type=float, default=3.0, help="time a task takes to finish")
-    parser.add_argument("--clip-seconds", type=float, default=4.0, help="length of the synthesised audio")
+    parser.add_argument(
+        "--clip-seconds",
+        type=float,
+        default=None,
+        help="force every clip to this length (default: each song's own, 20-30 s)",
+    )
     parser.add_argument("--api-key", default=None, help="accept only this key (default: any non-empty key)")
     parser.add_argument("--legacy-signatures", action="store_true", help="sign webhooks with X-Signature")
     parser.add_argument("--duplicate-webhooks", action="store_true", help="send every webhook twice")

@@ -1,4 +1,8 @@
-"""Deterministic cover art for sandbox clips: a hash-seeded gradient, a few shapes and the title, as a PNG."""
+"""Deterministic cover art for sandbox clips: a gradient in the song's colours, a few shapes and the title, as a PNG.
+
+The song's style picks the palette (lofi dusk purples, drum and bass neon green, jazz gold on navy...) and a
+minor key darkens it; the key string seeds the rest.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,11 @@ from PIL import Image, ImageDraw, ImageFont
 ART_SIZE = 512
 _FONT_SIZE = 40
 _DIAGONAL = 364  # > 256 * sqrt(2)
+# Per style: (main hue, second hue), hues in 0..1.
+_PALETTES = {
+    "lofi": (0.78, 0.07), "dnb": (0.33, 0.5), "ballad": (0.6, 0.68), "rock": (0.0, 0.05), "jazz": (0.12, 0.62),
+    "ambient": (0.48, 0.58), "house": (0.85, 0.5), "hiphop": (0.07, 0.95), "folk": (0.25, 0.1), "pop": (0.92, 0.55),
+}  # fmt: skip
 
 
 def _rng(key: str) -> random.Random:
@@ -31,12 +40,22 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def render_png(key: str, title: str, size: int = ART_SIZE) -> bytes:
-    """A ``size`` x ``size`` PNG whose palette and shapes follow ``key``, with ``title`` written across it."""
+def render_png(key: str, title: str, size: int = ART_SIZE, *, mood: tuple[str, str] | None = None) -> bytes:
+    """A ``size`` x ``size`` PNG whose shapes follow ``key``, with ``title`` written across it.
+
+    ``mood`` is the song's (style, mode): the style's palette, darker in a minor mode. Without it the palette
+    comes from ``key`` too.
+    """
     rng = _rng(key)
     hue = rng.random()
-    top = _colour(hue, 0.55 + 0.4 * rng.random(), 0.85)
-    bottom = _colour(hue + rng.uniform(0.15, 0.45), 0.6 + 0.4 * rng.random(), 0.35)
+    second = hue + rng.uniform(0.15, 0.45)
+    light = 0.85
+    if mood is not None and mood[0] in _PALETTES:
+        main, other = _PALETTES[mood[0]]
+        hue, second = main + rng.uniform(-0.03, 0.03), other + rng.uniform(-0.03, 0.03)
+        light = 0.62 if mood[1] in ("minor", "dorian") else 0.92
+    top = _colour(hue, 0.55 + 0.4 * rng.random(), light)
+    bottom = _colour(second, 0.6 + 0.4 * rng.random(), 0.35 * light / 0.85)
     # A 256-step gradient mask, rotated and scaled, is much cheaper than drawing the gradient row by row. It is
     # enlarged to cover the square's diagonal first so the rotation leaves no empty corners.
     mask = Image.linear_gradient("L").resize((_DIAGONAL, _DIAGONAL), Image.Resampling.BILINEAR)

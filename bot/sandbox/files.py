@@ -1,7 +1,7 @@
 """``GET /files/{clip_id}.{ext}``: a clip's audio (synthesised WAV or the uploaded bytes) and its PNG cover.
 
-Nothing is stored: each request renders from the clip's parameters, in a worker thread so the event loop (which
-the bot may share in-process) keeps answering polls meanwhile.
+Audio is rendered from the clip's song on first request (in a worker thread, so the event loop, which the bot
+may share in-process, keeps answering polls) and the most recent renders are cached by :class:`Songs`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from bot.domain.models import Operation
 from bot.sandbox.art import render_png
-from bot.sandbox.audio import render_wav
 
 if TYPE_CHECKING:
     from bot.sandbox.server import Sandbox
@@ -33,12 +31,19 @@ class FileRoutes:
         if clip is None:
             return web.json_response({"error": "File not found"}, status=404)
         if extension.lower() == "png":
-            body = await asyncio.to_thread(render_png, clip.art_key, clip.title)
+            plan = self.sandbox.songs.plan(clip)
+            mood = (plan.style.name, plan.mode) if plan is not None else None
+            body = await asyncio.to_thread(render_png, clip.art_key, clip.title, mood=mood)
             return web.Response(body=body, content_type="image/png")
+        if extension.lower() == "mid":
+            midi = await asyncio.to_thread(self.sandbox.songs.midi, clip)
+            if midi is None:
+                return web.json_response({"error": "File not found"}, status=404)
+            return web.Response(body=midi, content_type="audio/midi")
         if clip.audio is not None:
             return web.Response(body=clip.audio, content_type=clip.content_type or "application/octet-stream")
-        if clip.operation is Operation.UPLOAD:
+        audio = await asyncio.to_thread(self.sandbox.songs.wav, clip)
+        if audio is None:
             # An upload whose source is still being fetched, or could not be: there is nothing to serve.
             return web.json_response({"error": "File not found"}, status=404)
-        body = await asyncio.to_thread(render_wav, clip.audio_key, self.sandbox.clip_seconds)
-        return web.Response(body=body, content_type="audio/wav")
+        return web.Response(body=audio, content_type="audio/wav")

@@ -10,6 +10,8 @@ from aiohttp import web
 from bot.domain.models import Operation
 from bot.sandbox import lyrics
 from bot.sandbox.faults import FaultKind
+from bot.sandbox.music.score import Score
+from bot.sandbox.songs import Recipe
 from bot.sandbox.store import ClipSpec, Failure, Task, new_id, now_iso
 from bot.sandbox.validation import Rejected, json_object, number, text
 
@@ -41,23 +43,27 @@ def _condition(**values: object) -> dict[str, object]:
     return {**values, "strength": 0.5, "condition_start": 0, "condition_end": 1}
 
 
-def _timestamps(words: str, seconds: float) -> dict[str, list[dict[str, Any]]]:
-    """Lines spread evenly over the clip, in the shape of the service's ``lyrics_timestamped``."""
-    lines = [line.strip() for line in words.splitlines() if line.strip() and not line.strip().startswith("[")]
-    if not lines:
-        lines = [words.strip() or _INSTRUMENTAL]
-    span = seconds / len(lines)
+def _timestamps(score: Score | None, words: str, seconds: float) -> dict[str, list[dict[str, Any]]]:
+    """``lyrics_timestamped`` as the service shapes it: one entry per sung line, timed as the audio sings it.
+
+    An instrumental clip has one "[Instrumental]" entry spanning the clip, as the service answers; lines that the
+    clip has no time to sing (a forced short length) are left out.
+    """
+    sung = [] if score is None else [line for line in score.lyrics if score.seconds(line.start) < seconds]
+    entries = [(line.text, score.seconds(line.start), score.seconds(line.end)) for line in sung if score]
+    if not entries and (not words.strip() or words.strip() == _INSTRUMENTAL):
+        entries = [(_INSTRUMENTAL, 0.0, seconds)]
     return {
         "words": [
             {
-                "end": round((i + 1) * span, 2),
-                "text": line,
-                "start": round(i * span, 2),
+                "end": round(min(end, seconds), 2),
+                "text": text,
+                "start": round(start, 2),
                 "line_index": i,
                 "index_range": None,
                 "wav2vec2_format": None,
             }
-            for i, line in enumerate(lines)
+            for i, (text, start, end) in enumerate(entries)
         ]
     }
 
@@ -92,30 +98,48 @@ class FuzzApi:
         except Rejected as exc:
             return error(exc.status, exc.message)
         failure = None
+        extend_from = float(number(extend, "start_s", low=0) or 0.0) if extend else None
+        extend_for = float(number(extend, "extend_duration_s", above=0) or 0.0) if extend else None
         moderation = self.sandbox.faults.take(FaultKind.MODERATION)
         if moderation is not None:
             # FUZZ accepts the task and fails it later, flagged, instead of refusing the request.
             failure = Failure(moderation.message or "moderation", reason="moderation", flagged=True)
         task_id = new_id()
         words = _INSTRUMENTAL if instrumental else words
+        request_words, request_tags = words, tags
         if parent is not None:
             words = f"{parent.lyrics}\n\n{words}".strip() if not instrumental else parent.lyrics
             tags = tags or parent.sound
         base_title = title or (parent.title if parent else lyrics.title_from(tags, words))
-        clip_ids = [
-            self.sandbox.store.new_clip(
+        clip_ids = []
+        for take in range(TAKES):
+            seed = f"{task_id}:{take}"
+            if parent is None:
+                recipe = Recipe("create", prompt=tags, lyrics=words, seed=seed, instrumental=instrumental)
+            else:
+                # extend.start_s 0 (or absent) means "from the end", as the service treats it.
+                recipe = Recipe(
+                    "extend",
+                    prompt=request_tags,
+                    lyrics="" if instrumental else request_words,
+                    seed=seed,
+                    parents=(parent.clip_id,),
+                    start_s=extend_from or None,
+                    length_s=extend_for,
+                )
+            clip = self.sandbox.store.new_clip(
                 task_id=task_id,
                 operation=operation,
                 take=take,
                 sound=tags,
                 lyrics=words,
                 title=base_title if take == 0 or title else f"{base_title} (Take {take + 1})"[:TITLE_AT_MOST],
-                seed=f"{task_id}:{take}",
+                seed=seed,
                 mv=MODEL_NAME,
                 parent_id=parent.clip_id if parent else None,
-            ).clip_id
-            for take in range(TAKES)
-        ]
+                recipe=recipe,
+            )
+            clip_ids.append(clip.clip_id)
         gen_params: dict[str, Any]
         if instrumental:
             gen_params = {"topic": tags, "instrumental": "true"}
@@ -193,7 +217,7 @@ class FuzzApi:
         }
 
     def _clip(self, clip: ClipSpec, origin: str) -> dict[str, Any]:
-        seconds = self.sandbox.clip_seconds
+        seconds = self.sandbox.songs.duration(clip)
         conditions = [
             {
                 "t_end": 0,
@@ -245,6 +269,6 @@ class FuzzApi:
             "remix_parent_id": None,
             "simple_waveform": None,
             "allow_public_use": True,
-            "lyrics_timestamped": _timestamps(clip.lyrics, seconds),
+            "lyrics_timestamped": _timestamps(self.sandbox.songs.score(clip), clip.lyrics, seconds),
             "model_display_name": clip.mv,
         }

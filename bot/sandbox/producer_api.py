@@ -11,6 +11,7 @@ from aiohttp import web
 from bot.domain.models import PRODUCER_MODELS, Operation
 from bot.sandbox import lyrics
 from bot.sandbox.faults import FaultKind
+from bot.sandbox.songs import Recipe
 from bot.sandbox.store import ClipSpec, Failure, Task, new_id, now_iso
 from bot.sandbox.validation import Rejected, flag, http_url, json_object, number, text
 
@@ -38,7 +39,6 @@ _MODELS = {m.casefold(): m for m in PRODUCER_MODELS}
 TITLE_AT_MOST = 80
 LYRICS_BELOW = 3000
 SOUND_BELOW = 200
-IDEA_BELOW = 120
 WEBHOOK_URL_AT_MOST = 1024
 # Fractions of the render time at which a task moves on (providers.md: 202 first, then RUNNING, then streaming).
 NOT_READY_UNTIL = 0.15
@@ -50,6 +50,15 @@ _SUFFIX = {
     Operation.VARIATION: "Variation",
     Operation.SWAP_VOCALS: "New Vocals",
     Operation.SWAP_SOUND: "New Sound",
+}
+# How each Producer task type composes its clip from the parent's (bot.sandbox.music.derive).
+_RECIPE_OPS = {
+    Operation.EXTEND: "extend",
+    Operation.COVER: "cover",
+    Operation.REPLACE: "replace",
+    Operation.VARIATION: "variation",
+    Operation.SWAP_VOCALS: "swap_vocals",
+    Operation.SWAP_SOUND: "swap_sound",
 }
 DEFAULT_FAILURE = "Task failed due to an internal error. Credits were refunded."
 CREDITS_MESSAGE = "The remaining credits are not enough, please top up your account."
@@ -108,7 +117,8 @@ def task_data(sandbox: Sandbox, task: Task, state: str, origin: str) -> Any:
             return {}
         url = file_url(origin, clip)
         return {"audio_url": url, "wav_url": url} if task.download_format == "wav" else {"audio_url": url}
-    return [clip_json(clip, state, origin, sandbox.clip_seconds, task.failure if state == "failed" else None)]
+    seconds = sandbox.songs.duration(clip) if state == "succeeded" else 0.0
+    return [clip_json(clip, state, origin, seconds, task.failure if state == "failed" else None)]
 
 
 def final_event(sandbox: Sandbox, task: Task, origin: str) -> dict[str, Any]:
@@ -147,7 +157,6 @@ class ProducerApi:
         router.add_get(f"{PREFIX}/producer/task/{{task_id}}", self.task)
         router.add_get(f"{PREFIX}/get-credits", self.credits)
         router.add_post(f"{PREFIX}/producer/lyrics-create", self.lyrics_create)
-        router.add_post(f"{PREFIX}/sonic/lyrics", self.sonic_lyrics)
 
     # --- submits ------------------------------------------------------------------------------------------------
     async def create(self, request: web.Request) -> web.Response:
@@ -190,6 +199,7 @@ class ProducerApi:
             lyrics="",
             seed=_derived_seed(task_id),
             mv=DEFAULT_MODEL,
+            recipe=Recipe("upload"),
         )
         task = self._task(task_id, Operation.UPLOAD, [clip.clip_id], FILE_COST, webhook, request)
         self.sandbox.open_task(task, upload_url=source)
@@ -258,9 +268,6 @@ class ProducerApi:
     async def lyrics_create(self, request: web.Request) -> web.Response:
         return await self._lyrics(request, "prompt", LYRICS_BELOW)
 
-    async def sonic_lyrics(self, request: web.Request) -> web.Response:
-        return await self._lyrics(request, "description", IDEA_BELOW)
-
     async def _lyrics(self, request: web.Request, field: str, below: int) -> web.Response:
         try:
             body = await json_object(request)
@@ -310,6 +317,7 @@ class ProducerApi:
                 "lyrics": words,
                 "seed": seed,
                 "mv": mv,
+                "recipe": Recipe("create", prompt=sound, lyrics=words, seed=seed, instrumental=instrumental),
             }
         task_type = next(name for name, op in TASK_TYPES.items() if op is operation)
         clip_id = text(body, "clip_id")
@@ -317,17 +325,30 @@ class ProducerApi:
             raise Rejected(400, f"clip_id is required for {task_type}")
         parent = self._parent(clip_id.strip())
         starts_at = number(body, "starts_at", low=0, required=operation is Operation.REPLACE)
+        ends_at = None
         if operation is Operation.REPLACE and body.get("ends_at") is not None:
-            number(body, "ends_at", above=starts_at)
+            ends_at = number(body, "ends_at", above=starts_at)
         if operation is Operation.SWAP_VOCALS and not (sound.strip() and words.strip()):
             raise Rejected(400, "sound and lyrics are required for swap_music_vocals")
         if operation is Operation.SWAP_SOUND and not sound.strip():
             raise Rejected(400, "sound is required for swap_music_sound")
+        recipe = Recipe(
+            _RECIPE_OPS[operation],
+            prompt=sound,
+            lyrics=words,
+            seed=seed,
+            instrumental=instrumental,
+            parents=(parent.clip_id,),
+            start_s=starts_at,
+            end_s=ends_at,
+        )
         if operation is Operation.EXTEND and words.strip():
             words = f"{parent.lyrics}\n\n{words}".strip()
         if operation is Operation.VARIATION and not body.get("seed"):
             seed = _derived_seed(task_id + parent.seed)
+            recipe = Recipe("variation", seed=seed, parents=(parent.clip_id,))
         return {
+            "recipe": recipe,
             "title": title or f"{parent.title} ({_SUFFIX[operation]})"[:TITLE_AT_MOST],
             "sound": sound or parent.sound,
             "lyrics": words or parent.lyrics,

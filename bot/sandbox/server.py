@@ -21,9 +21,10 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.sandbox import fuzz_api, producer_api
+from bot.sandbox import fuzz_api, producer_api, sonic_api
 from bot.sandbox.faults import Armed, FaultKind, Faults
 from bot.sandbox.files import FileRoutes
+from bot.sandbox.songs import Songs
 from bot.sandbox.store import Failure, Task, TaskStore
 from bot.sandbox.uploads import FetchError, extension_for, fetch_audio
 from bot.sandbox.validation import Rejected, json_object
@@ -69,7 +70,7 @@ class Sandbox:
         self,
         *,
         render_seconds: float = 3.0,
-        clip_seconds: float = 4.0,
+        clip_seconds: float | None = None,
         api_key: str | None = None,
         webhook_base_rewrite: tuple[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -81,10 +82,11 @@ class Sandbox:
         # Stands in for fetching an upload's audio_url over the network, for sources that can't run here
         # (Discord's CDN in the SimCord tests). It returns the bytes, or None when there is nothing there.
         self.upload_resolver = upload_resolver
-        self.clip_seconds = clip_seconds
         self.api_key = api_key
         self.stats = SandboxStats()
         self.store = TaskStore()
+        # Each clip's song (20-30 s by default); ``clip_seconds`` forces every clip to that length instead.
+        self.songs = Songs(lambda clip_id: self.store.clips.get(clip_id), clip_seconds)
         self.faults = Faults()
         self._clock = clock
         self._real_clock = clock in _REAL_CLOCKS
@@ -107,6 +109,8 @@ class Sandbox:
 
         self.app = web.Application(middlewares=[gate])
         producer_api.ProducerApi(self).register(self.app.router)
+        self.sonic = sonic_api.SonicApi(self)
+        self.sonic.register(self.app.router)
         fuzz_api.FuzzApi(self).register(self.app.router)
         FileRoutes(self).register(self.app.router)
         self.app.router.add_post("/_sandbox/inject", self._http_inject)
@@ -138,6 +142,10 @@ class Sandbox:
     @webhook_base_rewrite.setter
     def webhook_base_rewrite(self, value: tuple[str, str] | None) -> None:
         self.webhooks.rewrite = value
+
+    @property
+    def clip_seconds(self) -> float | None:
+        return self.songs.clip_seconds
 
     # --- lifecycle ------------------------------------------------------------------------------------------
     @property
@@ -252,23 +260,27 @@ class Sandbox:
         self._background.add(job)
         job.add_done_callback(self._background.discard)
 
+    async def fetch_upload(self, url: str) -> tuple[bytes, str, str]:
+        """(bytes, content type, file extension) of an upload's source; FetchError when it cannot be had."""
+        if self.upload_resolver is not None:
+            resolved = await self.upload_resolver(url)
+            if not resolved:
+                raise FetchError("nothing at that URL")
+            body, content_type = resolved, mimetypes.guess_type(url)[0] or "application/octet-stream"
+        else:
+            body, content_type = await fetch_audio(self._client(), url)
+        return body, content_type, extension_for(url, content_type)
+
     async def _run_upload(self, task: Task, url: str) -> None:
         clip = self.store.clips[task.clip_ids[0]]
         try:
-            if self.upload_resolver is not None:
-                resolved = await self.upload_resolver(url)
-                if not resolved:
-                    raise FetchError("nothing at that URL")
-                body, content_type = resolved, mimetypes.guess_type(url)[0] or "application/octet-stream"
-            else:
-                body, content_type = await fetch_audio(self._client(), url)
+            body, content_type, extension = await self.fetch_upload(url)
         except FetchError as exc:
             log.info("sandbox upload %s could not fetch %s: %s", task.task_id, url, exc)
             if task.failure is None:
                 task.failure = Failure(f"The audio could not be fetched from audio_url: {exc}", reason="fetch_failed")
         else:
-            clip.audio, clip.content_type = body, content_type
-            clip.extension = extension_for(url, content_type)
+            clip.audio, clip.content_type, clip.extension = body, content_type, extension
         finally:
             task.fetch_pending = False
             task.fetch_done_at = self.now()
@@ -284,7 +296,11 @@ class Sandbox:
             if end is None:  # an upload still fetching; callers normally wait for that first
                 remaining = _FAKE_CLOCK_RECHECK_S
             await asyncio.sleep(remaining if self._real_clock else min(remaining, _FAKE_CLOCK_RECHECK_S))
-        payload = producer_api.final_event(self, task, task.origin or self._base_url or "")
+        origin = task.origin or self._base_url or ""
+        if task.api == "sonic":
+            payload = sonic_api.final_event(self, task, origin)
+        else:
+            payload = producer_api.final_event(self, task, origin)
         self._record(await self.webhooks.send(url, task.webhook_secret, payload))
 
     def _record(self, deliveries: list[Delivery]) -> None:

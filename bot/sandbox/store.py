@@ -10,11 +10,14 @@ import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from bot.domain.models import Operation
 
-Api = Literal["producer", "fuzz"]
+if TYPE_CHECKING:
+    from bot.sandbox.songs import Recipe
+
+Api = Literal["producer", "fuzz", "sonic"]
 STARTING_CREDITS = 10_000
 
 
@@ -43,19 +46,16 @@ class ClipSpec:
     created_at: str
     parent_id: str | None = None
     take: int = 0  # FUZZ makes two takes of one request
+    recipe: Recipe | None = None  # how its music is composed (bot.sandbox.songs); None: nothing to synthesise
     # Set for uploads once the source was fetched: the bytes are served back as they came.
     audio: bytes | None = None
     content_type: str | None = None
     extension: str = "wav"
 
     @property
-    def audio_key(self) -> str:
-        """What the synthesised audio depends on: prompt, lyrics, seed, operation and take."""
-        return "\x00".join((self.sound, self.lyrics, self.seed, self.operation.value, str(self.take)))
-
-    @property
     def art_key(self) -> str:
-        return f"{self.audio_key}\x00{self.title}"
+        """What the cover art depends on: prompt, lyrics, seed, operation, take and title."""
+        return "\x00".join((self.sound, self.lyrics, self.seed, self.operation.value, str(self.take), self.title))
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +117,10 @@ class TaskStore:
         self._credits -= task.cost
         if task.cost and (task.failure is not None or task.fetch_pending):
             self._refundable.append(task)
+
+    def charge(self, cost: int) -> None:
+        """Book a call that answers at once (Sonic's tools, upload, persona): no task to refund."""
+        self._credits -= cost
 
     def new_clip(self, **values: object) -> ClipSpec:
         self._serial += 1

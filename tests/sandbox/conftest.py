@@ -18,8 +18,8 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def sandbox(clock: FakeClock) -> AsyncIterator[Sandbox]:
-    # Short clips keep the file tests fast; the audio tests that care about length use their own value.
-    async with Sandbox(render_seconds=RENDER_S, clip_seconds=1.0, clock=clock) as running:
+    # Songs at their own length (20-30 s), as the bot and the playground get them.
+    async with Sandbox(render_seconds=RENDER_S, clock=clock) as running:
         yield running
 
 

@@ -81,13 +81,3 @@ def test_secrets_never_appear_in_errors(monkeypatch: pytest.MonkeyPatch) -> None
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert "sk-very-secret" not in str(caught.value)
-
-
-def test_make_run_without_a_token_explains_and_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    import subprocess
-    import sys
-
-    result = subprocess.run([sys.executable, "-m", "bot"], capture_output=True, text=True, timeout=60)
-    assert result.returncode != 0
-    assert "TUNESMITH_DISCORD_TOKEN is not set" in result.stderr
-    assert "discord.com/developers/applications" in result.stderr

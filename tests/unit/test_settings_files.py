@@ -72,6 +72,7 @@ def test_the_docker_image_with_the_documented_env_file(monkeypatch: pytest.Monke
     settings = load_settings(_env_file=None)  # .dockerignore keeps .env out of the image
     assert settings.database_path == Path("/data/tunesmith.sqlite3")
     assert settings.web_host == "0.0.0.0"
+    assert settings.playground_host == "0.0.0.0"  # a published playground port must reach it
     assert settings.discord_token is None and settings.active_provider == "sandbox"
     assert settings.default_member_cap is None and settings.costs() == load_settings(_env_file=None).costs()
     assert ".env" in (ROOT / ".dockerignore").read_text().split()
@@ -82,6 +83,7 @@ def test_the_env_example_as_a_local_env(tmp_path: Path) -> None:
     settings = load_settings()
     defaults = load_settings(_env_file=None)
     assert settings.database_path == Path("data/tunesmith.sqlite3") and settings.web_host == "127.0.0.1"
+    assert settings.playground_host == "127.0.0.1"
     assert settings.model_dump() == defaults.model_dump()  # the example sets nothing but the defaults
 
 
