@@ -92,6 +92,12 @@ class Outcome:
         return [name for name in self.survivors if name not in self.explained]
 
     @property
+    def stale(self) -> list[str]:
+        """Mutants of this module that docs/mutation.md explains but a test now kills: their lines can go."""
+        prefix = self.module.name + "."
+        return sorted(n for n in self.explained if n.startswith(prefix) and self.statuses.get(n) != "survived")
+
+    @property
     def unjudged(self) -> list[str]:
         """Mutants mutmut could not judge: no test ran them, suspicious, not checked, crashed."""
         return sorted(n for n, s in self.statuses.items() if s not in CAUGHT and s != "survived")
@@ -282,6 +288,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             failed = True
             print(f"\n{outcome.module.path}: {len(outcome.unexplained)} survivor(s) not explained in docs/mutation.md:")
             _show(outcome.module, outcome.unexplained)
+        if outcome.stale:
+            print(
+                f"\n{outcome.module.path}: no longer survive, remove from docs/mutation.md: {', '.join(outcome.stale)}"
+            )
         if outcome.unjudged:
             failed = True
             statuses = ", ".join(f"{n} ({outcome.statuses[n]})" for n in outcome.unjudged)

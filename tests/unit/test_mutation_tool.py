@@ -98,6 +98,10 @@ def test_survivors_are_counted_and_matched_against_the_explanations() -> None:
     assert outcome.survivors == ["bot.web.signatures.x_verify__mutmut_2", "bot.web.signatures.x_verify__mutmut_3"]
     assert outcome.unexplained == ["bot.web.signatures.x_verify__mutmut_3"]
     assert outcome.unjudged == ["bot.web.signatures.x_sign__mutmut_1"]
+    killed_since = tool.Outcome(
+        module, statuses, 1.0, tool.explained_names(doc + "`bot.web.signatures.x_verify__mutmut_1`")
+    )
+    assert killed_since.stale == ["bot.web.signatures.x_verify__mutmut_1"]  # explained, but a test kills it now
     table = tool.report([outcome]).splitlines()
     assert table[0].split() == ["module", "mutants", "killed", "timeout", "survived", "explained", "unjudged", "time"]
     assert table[1].split() == ["bot/web/signatures.py", "5", "1", "1", "2", "1", "1", "1m05s"]
