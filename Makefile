@@ -6,9 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # The checks. `make test` runs each one to the end, even after a failure, and then names every check that failed.
-CHECK_PYTEST ?= $(BIN)/python -m pytest
+# Three pytest workers: most tests wait on sockets, timers and the browser rather than compute, so they overlap
+# well even on two cores (one worker: ~2.5 min; three: well under 2).
+CHECK_PYTEST ?= $(BIN)/python -m pytest -n 3 --dist worksteal
 CHECK_RUFF ?= $(BIN)/ruff check bot cogs tests tools
 CHECK_IMPORTS ?= $(BIN)/lint-imports
+CHECK_TYPES ?= $(BIN)/mypy
 
 # $(call check,NAME,COMMAND): run COMMAND, remember NAME if it fails, go on (shell fragment; `failed` collects).
 check = echo "== $(1): $(2)"; $(2) || failed="$$failed $(1)";
@@ -33,17 +36,19 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP) ## start the bot (reads .env; see README -> Settings)
 	$(BIN)/python -m bot
 
-test: $(STAMP) ## every check: pytest, ruff, the import layers; reports each failure
+test: $(STAMP) ## every check: pytest, ruff, the import layers, mypy; reports each failure
 	@failed=""; \
 	$(call check,pytest,$(CHECK_PYTEST)) \
 	$(call check,ruff,$(CHECK_RUFF)) \
 	$(call check,lint-imports,$(CHECK_IMPORTS)) \
+	$(call check,mypy,$(CHECK_TYPES)) \
 	$(report)
 
-lint: $(STAMP) ## the static checks only: ruff and the import layers
+lint: $(STAMP) ## the static checks only: ruff, the import layers and mypy
 	@failed=""; \
 	$(call check,ruff,$(CHECK_RUFF)) \
 	$(call check,lint-imports,$(CHECK_IMPORTS)) \
+	$(call check,mypy,$(CHECK_TYPES)) \
 	$(report)
 
 bench: $(STAMP) ## the benchmark (python -m bot.bench; pass flags with BENCH_ARGS="...")

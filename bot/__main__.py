@@ -7,7 +7,7 @@ import logging
 import sys
 
 from bot.config import TOKEN_HELP, load_settings
-from bot.domain.errors import ConfigError
+from bot.domain.errors import AlreadyRunning, ConfigError, DatabaseUnavailable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +35,12 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(run(settings))
     except KeyboardInterrupt:
         logging.getLogger("bot").info("stopped")
+    except AlreadyRunning as exc:  # a second bot on the same database: one line, not a traceback
+        sys.stderr.write(f"tunesmith: {exc}\n")
+        return 2
+    except DatabaseUnavailable as exc:  # PostgreSQL down or refusing us: one line, without the password
+        sys.stderr.write(f"tunesmith: {exc}\n")
+        return 1
     except Exception as exc:  # a known cause (wrong token, Discord unreachable) is one line, not a traceback
         from bot.startup_errors import explain
 

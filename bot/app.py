@@ -1,27 +1,39 @@
-"""The composition root: Settings → Database → provider client → services → Bot. Nothing else wires."""
+"""The composition root: Settings → store → provider → core → Services → Bot → notifier. Nothing else wires.
+
+Everything is built once, in dependency order, with no cycle: core does not know the bot; the bot gets the
+Services; the Discord notifier gets the bot; and the job runtime runs with the notifier while the bot is connected
+(``core.runtime.start(notifier)``), so results and audit lines reach Discord without core holding a reference
+to it.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import os
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 
-from bot.config import Settings
-from bot.core.engine import Defaults, Engine, EngineConfig
-from bot.core.studio import Studio
+from bot.client import Tunesmith
+from bot.config import TOKEN_HELP, Settings
+from bot.core.assembly import Core
+from bot.core.clock import SystemClock
+from bot.core.jobs.config import JobsConfig
+from bot.core.settings import Defaults
 from bot.discord_endpoints import point_discord_at
-from bot.domain.ports import MusicProvider
-from bot.providers import make_http_client, make_provider
-from bot.providers.producer import parse_webhook
+from bot.domain.errors import ConfigError
+from bot.domain.ports import Clock, MusicProvider, Store
+from bot.providers import make_http_client, make_provider, webhook_parser
+from bot.providers.files import GuardedFileFetcher
 from bot.sandbox import Sandbox
-from bot.storage.database import Database
-from bot.ui.client import Tunesmith
-from bot.ui.notifier import DiscordAuditLog, DiscordNotifier
+from bot.services import Services
+from bot.storage.factory import open_store
+from bot.ui.notifier import DiscordNotifier
 from bot.web.server import WebOptions, WebServer
 
 log = logging.getLogger(__name__)
@@ -46,8 +58,8 @@ def webhook_key(settings: Settings) -> bytes | None:
     return key
 
 
-def engine_config(settings: Settings) -> EngineConfig:
-    return EngineConfig(
+def jobs_config(settings: Settings) -> JobsConfig:
+    return JobsConfig(
         webhook_key=webhook_key(settings),
         poll_interval=settings.poll_interval,
         max_poll_interval=max(settings.poll_interval * 6, settings.poll_interval),
@@ -57,6 +69,19 @@ def engine_config(settings: Settings) -> EngineConfig:
         expected_render_s=settings.sandbox_render_seconds if settings.active_provider == "sandbox" else 30.0,
         status_grace_s=10.0,
     )
+
+
+def trusted_file_hosts(settings: Settings) -> list[str]:
+    """Addresses provider files may come from although they are private: the configured provider's own host, when
+    the operator wrote it as an address (a provider or proxy on the local network). Nothing else internal."""
+    urls = {"producer": settings.producer_base_url, "sonic": settings.producer_base_url, "fuzz": settings.fuzz_base_url}
+    base = urls.get(settings.active_provider)
+    host = urlsplit(base).hostname if base else None
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:
+        return []
+    return [f"{address}/{address.max_prefixlen}"]
 
 
 def defaults(settings: Settings) -> Defaults:
@@ -70,16 +95,16 @@ def defaults(settings: Settings) -> Defaults:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class App:
     """Everything the bot runs on, built from Settings, so tests can build the same thing."""
 
     settings: Settings
-    db: Database
+    store: Store
     http: httpx.AsyncClient
     provider: MusicProvider
-    engine: Engine
-    studio: Studio
+    core: Core
+    services: Services
     bot: Tunesmith
     notifier: DiscordNotifier
     web: WebServer
@@ -87,19 +112,30 @@ class App:
 
 
 @contextlib.asynccontextmanager
-async def build(settings: Settings, *, start_web: bool = True) -> AsyncIterator[App]:
-    """Open the database, start the sandbox (when it is the provider) and the web server, and wire the bot.
+async def build(
+    settings: Settings,
+    *,
+    start_web: bool = True,
+    clock: Clock | None = None,
+    jobs: JobsConfig | None = None,
+    sandbox: Sandbox | None = None,
+) -> AsyncIterator[App]:
+    """Open the store, start the sandbox (when it is the provider) and the web server, and wire the bot.
 
-    The engine is not started here: it runs outside the bot's own tasks (see :func:`run`).
+    ``clock`` and ``jobs`` replace the real clock and the job settings derived from ``settings``; ``sandbox`` is a
+    sandbox already running to use as the provider (tests and tools; it is left running on exit).
+    The job runtime is not started here: it runs with the notifier once the bot has logged in (see :func:`run`).
     """
-    point_discord_at(settings.discord_api_url, settings.discord_gateway_url)
+    clock = clock or SystemClock()
     async with contextlib.AsyncExitStack() as stack:
-        db = await Database.open(settings.database_path)
-        stack.push_async_callback(db.close)
+        # First: a second bot on the same database stops here, with one line, before anything else starts.
+        # TUNESMITH_DATABASE_URL picks the store (SQLite by default, PostgreSQL for scale).
+        store = await open_store(settings.database)
+        stack.push_async_callback(store.close)
+        point_discord_at(settings.discord_api_url, settings.discord_gateway_url)
         http = make_http_client(settings)
         stack.push_async_callback(http.aclose)
-        sandbox: Sandbox | None = None
-        if settings.active_provider == "sandbox":
+        if sandbox is None and settings.active_provider == "sandbox":
             rewrite = None
             if settings.webhooks_enabled and settings.public_url:
                 # The in-process sandbox cannot reach the public HTTPS URL; deliver straight to the web server.
@@ -109,35 +145,41 @@ async def build(settings: Settings, *, start_web: bool = True) -> AsyncIterator[
             stack.push_async_callback(sandbox.stop)
             log.info("no provider key set: using the built-in sandbox provider at %s", sandbox.base_url)
         provider = make_provider(settings, http, sandbox_base_url=sandbox.base_url if sandbox else None)
-        engine = Engine(
-            uow=db.unit_of_work,
+        core = Core(
+            store=store,
             provider=provider,
-            notifier=None,  # type: ignore[arg-type]  # set below: the notifier needs the bot
-            config=engine_config(settings),
+            clock=clock,
+            config=jobs or jobs_config(settings),
             defaults=defaults(settings),
         )
-        stack.push_async_callback(engine.stop)
-        studio = Studio(engine, db.unit_of_work)
-        bot = Tunesmith(studio, sync_commands=settings.sync_commands)
-        notifier = DiscordNotifier(bot)
+        stack.push_async_callback(core.runtime.stop)
+        services = Services.of(core)
+        # Provider files come through the provider HTTP stack, from public addresses only (the built-in sandbox
+        # lives on loopback, so it alone may be fetched from there).
+        files = GuardedFileFetcher(
+            allow_private=settings.active_provider == "sandbox", allowed_networks=trusted_file_hosts(settings)
+        )
+        stack.push_async_callback(files.aclose)
+        bot = Tunesmith(services, files, sync_commands=settings.sync_commands)
+        notifier = DiscordNotifier(bot, clock=clock)
         stack.push_async_callback(notifier.close)
-        bot.notifier = notifier
-        engine.notifier = notifier
-        studio.audit = DiscordAuditLog(bot)
-        web = WebServer(engine, parse_webhook, options=WebOptions.from_settings(settings))
+        web = WebServer(core.web, webhook_parser(settings), options=WebOptions.from_settings(settings))
         if start_web:
             await web.start(settings.web_host, settings.web_port)
             stack.push_async_callback(web.stop)
-        yield App(settings, db, http, provider, engine, studio, bot, notifier, web, sandbox)
+        yield App(settings, store, http, provider, core, services, bot, notifier, web, sandbox)
 
 
 async def run(settings: Settings) -> None:
     """Run the bot until it is stopped."""
     token = settings.discord_token
-    assert token is not None
+    if token is None:
+        # Without a token `python -m bot` starts the playground (bot/playground/launch.py), which calls this with
+        # its own URLs and bot token.
+        raise ConfigError(TOKEN_HELP)
     async with build(settings) as app, app.bot:
         await app.bot.login(token.get_secret_value())
-        # Started after login (the notifier needs the REST client) and outside the bot's tasks, so recovery
-        # can post results while the gateway connects.
-        await app.engine.start()
+        # Started after login (the notifier needs the REST client) and outside the bot's tasks, so recovery can
+        # post results while the gateway connects.
+        await app.core.runtime.start(app.notifier)
         await app.bot.connect(reconnect=True)

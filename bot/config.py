@@ -18,6 +18,7 @@ from dotenv import dotenv_values  # pydantic-settings reads .env with it; reused
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.database_url import DatabaseTarget, parse_database_url
 from bot.domain.errors import ConfigError
 from bot.domain.models import DEFAULT_COSTS, SONIC_DEFAULT_COSTS, Operation, Period
 
@@ -77,6 +78,9 @@ class Settings(BaseSettings):
     sandbox_render_seconds: float = Field(default=3.0, ge=0)
 
     database_path: Path = Path("data/tunesmith.sqlite3")
+    # Unset: the SQLite file above. sqlite:///path, or postgresql://user:password@host/db for many processes
+    # (bot/storage/url.py). A secret: it may carry a password, and only its redacted form is ever logged.
+    database_url: SecretStr | None = None
 
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)
@@ -140,11 +144,38 @@ class Settings(BaseSettings):
         return _url(value, schemes=("http", "https")) if value else None
 
     @field_validator(
-        "discord_token", "producer_api_key", "fuzz_api_key", "webhook_secret", "metrics_token", mode="before"
+        "discord_token",
+        "producer_api_key",
+        "fuzz_api_key",
+        "webhook_secret",
+        "metrics_token",
+        "database_url",
+        mode="before",
     )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_database_url(value.get_secret_value(), default_path=Path("unused"))  # its errors never quote it
+        return value
+
+    @model_validator(mode="after")
+    def _sqlite_url_names_the_file(self) -> Settings:
+        # sqlite:///path is the SQLite file: what lives beside the database (the webhook key) follows it.
+        target = self.database
+        if target.kind == "sqlite" and target.path is not None:
+            self.database_path = target.path
+        return self
+
+    @property
+    def database(self) -> DatabaseTarget:
+        """The database to use: TUNESMITH_DATABASE_URL's, else the SQLite file at TUNESMITH_DATABASE_PATH."""
+        url = self.database_url.get_secret_value() if self.database_url is not None else None
+        return parse_database_url(url, default_path=self.database_path)
 
     @model_validator(mode="after")
     def _provider_has_key(self) -> Settings:

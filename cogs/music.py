@@ -1,4 +1,4 @@
-"""/music: make songs, remix them, and browse what the server made. Thin: parse, call the Studio, render."""
+"""/music: make songs, remix them, and browse what the server made. Thin: parse, call Services, render."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.client import Tunesmith
 from bot.domain.errors import InvalidRequest
 from bot.domain.models import LYRICS_IDEA_MAX, LYRICS_MAX, SOUND_MAX, TITLE_MAX, Operation
 from bot.ui import render
 from bot.ui.buttons import ComposeButton, history_page, track_view
 from bot.ui.choices import model_choices
-from bot.ui.client import Tunesmith
 from bot.ui.flows import requester, start_job
 from bot.ui.modals import compose_modal, remix_modal
 
@@ -43,7 +43,7 @@ async def track_autocomplete(interaction: Interaction, current: str) -> list[app
     """The server's tracks as ``title · author · age``, newest first, filtered by what was typed."""
     if interaction.guild_id is None:
         return []
-    tracks = (await interaction.client.studio.search_tracks(interaction.guild_id, current))[:25]
+    tracks = (await interaction.client.services.library.find(interaction.guild_id, current))[:25]
     guild = interaction.guild
     if guild is not None:
         # Without the (privileged) members intent the member cache is empty; asking for these ids by user id
@@ -68,7 +68,7 @@ async def job_autocomplete(interaction: Interaction, current: str) -> list[app_c
     """The caller's jobs still in the works."""
     if interaction.guild_id is None:
         return []
-    jobs = await interaction.client.studio.active_jobs(interaction.guild_id, interaction.user.id)
+    jobs = await interaction.client.services.jobs.active_jobs(interaction.guild_id, interaction.user.id)
     return [
         app_commands.Choice(name=render.clip(f"#{j.id} {j.operation.label} · {j.state.value}", 100), value=j.id)
         for j in jobs
@@ -87,9 +87,9 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
     ) -> None:
         """Start a remix at once, or open its form (pre-filled from the track and the options) for lyrics."""
         if form:
-            studio = interaction.client.studio
-            studio.engine.ensure_available(operation)
-            parent = await studio.track(requester(interaction).guild_id, track)
+            services = interaction.client.services
+            services.catalog.ensure_available(operation)
+            parent = await services.library.track(requester(interaction).guild_id, track)
             modal = remix_modal(operation, parent)
             for key, value in values.items():
                 if value is not None and key in modal.inputs:
@@ -152,7 +152,7 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
         seed: app_commands.Range[str, 1, 64] | None = None,
     ) -> None:
         """Write a song with your own lyrics (opens a form)."""
-        interaction.client.studio.engine.ensure_available(Operation.CREATE)
+        interaction.client.services.catalog.ensure_available(Operation.CREATE)
         extra = {k: v for k, v in {"model": model, "instrumental": instrumental, "seed": seed}.items() if v}
         await interaction.response.send_modal(compose_modal(extra=extra))
 
@@ -219,7 +219,8 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
 
     @app_commands.command(name="variation", description="Another take of the same idea")
     @app_commands.describe(track="The track to vary", model="Which model to use", seed="Same seed, same result")
-    @app_commands.autocomplete(track=track_autocomplete, model=model_choices)
+    @app_commands.autocomplete(track=track_autocomplete)
+    @app_commands.autocomplete(model=model_choices)
     async def variation(
         self,
         interaction: Interaction,
@@ -235,9 +236,8 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
     @app_commands.autocomplete(track=track_autocomplete)
     async def swap_vocals(self, interaction: Interaction, track: int, prompt: Style, lyrics: bool = False) -> None:
         """New vocals over the same backing."""
-        studio = interaction.client.studio
         if not lyrics:
-            parent = await studio.track(requester(interaction).guild_id, track)
+            parent = await interaction.client.services.library.track(requester(interaction).guild_id, track)
             if not parent.lyrics:
                 raise InvalidRequest("This track has no lyrics to sing: set lyrics:True to write some.")
             # An extension's lyrics grow past what a request may carry; sing the part that fits.
@@ -277,7 +277,7 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
     async def lyrics(self, interaction: Interaction, idea: app_commands.Range[str, 1, LYRICS_IDEA_MAX]) -> None:
         """Draft lyrics from an idea, then compose a song with them."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        job, drafts = await interaction.client.studio.draft_lyrics(requester(interaction), idea)
+        job, drafts = await interaction.client.services.lyrics.draft(requester(interaction), idea)
         if not drafts:
             await interaction.followup.send("The provider returned no lyrics; your credit was used.", ephemeral=True)
             return
@@ -293,7 +293,7 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
         for i in range(len(embeds)):
             view.add_item(ComposeButton(job.id, i))
         await interaction.followup.send(
-            f"Lyrics for “{render.clip(idea, 80)}” ({job.cost} credit). Pick one to compose:",
+            render.drafts_text(idea, job.cost),
             embeds=embeds,
             view=view,
             ephemeral=True,
@@ -304,13 +304,10 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
     @app_commands.autocomplete(track=track_autocomplete)
     async def show(self, interaction: Interaction, track: int) -> None:
         """Post a track again, with working buttons."""
-        studio = interaction.client.studio
-        found = await studio.track(requester(interaction).guild_id, track)
+        showing = await interaction.client.services.library.show(requester(interaction).guild_id, track)
         await interaction.response.defer(thinking=True)
-        notifier = interaction.client.notifier
-        assert notifier is not None
-        embed, files = await notifier.track_post(found)
-        view = track_view(found, studio.engine.available_operations())
+        embed, files = await interaction.client.posts.track_post(showing.card)
+        view = track_view(showing.card.track, showing.actions)
         await interaction.followup.send(embed=embed, files=files, view=view)
 
     @app_commands.command(name="history", description="Recent tracks of the server or of one member")
@@ -325,7 +322,7 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
     @app_commands.autocomplete(track=track_autocomplete)
     async def tree(self, interaction: Interaction, track: int) -> None:
         """A track's remix lineage: where it came from, what came of it."""
-        lineage = await interaction.client.studio.lineage(requester(interaction).guild_id, track)
+        lineage = await interaction.client.services.library.lineage(requester(interaction).guild_id, track)
         await interaction.response.send_message(embed=render.tree_embed(lineage))
 
     @app_commands.command(name="cancel", description="Cancel a song of yours that is still in the works")
@@ -333,7 +330,7 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
     @app_commands.autocomplete(job=job_autocomplete)
     async def cancel(self, interaction: Interaction, job: int) -> None:
         """Cancel a song of yours that is still in the works; the credits come back."""
-        cancelled = await interaction.client.studio.cancel(requester(interaction), job)
+        cancelled = await interaction.client.services.jobs.cancel(requester(interaction), job)
         await interaction.response.send_message(
             f"Cancelled job #{cancelled.id}; {cancelled.cost} credits were returned.", ephemeral=True
         )

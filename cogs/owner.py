@@ -7,7 +7,7 @@ import logging
 import discord
 from discord.ext import commands
 
-from bot.ui.client import Tunesmith
+from bot.client import Tunesmith
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.client import Tunesmith
 from bot.domain.models import Operation, Period
 from bot.ui import render
-from bot.ui.client import Tunesmith
 from bot.ui.flows import requester
 
 Interaction = discord.Interaction[Tunesmith]
@@ -28,9 +28,9 @@ class Quota(commands.Cog):
     async def quota(self, interaction: Interaction) -> None:
         """Credits left for the server and for you, what each operation costs, and when credits reset."""
         who = requester(interaction)
-        quota = await interaction.client.studio.quota(who.guild_id, who.user_id)
+        quota = await interaction.client.services.credits.quota(who.guild_id, who.user_id)
         await interaction.response.send_message(
-            embed=render.quota_embed(quota, member_mention=interaction.user.display_name), ephemeral=True
+            embed=render.quota_embed(quota, member_name=interaction.user.display_name), ephemeral=True
         )
 
 
@@ -52,7 +52,7 @@ class QuotaAdmin(commands.GroupCog, group_name="quota-admin", group_description=
         period: Literal["day", "week", "month"] | None = None,
     ) -> None:
         """Set the server's budget per period."""
-        settings = await interaction.client.studio.set_server_budget(
+        settings = await interaction.client.services.credits.set_server_budget(
             requester(interaction), budget, Period(period) if period else None
         )
         await interaction.response.send_message(
@@ -68,7 +68,7 @@ class QuotaAdmin(commands.GroupCog, group_name="quota-admin", group_description=
         cap: app_commands.Range[int, 0, 10_000_000] | None = None,
     ) -> None:
         """Cap what one member may spend per period (inside the server's budget)."""
-        await interaction.client.studio.set_member_cap(requester(interaction), member.id, cap)
+        await interaction.client.services.credits.set_member_cap(requester(interaction), member.id, cap)
         text = (
             f"{member.mention} may spend {cap} credits per period."
             if cap is not None
@@ -85,7 +85,9 @@ class QuotaAdmin(commands.GroupCog, group_name="quota-admin", group_description=
         member: discord.Member | None = None,
     ) -> None:
         """Add credits to the server's current period, or to one member's allowance."""
-        left = await interaction.client.studio.grant(requester(interaction), amount, member.id if member else None)
+        left = await interaction.client.services.credits.grant(
+            requester(interaction), amount, member.id if member else None
+        )
         whom = member.mention if member else "The server"
         await interaction.response.send_message(f"Done. {whom} now has {left} credits left.", ephemeral=True)
 
@@ -96,13 +98,13 @@ class QuotaAdmin(commands.GroupCog, group_name="quota-admin", group_description=
     ) -> None:
         """Change what an operation costs in this server."""
         op = Operation(operation)
-        await interaction.client.studio.set_cost(requester(interaction), op, cost)
+        await interaction.client.services.credits.set_cost(requester(interaction), op, cost)
         await interaction.response.send_message(f"{op.label} now costs {cost} credits here.", ephemeral=True)
 
     @app_commands.command(name="reset", description="Start a new period now: everyone's credits go back to full")
     async def reset(self, interaction: Interaction) -> None:
         """Start a new period now: everyone's credits go back to full."""
-        settings = await interaction.client.studio.reset_period(requester(interaction))
+        settings = await interaction.client.services.credits.reset_period(requester(interaction))
         await interaction.response.send_message(
             f"Credits reset: the server is back to {settings.budget}.", ephemeral=True
         )

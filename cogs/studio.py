@@ -1,20 +1,24 @@
-"""/studio: who may generate where, what may be asked for, and how the studio is doing (Manage Server)."""
+"""/studio: who may generate where, what may be asked for, the provider, and how the studio is doing (Manage
+Server)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.studio import require_admin
+from bot.client import Tunesmith
+from bot.domain.models import Operation
 from bot.ui import render
 from bot.ui.choices import model_choices
-from bot.ui.client import Tunesmith
 from bot.ui.flows import requester
 
 Interaction = discord.Interaction[Tunesmith]
+OperationName = Literal[
+    "create", "extend", "cover", "replace", "variation", "swap_vocals", "swap_sound", "upload", "download", "lyrics"
+]
 
 
 @app_commands.guild_only()
@@ -59,9 +63,9 @@ class Studio(commands.GroupCog, group_name="studio", group_description="Run the 
         builtin_blocklist: bool | None = None,
     ) -> None:
         """Show the studio's settings, changing any you pass."""
-        studio = interaction.client.studio
+        studio = interaction.client.services.studio
         who = requester(interaction)
-        current = await studio.settings(who.guild_id)
+        current = await studio.show_settings(who)
         changes: dict[str, Any] = {}
         channels = list(current.allowed_channel_ids)
         if all_channels:
@@ -90,8 +94,6 @@ class Studio(commands.GroupCog, group_name="studio", group_description="Run the 
             changes["use_default_blocklist"] = builtin_blocklist
         if changes:
             current = await studio.update_settings(who, **changes)
-        else:
-            require_admin(who)
         await interaction.response.send_message(embed=render.settings_embed(current), ephemeral=True)
 
     @block.command(name="add", description="Refuse a word, phrase or regular expression")
@@ -100,22 +102,20 @@ class Studio(commands.GroupCog, group_name="studio", group_description="Run the 
         self, interaction: Interaction, pattern: app_commands.Range[str, 1, 200], regex: bool = False
     ) -> None:
         """Refuse a word, phrase or regular expression in prompts, lyrics, titles and file names."""
-        rule = await interaction.client.studio.block_add(requester(interaction), pattern, is_regex=regex)
+        rule = await interaction.client.services.studio.block_add(requester(interaction), pattern, is_regex=regex)
         await interaction.response.send_message(f"Blocked {rule.label}.", ephemeral=True)
 
     @block.command(name="remove", description="Stop refusing a word or pattern")
     @app_commands.describe(pattern="Exactly as listed by /studio block list")
     async def block_remove(self, interaction: Interaction, pattern: app_commands.Range[str, 1, 200]) -> None:
         """Stop refusing a word or pattern."""
-        removed = await interaction.client.studio.block_remove(requester(interaction), pattern)
+        removed = await interaction.client.services.studio.block_remove(requester(interaction), pattern)
         await interaction.response.send_message(f"Removed `{removed}` from the block list.", ephemeral=True)
 
     @block.command(name="list", description="The words and patterns this server refuses")
     async def block_list(self, interaction: Interaction) -> None:
         """The words and patterns this server refuses."""
-        who = requester(interaction)
-        require_admin(who)
-        rules, builtin = await interaction.client.studio.block_list(who.guild_id)
+        rules, builtin = await interaction.client.services.studio.block_list(requester(interaction))
         lines = [f"`{r.pattern}`{' (regex)' if r.is_regex else ''}" for r in rules] or ["(no rules of your own)"]
         lines.append(f"Built-in list: {'on' if builtin else 'off'}")
         embed = discord.Embed(title="Block list", description=render.clip("\n".join(lines), 4096), colour=render.BRAND)
@@ -127,24 +127,42 @@ class Studio(commands.GroupCog, group_name="studio", group_description="Run the 
         self, interaction: Interaction, member: discord.Member, reason: app_commands.Range[str, 1, 200] | None = None
     ) -> None:
         """Stop a member from making music in this server."""
-        await interaction.client.studio.ban(requester(interaction), member.id, reason)
+        await interaction.client.services.studio.ban(requester(interaction), member.id, reason)
         await interaction.response.send_message(f"{member.mention} can no longer make music here.", ephemeral=True)
 
     @app_commands.command(name="unban", description="Let a banned member make music again")
     @app_commands.describe(member="The member")
     async def unban(self, interaction: Interaction, member: discord.Member) -> None:
         """Let a banned member make music again."""
-        await interaction.client.studio.unban(requester(interaction), member.id)
+        await interaction.client.services.studio.unban(requester(interaction), member.id)
         await interaction.response.send_message(f"{member.mention} can make music again.", ephemeral=True)
 
     @app_commands.command(name="status", description="Provider health, queue, jobs in flight and provider credits")
     async def status(self, interaction: Interaction) -> None:
         """Provider health, queue depth, jobs in flight and the provider's credit balance."""
         who = requester(interaction)
-        require_admin(who)
+        studio = interaction.client.services.studio
+        studio.require_admin(who)  # refused before the deferral, as a plain ephemeral answer
         await interaction.response.defer(ephemeral=True, thinking=True)
-        status = await interaction.client.studio.status()
+        status = await studio.status(who)
         await interaction.followup.send(embed=render.status_embed(status), ephemeral=True)
+
+    @app_commands.command(name="provider", description="The music provider, its operations, and retired ones")
+    @app_commands.describe(reinstate="Switch an operation the provider retired back on")
+    async def provider(self, interaction: Interaction, reinstate: OperationName | None = None) -> None:
+        """The music provider and its operations; switch one it retired back on."""
+        studio = interaction.client.services.studio
+        who = requester(interaction)
+        if reinstate is not None:
+            operation = Operation(reinstate)
+            if await studio.reinstate(who, operation):
+                text = f"{operation.label} is switched back on."
+            else:
+                text = f"{operation.label} was not retired; nothing changed."
+            embed = render.provider_embed(studio.provider(who))
+            await interaction.response.send_message(text, embed=embed, ephemeral=True)
+            return
+        await interaction.response.send_message(embed=render.provider_embed(studio.provider(who)), ephemeral=True)
 
 
 async def setup(bot: Tunesmith) -> None:

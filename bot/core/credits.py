@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from bot.domain.errors import QuotaExceeded
-from bot.domain.models import DEFAULT_COSTS, GuildSettings, Operation, Period
+from bot.domain.models import GuildSettings, Operation, Period
+from bot.domain.ports import Balances
 
 
 def period_start(now: float, period: Period) -> datetime:
@@ -39,13 +39,6 @@ def period_key(now: float, period: Period, epoch: int = 0) -> str:
     return f"{period.value}:{period_start(now, period).date().isoformat()}#{epoch}"
 
 
-def costs_for(settings: GuildSettings, defaults: dict[Operation, int] | None = None) -> dict[Operation, int]:
-    """The prices in force in a server: the operator's defaults, then the server's overrides."""
-    merged = dict(defaults or DEFAULT_COSTS)
-    merged.update(settings.costs)
-    return merged
-
-
 @dataclass(frozen=True, slots=True)
 class Quota:
     """What ``/quota`` shows: the server's and a member's credits left in the current period."""
@@ -67,59 +60,17 @@ class Quota:
         return min(self.server_remaining, self.member_remaining)
 
 
-def quota_from_sums(
-    settings: GuildSettings,
-    *,
-    now: float,
-    server_sum: int,
-    member_sum: int,
-    member_cap: int | None,
-    costs: dict[Operation, int],
-    member_active_jobs: int = 0,
-) -> Quota:
-    cap = member_cap if member_cap is not None else settings.member_cap
+def quota_of(settings: GuildSettings, balances: Balances, *, now: float, costs: dict[Operation, int]) -> Quota:
+    """What a server and a member have left in the current period, from the ledger's sums."""
+    cap = balances.member_cap if balances.member_cap is not None else settings.member_cap
     return Quota(
         period=settings.period,
         resets_at=period_end(now, settings.period),
         server_budget=settings.budget,
-        server_remaining=settings.budget + server_sum,
+        server_remaining=settings.budget + balances.server_sum,
         member_cap=cap,
-        member_remaining=None if cap is None else cap + member_sum,
+        member_remaining=None if cap is None else cap + balances.member_sum,
         costs=costs,
-        member_active_jobs=member_active_jobs,
+        member_active_jobs=balances.member_active,
         max_jobs_member=settings.max_jobs_member,
     )
-
-
-def check_admission(
-    quota: Quota,
-    *,
-    cost: int,
-    operation: Operation,
-    member_active: int,
-    server_active: int,
-    settings: GuildSettings,
-) -> None:
-    """Raise QuotaExceeded with a reason the member can act on, or return when the job may start."""
-    reset = f"<t:{int(quota.resets_at.timestamp())}:R>"
-    if member_active >= settings.max_jobs_member:
-        raise QuotaExceeded(
-            f"You already have {member_active} song(s) in the works (the limit is {settings.max_jobs_member}). "
-            "Wait for one to finish or cancel it with /music cancel."
-        )
-    if server_active >= settings.max_jobs_server:
-        raise QuotaExceeded(
-            f"This server already has {server_active} songs in the works (the limit is "
-            f"{settings.max_jobs_server}). Try again in a minute."
-        )
-    label = operation.label.lower()
-    if cost > quota.server_remaining:
-        raise QuotaExceeded(
-            f"This server has {max(quota.server_remaining, 0)} credits left and {label} costs {cost}. "
-            f"Credits reset {reset}, or an admin can grant more."
-        )
-    if quota.member_remaining is not None and cost > quota.member_remaining:
-        raise QuotaExceeded(
-            f"You have {max(quota.member_remaining, 0)} of your {quota.member_cap} credits left and {label} costs "
-            f"{cost}. Your credits reset {reset}."
-        )

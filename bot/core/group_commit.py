@@ -12,23 +12,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 Spawn = Callable[[Coroutine[Any, Any, None]], None]
+Timeout = Callable[[float], AbstractAsyncContextManager[Any]]
 
 
 class GroupCommit(Generic[T]):
     """Collects items and hands them to ``write`` in batches; :meth:`add` returns a future for the item's batch.
 
     ``spawn`` runs the flush as a background task (the owner's, so stopping the owner cancels it). A failed write
-    fails the future of every item in that batch; the next batch is written regardless.
+    fails the future of every item in that batch; the next batch is written regardless. ``timeout`` bounds the
+    linger (the Clock's, so a fake clock drives it in tests).
     """
 
-    def __init__(self, write: Callable[[list[T]], Awaitable[None]], *, spawn: Spawn, linger: float = 0.0) -> None:
+    def __init__(
+        self,
+        write: Callable[[list[T]], Awaitable[None]],
+        *,
+        spawn: Spawn,
+        linger: float = 0.0,
+        timeout: Timeout = asyncio.timeout,
+    ) -> None:
         self._write = write
         self._spawn = spawn
         self._linger = linger
+        self._timeout = timeout
         self._pending: list[tuple[T, asyncio.Future[None]]] = []
         self._hurry = asyncio.Event()  # set by drain(): cut the linger short
         self._idle = asyncio.Event()  # clear while a flush is scheduled or running
@@ -53,7 +64,7 @@ class GroupCommit(Generic[T]):
         try:
             if self._linger > 0 and not self._hurry.is_set():
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._linger):
+                    async with self._timeout(self._linger):
                         await self._hurry.wait()
             while self._pending:
                 batch, self._pending = self._pending, []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -20,6 +22,14 @@ class ConfigError(TunesmithError):
     """A setting is missing or malformed; start-up stops with this one line."""
 
 
+class AlreadyRunning(TunesmithError):
+    """Another Tunesmith process holds the database; start-up stops with this one line."""
+
+
+class DatabaseUnavailable(TunesmithError):
+    """The database cannot be reached or used at start-up; start-up stops with this one line (never a password)."""
+
+
 class InvalidRequest(TunesmithError):
     """The member's input is out of range or incomplete; nothing was spent."""
 
@@ -30,6 +40,32 @@ class NotFound(TunesmithError):
 
 class QuotaExceeded(TunesmithError):
     """The server's or the member's credits, or the in-flight job limits, do not allow this job."""
+
+
+class CreditsExhausted(QuotaExceeded):
+    """Not enough credits left in the period. ``resets_at`` lets the ui show the reset in the member's time."""
+
+    def __init__(
+        self, *, remaining: int, cost: int, operation: str, resets_at: datetime, member_cap: int | None = None
+    ) -> None:
+        self.remaining = max(remaining, 0)
+        self.cost = cost
+        self.operation = operation
+        self.resets_at = resets_at
+        self.member_cap = member_cap  # set when the member's own cap, not the server's budget, is what ran out
+        super().__init__(self.sentence(resets_at.strftime("on %Y-%m-%d at %H:%M UTC")))
+
+    def sentence(self, when: str) -> str:
+        """The refusal, with the reset moment written as ``when`` (the ui passes a Discord timestamp)."""
+        if self.member_cap is not None:
+            return (
+                f"You have {self.remaining} of your {self.member_cap} credits left and {self.operation} costs "
+                f"{self.cost}. Your credits reset {when}."
+            )
+        return (
+            f"This server has {self.remaining} credits left and {self.operation} costs {self.cost}. "
+            f"Credits reset {when}, or an admin can grant more."
+        )
 
 
 class Blocked(TunesmithError):
@@ -43,6 +79,22 @@ class Blocked(TunesmithError):
 
 class NotAllowed(TunesmithError):
     """The member may not do this here: wrong channel, missing role, banned, cooling down, not the author."""
+
+
+class WrongChannel(NotAllowed):
+    """Music is only made in some channels; ``allowed_channel_ids`` lets the ui name them."""
+
+    def __init__(self, allowed_channel_ids: Sequence[int]) -> None:
+        super().__init__("Music can't be made in this channel. Try one of the channels an admin allowed.")
+        self.allowed_channel_ids = tuple(allowed_channel_ids)
+
+
+class MissingRole(NotAllowed):
+    """Making music needs a role the member lacks; ``role_id`` lets the ui name it."""
+
+    def __init__(self, role_id: int) -> None:
+        super().__init__("You need a particular role to make music here; an admin can tell you which.")
+        self.role_id = role_id
 
 
 class OperationUnavailable(TunesmithError):

@@ -1,26 +1,37 @@
-"""The ports the core depends on. Adapters (providers, storage, Discord UI) implement them structurally."""
+"""The ports core depends on, in domain terms. Adapters implement them structurally (no inheritance needed).
+
+- ``MusicProvider`` (bot/providers), ``FileFetcher`` (bot/providers/files.py), ``Notifier`` (bot/ui),
+  ``Clock`` (bot/core/clock.py; a fake in tests), and the store (bot/storage), split by concern so each part
+  of core asks only for what it uses.
+- Store methods are intents, not tables: each call is atomic on its own (one transaction or one statement),
+  and no raw row crosses a port. A method whose work needs a transaction says so in its docstring.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bot.domain.audit import AuditEntry
 from bot.domain.models import (
+    Clip,
     DraftedLyrics,
     GuildSettings,
     Job,
     JobState,
     LedgerEntry,
-    LedgerKind,
     MusicRequest,
     Operation,
     TaskStatus,
     Track,
     WebhookTarget,
 )
+from bot.domain.outcomes import Delivery, Failure, JobResult, Progress
 
 
+# --- the provider and files --------------------------------------------------------------------------------------
 class MusicProvider(Protocol):
     """A music-generation service, normalised: submit a request, then read task statuses."""
 
@@ -54,191 +65,285 @@ class MusicProvider(Protocol):
     async def aclose(self) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """What a status message shows while a job waits or renders."""
+class FileFetcher(Protocol):
+    """Downloads a file a provider made (audio, cover art), refusing addresses it must not reach."""
 
-    state: JobState
-    position: int | None = None  # place in the queue, 1-based, while queued
-    elapsed_s: float = 0.0
-    eta_s: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """Where a track ended up on Discord."""
-
-    track_id: int
-    channel_id: int
-    message_id: int
-    thread_id: int | None = None
-
-
-class DeliveryIncomplete(Exception):
-    """Raised by a Notifier that posted some of a job's tracks before failing: the engine records those."""
-
-    def __init__(self, deliveries: Sequence[Delivery], cause: BaseException) -> None:
-        super().__init__(f"{len(deliveries)} track(s) posted before: {cause!r}")
-        self.deliveries = list(deliveries)
-
-
-class Notifier(Protocol):
-    """Tells members about their jobs. The Discord implementation edits status messages by channel and id."""
-
-    async def job_progress(self, job: Job, progress: Progress) -> None: ...
-
-    async def job_succeeded(self, job: Job, tracks: Sequence[Track]) -> list[Delivery]:
-        """Post every track not yet posted (``message_id is None``) and say where each went."""
+    async def fetch(self, url: str, *, limit: int) -> bytes | None:
+        """The file's bytes; None when it is missing, unreachable, larger than ``limit`` or refused."""
         ...
 
-    async def job_failed(self, job: Job, reason: str, refunded: int) -> None: ...
 
-
+# --- time ------------------------------------------------------------------------------------------------------
 class Clock(Protocol):
-    """Wall time in seconds since the epoch; injected so tests and the benchmark can control it."""
+    """Wall time and waiting, injected so tests run on a fake clock and never wait in real time."""
 
-    def __call__(self) -> float: ...
+    def now(self) -> float:
+        """Unix seconds."""
+        ...
 
+    async def sleep(self, seconds: float) -> None: ...
 
-# --- storage ports: the repositories a unit of work offers (implemented in bot/storage) -------------------------
-class JobRepo(Protocol):
-    async def add(
-        self,
-        *,
-        guild_id: int,
-        channel_id: int,
-        user_id: int,
-        operation: Operation,
-        request: Mapping[str, Any],
-        provider: str,
-        cost: int,
-        period_key: str,
-        parent_track_id: int | None,
-        now: float,
-        state: JobState = JobState.QUEUED,
-    ) -> Job: ...
-    async def get(self, job_id: int) -> Job | None: ...
-    async def update(self, job_id: int, **fields: Any) -> None: ...
-    async def mark_submitted(self, job_id: int, task_id: str, now: float) -> bool: ...
-
-    async def mark_running(self, job_id: int, poll_count: int) -> bool: ...
-
-    async def mark_delivered(self, job_ids: list[int], now: float) -> None: ...
-
-    async def finish_many(self, job_ids: list[int], state: JobState, now: float) -> list[int]: ...
-
-    async def active(self) -> list[Job]: ...
-    async def undelivered(self) -> list[Job]: ...
-    async def last_created_at(self, guild_id: int, user_id: int) -> float | None: ...
-    async def task_ids(self) -> dict[int, str | None]: ...
-
-    async def counts_by_state(self) -> dict[str, int]: ...
-    async def recent(self, guild_id: int, user_id: int | None = None, *, limit: int = 25) -> list[Job]: ...
+    def timeout(self, seconds: float) -> AbstractAsyncContextManager[Any]:
+        """Like ``asyncio.timeout``: the block is cancelled (TimeoutError) once ``seconds`` have passed."""
+        ...
 
 
-class TrackRepo(Protocol):
-    async def add_many(self, rows: list[dict[str, Any]], *, now: float) -> dict[int, list[Track]]: ...
+# --- members and admins -------------------------------------------------------------------------------------------
+class Notifier(Protocol):
+    """Tells members and admins what happened. The Discord notifier posts and edits by channel and message id
+    and owns Discord's edit budget: core reports every change, the notifier decides when to edit."""
 
-    async def get(self, track_id: int) -> Track | None: ...
-    async def for_job(self, job_id: int) -> list[Track]: ...
-    async def children(self, track_id: int) -> list[Track]: ...
-    async def set_messages(self, deliveries: Iterable[Any]) -> None: ...
+    def job_progress(self, job: Job, progress: Progress) -> None:
+        """A waiting or rendering job moved. Returns at once; the edit follows when the budget allows."""
+        ...
 
-    async def set_thread(self, track_id: int, thread_id: int) -> None: ...
-    async def mark_deleted(self, track_id: int) -> None: ...
-    async def recent(
-        self, guild_id: int, *, author_id: int | None = None, limit: int = 10, offset: int = 0
-    ) -> list[Track]: ...
-    async def count(self, guild_id: int, *, author_id: int | None = None) -> int: ...
-    async def search(self, guild_id: int, text: str, *, limit: int = 25) -> list[Track]: ...
+    async def job_succeeded(self, result: JobResult) -> list[Delivery]:
+        """Post every card (or the download) and say where each track went. May raise DeliveryIncomplete."""
+        ...
 
+    async def job_failed(self, job: Job, failure: Failure, refunded: int) -> None: ...
 
-class LedgerRepo(Protocol):
-    async def append_many(self, entries: list[dict[str, Any]], *, now: float) -> None: ...
-
-    async def append(
-        self,
-        *,
-        guild_id: int,
-        kind: LedgerKind,
-        amount: int,
-        period_key: str,
-        now: float,
-        user_id: int | None = None,
-        job_id: int | None = None,
-        note: str | None = None,
-        actor_id: int | None = None,
-    ) -> int: ...
-    async def balances(self, guild_id: int, user_id: int, period_key: str) -> dict[str, int | None]: ...
-
-    async def for_job(self, job_id: int) -> list[LedgerEntry]: ...
-    async def settled(self, job_id: int) -> bool: ...
+    async def audit(self, guild_id: int, channel_id: int, entry: AuditEntry) -> None:
+        """Write one entry to a server's audit-log channel."""
+        ...
 
 
-class SettingsRepo(Protocol):
-    async def get(self, guild_id: int) -> GuildSettings | None: ...
-    async def save(self, settings: GuildSettings) -> None: ...
-    async def set_member_cap(self, guild_id: int, user_id: int, cap: int | None) -> None: ...
+# --- the store --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Balances:
+    """A period's ledger sums (negative = spent) and the jobs in flight: everything a quota is made of."""
 
-
-class ModerationRepo(Protocol):
-    async def blocked_terms(self, guild_id: int) -> list[dict[str, Any]]: ...
-    async def add_blocked_term(
-        self, guild_id: int, pattern: str, *, is_regex: bool, added_by: int, now: float
-    ) -> int: ...
-    async def remove_blocked_term(self, guild_id: int, pattern: str) -> int: ...
-    async def ban(self, guild_id: int, user_id: int, *, reason: str | None, banned_by: int, now: float) -> None: ...
-    async def unban(self, guild_id: int, user_id: int) -> bool: ...
-    async def ban_of(self, guild_id: int, user_id: int) -> dict[str, Any] | None: ...
-    async def bans(self, guild_id: int) -> list[dict[str, Any]]: ...
-
-
-class ProviderRepo(Protocol):
-    """Provider-wide state: operations a provider retired, and webhook deliveries already processed."""
-
-    async def retired(self, provider: str) -> dict[Operation, str | None]: ...
-    async def retire(self, provider: str, operation: Operation, *, message: str | None, now: float) -> None: ...
-    async def reinstate(self, provider: str, operation: Operation) -> bool: ...
-    async def record_webhooks(self, events: list[tuple[str, str]], now: float) -> None: ...
-
-    async def record_webhook(self, event_key: str, task_id: str, now: float) -> bool: ...
-
-
-class UnitOfWork(Protocol):
-    """One transaction over every repository; leaving without ``commit()`` rolls back."""
-
-    jobs: JobRepo
-    tracks: TrackRepo
-    ledger: LedgerRepo
-    settings: SettingsRepo
-    moderation: ModerationRepo
-    providers: ProviderRepo
-
-    async def __aenter__(self) -> UnitOfWork: ...
-
-    async def __aexit__(self, *exc: object) -> None: ...
-
-    async def commit(self) -> None: ...
-
-
-class UnitOfWorkFactory(Protocol):
-    def __call__(self, *, write: bool = True) -> UnitOfWork: ...
+    server_sum: int = 0
+    member_sum: int = 0
+    member_cap: int | None = None  # the member's own cap, when an admin set one
+    member_active: int = 0
+    server_active: int = 0
 
 
 @dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One line of a server's audit log: who did what, with what outcome and credits moved."""
-
-    actor_id: int
-    action: str  # e.g. "create", "refused", "settings", "grant", "ban", "block"
-    summary: str
-    outcome: str | None = None
-    credits: int | None = None  # negative: spent, positive: returned or granted
-    link: str | None = None
-    admin_note: str | None = None  # e.g. the block rule hit: admins only
+class Ban:
+    guild_id: int
+    user_id: int
+    reason: str | None
+    banned_by: int | None
+    created_at: float
 
 
-class AuditLog(Protocol):
-    """Where audit entries go (the server's audit-log channel, when one is set)."""
+@dataclass(frozen=True, slots=True)
+class BlockedTerm:
+    id: int
+    pattern: str
+    is_regex: bool
 
-    async def record(self, guild_id: int, entry: AuditEntry) -> None: ...
+
+@dataclass(frozen=True, slots=True)
+class AdmissionSnapshot:
+    """What admission decides on, read inside the admission's transaction."""
+
+    balances: Balances
+    ban: Ban | None
+    last_job_at: float | None  # the member's latest job (for the cooldown); None when not asked or none
+
+
+@dataclass(frozen=True, slots=True)
+class JobTicket:
+    """A job asking to be admitted: everything the store writes once the decision says yes."""
+
+    guild_id: int
+    channel_id: int
+    user_id: int
+    operation: Operation
+    request: Mapping[str, Any]
+    provider: str
+    period_key: str
+    parent_track_id: int | None
+    now: float
+    with_last_job: bool = False  # read the member's latest job too (only a cooldown needs it)
+
+
+AdmissionDecision = Callable[[AdmissionSnapshot], int]
+"""Core's rules over a snapshot: returns the cost to reserve, or raises to refuse. Pure and quick: it runs inside
+the store's transaction (on SQLite's database thread)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A job the provider finished, with what it made."""
+
+    job: Job
+    clips: tuple[Clip, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookReceipt:
+    """A processed webhook delivery, remembered so a replay is recognised."""
+
+    event_key: str
+    task_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A job the store moved to SUCCEEDED, as now stored, with its new tracks."""
+
+    job: Job
+    tracks: tuple[Track, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TrackPage:
+    tracks: list[Track]
+    page: int  # 0-based, clamped to the pages there are
+    pages: int
+
+
+class JobStore(Protocol):
+    async def admit(self, ticket: JobTicket, decide: AdmissionDecision) -> Job:
+        """In one transaction: read the snapshot, ask ``decide``, and write the job with its reservation.
+        Atomic across processes: two admissions never both spend the last credits."""
+        ...
+
+    async def job(self, job_id: int) -> Job | None: ...
+
+    async def unfinished_jobs(self) -> list[Job]:
+        """Jobs still queued, submitted or running, oldest first (recovery)."""
+        ...
+
+    async def undelivered_jobs(self) -> list[Job]:
+        """Finished jobs whose outcome has not reached Discord yet, oldest first (recovery)."""
+        ...
+
+    async def active_jobs_of(self, guild_id: int, user_id: int, *, limit: int = 25) -> list[Job]:
+        """A member's jobs still in the works, newest first."""
+        ...
+
+    async def attach_status_message(self, job_id: int, message_id: int, channel_id: int | None = None) -> None: ...
+
+    async def mark_submitted(self, job_id: int, task_id: str, now: float) -> bool:
+        """Record the provider's task id, unless the job stopped being queued meanwhile (cancelled)."""
+        ...
+
+    async def mark_running(self, job_id: int, polls: int) -> bool:
+        """Only a job still waiting moves (never a cancelled or finished one)."""
+        ...
+
+    async def finish_jobs(
+        self, completions: Sequence[Completion], webhooks: Sequence[WebhookReceipt], now: float
+    ) -> dict[int, Finished]:
+        """In one transaction: move the still-active jobs to SUCCEEDED, store their tracks (or a download's
+        link), settle their reservations, and remember the webhooks. Returns the jobs that moved."""
+        ...
+
+    async def end_job(
+        self, job_id: int, state: JobState, failure: Failure, now: float, *, delivered: bool = False
+    ) -> Job | None:
+        """In one transaction: end a still-active job (FAILED or CANCELLED) and refund its reservation.
+        ``delivered``: the member was told another way. None when the job had already ended."""
+        ...
+
+    async def complete_lyrics(self, job_id: int, drafts: Sequence[DraftedLyrics], now: float) -> None:
+        """A lyrics job answered: drafts stored, reservation settled, nothing left to deliver."""
+        ...
+
+    async def record_deliveries(self, deliveries: Sequence[Delivery], delivered: Sequence[int], now: float) -> None:
+        """In one transaction: where tracks were posted, and which jobs are now fully delivered."""
+        ...
+
+
+class TrackStore(Protocol):
+    async def track(self, track_id: int) -> Track | None:
+        """Deleted tracks too (their ``deleted`` flag says so)."""
+        ...
+
+    async def tracks_of_job(self, job_id: int) -> list[Track]: ...
+
+    async def ancestors(self, track_id: int, *, limit: int = 25) -> list[Track]:
+        """The chain of parents, direct parent first, stopping at a missing track or a loop."""
+        ...
+
+    async def children(self, track_id: int) -> list[Track]:
+        """Remixes of a track that are not deleted, oldest first."""
+        ...
+
+    async def find_tracks(self, guild_id: int, text: str, *, limit: int = 25) -> list[Track]:
+        """Newest first: by title, style or id when ``text`` is given, else the most recent."""
+        ...
+
+    async def track_page(self, guild_id: int, author_id: int | None, page: int, size: int) -> TrackPage: ...
+
+    async def set_thread(self, track_id: int, thread_id: int) -> None: ...
+
+    async def delete_track(self, track_id: int) -> bool: ...
+
+
+class CreditStore(Protocol):
+    async def balances(self, guild_id: int, user_id: int, period_key: str) -> Balances: ...
+
+    async def ledger_of_job(self, job_id: int) -> list[LedgerEntry]: ...
+
+    async def grant(
+        self,
+        guild_id: int,
+        amount: int,
+        period_key: str,
+        *,
+        member_id: int | None,
+        actor_id: int,
+        now: float,
+        note: str | None = None,
+    ) -> None: ...
+
+    async def set_member_cap(self, guild_id: int, user_id: int, cap: int | None) -> None: ...
+
+    async def reset_period(self, settings: GuildSettings, period_key: str, *, actor_id: int, now: float) -> None:
+        """In one transaction: store the settings (with the bumped epoch) and the reset's ledger marker."""
+        ...
+
+
+class SettingsStore(Protocol):
+    async def guild_settings(self, guild_id: int) -> GuildSettings | None: ...
+
+    async def save_settings(self, settings: GuildSettings) -> None: ...
+
+
+class ModerationStore(Protocol):
+    async def blocked_terms(self, guild_id: int) -> list[BlockedTerm]: ...
+
+    async def add_blocked_term(self, guild_id: int, pattern: str, *, is_regex: bool, added_by: int, now: float) -> bool:
+        """False when exactly this rule is already stored."""
+        ...
+
+    async def remove_blocked_term(self, guild_id: int, pattern: str) -> bool: ...
+
+    async def ban(self, guild_id: int, user_id: int, *, reason: str | None, banned_by: int, now: float) -> None: ...
+
+    async def unban(self, guild_id: int, user_id: int) -> bool: ...
+
+    async def bans(self, guild_id: int) -> list[Ban]: ...
+
+
+class ProviderStateStore(Protocol):
+    """Provider-wide state: operations a provider retired, and webhook deliveries already processed."""
+
+    async def retired_operations(self, provider: str) -> dict[Operation, str | None]: ...
+
+    async def retire_operation(
+        self, provider: str, operation: Operation, *, message: str | None, now: float
+    ) -> None: ...
+
+    async def reinstate_operation(self, provider: str, operation: Operation) -> bool: ...
+
+    async def record_webhook(self, receipt: WebhookReceipt, now: float) -> bool:
+        """Remember a webhook delivery; False when it was seen before (a replay to ignore)."""
+        ...
+
+    async def prune_webhooks(self, before: float) -> int:
+        """Forget webhook deliveries received before ``before`` (they can no longer be replayed validly)."""
+        ...
+
+
+class Store(JobStore, TrackStore, CreditStore, SettingsStore, ModerationStore, ProviderStateStore, Protocol):
+    """Everything core keeps. SQLite today (bot/storage); the contract suite in tests/storage holds any store
+    to the same behaviour."""
+
+    async def close(self) -> None: ...

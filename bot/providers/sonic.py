@@ -465,7 +465,9 @@ def _stem_list(data: Any) -> list[Mapping[str, Any]] | None:
         for key in ("stems", "tracks", "clips", "data"):
             if isinstance(data.get(key), list):
                 return _clip_records(data[key])
-        pairs = [{"name": k, "audio_url": v} for k, v in data.items() if isinstance(v, str) and v.startswith("http")]
+        pairs: list[Mapping[str, Any]] = [
+            {"name": k, "audio_url": v} for k, v in data.items() if isinstance(v, str) and v.startswith("http")
+        ]
         if pairs:
             return pairs
     return None

@@ -352,14 +352,14 @@ class Sandbox:
         message = armed.message or ("Service temporarily unavailable" if status == 503 else "Internal server error")
         if is_fuzz:
             return fuzz_api.error(status, message)
-        body: dict[str, Any] = {
+        shapes: dict[str, dict[str, Any]] = {
             "error": {"error": message},
             "message": {"message": message},
             "code": {"code": status, "message": message},
             "type": {"type": "api_error", "error": message},
             "detail": {"detail": message},
-        }[shape]
-        return web.json_response(body, status=status)
+        }
+        return web.json_response(shapes[shape], status=status)
 
     # --- control endpoints (no auth: for tests and demos) -------------------------------------------------------
     async def _http_inject(self, request: web.Request) -> web.Response:

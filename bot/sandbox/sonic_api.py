@@ -150,7 +150,7 @@ class SonicApi:
             songs = self._song_task(task_type, operation, body, model)
             cost = COSTS[operation]
             self._charge(cost)
-            self._moderate(songs[0]["quoted"])
+            self._moderate(str(songs[0]["quoted"]))
         except Rejected as exc:
             return error(exc.status, exc.message)
         task_id = self._open(operation, songs, model, cost, webhook, request)
@@ -336,7 +336,7 @@ class SonicApi:
                     }
                 )
             self._charge(COSTS[Operation.MASHUP])
-            self._moderate(songs[0]["quoted"])
+            self._moderate(str(songs[0]["quoted"]))
         except Rejected as exc:
             return error(exc.status, exc.message)
         return self._accepted(self._open(Operation.MASHUP, songs, model, COSTS[Operation.MASHUP], webhook, request))

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-
-import aiosqlite
+import sqlite3
 
 log = logging.getLogger(__name__)
 
@@ -149,16 +148,51 @@ MIGRATIONS: tuple[str, ...] = (
         VALUES (NEW.guild_id, NEW.user_id, NEW.id, 'reserve', -NEW.cost, NEW.period_key, NEW.created_at);
     END;
     """,
+    # 3: processed webhook ids expire after a retention period; the pruning reads them by age
+    """
+    CREATE INDEX webhook_events_received ON webhook_events (received_at);
+    """,
 )
 
 
-async def migrate(conn: aiosqlite.Connection) -> int:
-    """Bring the schema up to date; returns the version now in force."""
-    async with conn.execute("PRAGMA user_version") as cur:
-        row = await cur.fetchone()
-    current = int(row[0]) if row else 0
-    for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
-        log.info("applying database migration %d", version)
-        # executescript commits first; wrap each step so a failure leaves the previous version intact.
-        await conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;")
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema up to date; returns the version now in force.
+
+    The version is read inside the write transaction (BEGIN IMMEDIATE) that applies the steps, so two processes
+    opening a new file at once migrate it once: the second waits for the first's commit (the busy timeout), then
+    reads the new version and has nothing left to do. Every pending step commits together, or none does.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute("PRAGMA user_version").fetchone()
+        current = int(row[0]) if row else 0
+        if current > len(MIGRATIONS):
+            raise RuntimeError(
+                f"the database is at schema {current}, newer than this Tunesmith knows ({len(MIGRATIONS)})"
+            )
+        for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            log.info("applying database migration %d", version)
+            # Statement by statement: executescript would commit the transaction first.
+            for statement in _statements(script):
+                conn.execute(statement)
+        if current < len(MIGRATIONS):
+            conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
     return len(MIGRATIONS)
+
+
+def _statements(script: str) -> list[str]:
+    """A script's statements, each whole (a trigger's BEGIN ... END included: sqlite3.complete_statement knows)."""
+    found: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \t\n;"):
+                found.append(pending.strip())
+            pending = ""
+    return found

@@ -17,7 +17,7 @@ from bot.ui.flows import requester, start_job
 from bot.ui.modals import compose_modal, remix_modal
 
 if TYPE_CHECKING:
-    from bot.ui.client import Tunesmith
+    from bot.client import Tunesmith
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +75,10 @@ class TrackButton(
             await reply_error(interaction, exc)
 
     async def _run(self, interaction: discord.Interaction[Tunesmith]) -> None:
-        studio = interaction.client.studio
+        services = interaction.client.services
         who = requester(interaction)
         if self.action == "delete":
-            track = await studio.delete_track(who, self.track_id)
+            track = await services.library.delete(who, self.track_id)
             await interaction.response.send_message(
                 f"Deleted *{render.clip(track.display_title, 80)}*.", ephemeral=True
             )
@@ -89,8 +89,8 @@ class TrackButton(
                     log.warning("could not delete the post of track %d", track.id)
             return
         operation = _OPERATION_OF[self.action]
-        track = await studio.track(who.guild_id, self.track_id)
-        studio.engine.ensure_available(operation)
+        track = await services.library.track(who.guild_id, self.track_id)
+        services.catalog.ensure_available(operation)
         if operation is Operation.DOWNLOAD:
             await start_job(interaction, operation, {"format": "wav"}, track_id=track.id)
             return
@@ -133,7 +133,7 @@ class ComposeButton(
     async def callback(self, interaction: discord.Interaction[Tunesmith]) -> None:  # type: ignore[override]
         try:
             who = requester(interaction)
-            drafts = await interaction.client.studio.drafted_lyrics(who.guild_id, self.job_id)
+            drafts = await interaction.client.services.lyrics.drafts(who.guild_id, self.job_id)
             if not 0 <= self.index < len(drafts):
                 raise OperationUnavailable("That draft is no longer available.")
             draft = drafts[self.index]
@@ -180,10 +180,9 @@ async def history_page(
     interaction: discord.Interaction[Tunesmith], author_id: int | None, page: int
 ) -> tuple[discord.Embed, discord.ui.View]:
     who = requester(interaction)
-    tracks, pages = await interaction.client.studio.history(who.guild_id, author_id, page)
-    page = min(max(page, 0), pages - 1)
-    whose = f"<@{author_id}>" if author_id else "this server"
-    embed = render.history_embed(tracks, page, pages, whose=whose)
+    shown = await interaction.client.services.library.history(who.guild_id, author_id, page)
+    page, pages = shown.page, shown.pages
+    embed = render.history_embed(shown.tracks, page, pages, author_id=author_id)
     view = discord.ui.View(timeout=None)
     view.add_item(HistoryButton("newer", author_id or 0, max(page - 1, 0), disabled=page == 0))
     view.add_item(HistoryButton("older", author_id or 0, min(page + 1, pages - 1), disabled=page >= pages - 1))

@@ -9,6 +9,7 @@ import discord
 from discord import app_commands
 
 from bot.domain.errors import TunesmithError
+from bot.ui.render import refusal
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ def member_message(error: BaseException) -> str:
     """Text for the member; unexpected errors are logged with a short reference the member can quote."""
     error = unwrap(error)
     if isinstance(error, TunesmithError):
-        return str(error)
+        return refusal(error)
     if isinstance(error, app_commands.MissingPermissions):
         return "You need the Manage Server permission for this."
     if isinstance(error, app_commands.NoPrivateMessage):

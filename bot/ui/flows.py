@@ -1,7 +1,7 @@
 """The steps every generation takes on Discord, shared by slash commands, buttons and modals.
 
 Admit first (a refusal is an ephemeral reply and costs nothing), then post the public status message, then tell
-the engine where that message is: from then on it is edited by channel and message id, never by the interaction
+core where that message is: from then on it is edited by channel and message id, never by the interaction
 token, which dies after 15 minutes and with a restart.
 """
 
@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.core.engine import Requester
 from bot.domain.errors import NotAllowed
 from bot.domain.models import Operation, Track
-from bot.domain.ports import Progress
+from bot.domain.outcomes import Failure, FailureKind, Progress
+from bot.domain.requester import Requester
 from bot.ui import render
 
 if TYPE_CHECKING:
-    from bot.ui.client import Tunesmith
+    from bot.client import Tunesmith
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,8 @@ def requester(interaction: discord.Interaction[Tunesmith]) -> Requester:
 
 async def remix_channel(bot: Tunesmith, parent: Track, fallback: int) -> int:
     """Where a remix of ``parent`` is posted: its remix thread (opened on first use), when threads are on."""
-    if not await bot.studio.remix_threads_enabled(parent.guild_id):
+    library = bot.services.library
+    if not await library.remix_threads_enabled(parent.guild_id):
         return fallback
     if parent.thread_id:
         return parent.thread_id
@@ -64,7 +65,7 @@ async def remix_channel(bot: Tunesmith, parent: Track, fallback: int) -> int:
     except discord.HTTPException:
         log.warning("could not open a remix thread on track %d; posting in the channel", parent.id, exc_info=True)
         return fallback
-    await bot.studio.set_thread(parent.id, thread.id)
+    await library.set_thread(parent.id, thread.id)
     return thread.id
 
 
@@ -78,18 +79,19 @@ async def start_job(
 ) -> None:
     """Admit a job and post its status message; refusals raise and are shown ephemerally by the error handler."""
     bot = interaction.client
+    services = bot.services
     who = requester(interaction)
-    admission, parent = await bot.studio.generate(who, operation, values, track_id=track_id, filename=filename)
-    job = admission.job
+    admitted = await services.admission.admit(who, operation, values, track_id=track_id, filename=filename)
+    job, parent = admitted.job, admitted.parent
     message: discord.Message | None = None
-    text = render.status_text(job, Progress(state=job.state, position=admission.position))
+    text = render.status_text(job, Progress(state=job.state, position=admitted.position))
     try:
         if parent is not None and operation.derived:
             # Opening a remix thread and posting there can take longer than Discord's 3 s: answer first.
             await interaction.response.defer(ephemeral=True, thinking=True)
             target = await remix_channel(bot, parent, who.channel_id)
             message = await bot.get_partial_messageable(target, guild_id=who.guild_id).send(text)
-            where = "here" if target == who.channel_id else f"in <#{target}>"
+            where = "here" if target == who.channel_id else f"in {render.channel(target)}"
             await interaction.edit_original_response(
                 content=f"Started **{operation.label.lower()}** of *{render.clip(parent.display_title, 80)}* "
                 f"for {job.cost} credits. Follow it {where}."
@@ -102,10 +104,9 @@ async def start_job(
         # The job must not run (or cost) without a status message the member can follow: cancel it, which
         # refunds the reservation, and say so on the message if one was posted; the error handler explains.
         with contextlib.suppress(Exception):
-            cancelled = await bot.studio.engine.cancel(
-                job.id, user_id=who.user_id, guild_id=who.guild_id, moderator=True, notify=False
-            )
+            cancelled = await services.jobs.abandon(job) or job
             if message is not None:
-                await message.edit(content=render.failure_text(cancelled, "Could not start.", cancelled.cost))
+                failure = Failure(FailureKind.NOT_STARTED)
+                await message.edit(content=render.failure_text(cancelled, failure, cancelled.cost))
         raise
-    await bot.studio.engine.attach_status_message(job.id, message.id, channel_id=target)
+    await services.jobs.attach_status_message(job.id, message.id, channel_id=target)

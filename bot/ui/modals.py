@@ -13,7 +13,7 @@ from bot.ui.errors import reply_error
 from bot.ui.flows import start_job
 
 if TYPE_CHECKING:
-    from bot.ui.client import Tunesmith
+    from bot.client import Tunesmith
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,18 +1,24 @@
-"""Everything members read: status lines, track embeds, quota, history, lineage and settings embeds.
+"""Everything members read: status lines, failure reasons, track embeds, quota, history, lineage, settings, the
+provider, audit lines and refusals. All Discord markup (mentions, ``<t:…>`` timestamps, links) is made here.
 
-Pure functions from domain objects to text and ``discord.Embed``; sizes respect Discord's limits.
+Pure functions from domain values to text and ``discord.Embed``; sizes respect Discord's limits.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import discord
 
+from bot.core.catalog import ProviderInfo
 from bot.core.credits import Quota
-from bot.core.studio import Lineage, StudioStatus
-from bot.domain.models import GuildSettings, Job, JobState, Operation, Track
-from bot.domain.ports import Progress
+from bot.core.library import Lineage
+from bot.core.studio import StudioStatus
+from bot.domain import audit
+from bot.domain.errors import CreditsExhausted, MissingRole, WrongChannel
+from bot.domain.models import GuildSettings, Job, JobState, MusicRequest, Operation, Track
+from bot.domain.outcomes import Failure, FailureKind, JobOutcome, Progress
 
 BRAND = discord.Colour.from_rgb(124, 92, 255)
 FAIL = discord.Colour.from_rgb(220, 70, 70)
@@ -31,6 +37,13 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def excerpt(text: str | None, limit: int = 80) -> str:
+    """Text on one line, cut to ``limit``."""
+    if not text:
+        return ""
+    return clip(" ".join(text.split()), limit)
+
+
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "unknown"
@@ -42,14 +55,31 @@ def relative(moment: datetime) -> str:
     return f"<t:{int(moment.timestamp())}:R>"
 
 
+def user(user_id: int) -> str:
+    return f"<@{user_id}>"
+
+
+def channel(channel_id: int) -> str:
+    return f"<#{channel_id}>"
+
+
+def role(role_id: int) -> str:
+    return f"<@&{role_id}>"
+
+
+def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
+    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+
+
+# --- jobs ---------------------------------------------------------------------------------------------------------
 def job_headline(job: Job) -> str:
     request = job.request
     what = request.get("title") or request.get("sound") or request.get("idea") or ""
     detail = f" · “{clip(' '.join(str(what).split()), 60)}”" if what else ""
-    return f"🎵 <@{job.user_id}> · **{job.operation.label}**{detail} · job #{job.id}"
+    return f"🎵 {user(job.user_id)} · **{job.operation.label}**{detail} · job #{job.id}"
 
 
-def status_text(job: Job, progress: Progress | None = None) -> str:
+def status_text(job: Job, progress: Progress | None = None, *, now: float | None = None) -> str:
     """The status message while a job waits or renders."""
     cost = f"{job.cost} credits"
     state = progress.state if progress else job.state
@@ -59,23 +89,72 @@ def status_text(job: Job, progress: Progress | None = None) -> str:
     elif state is JobState.SUBMITTED:
         line = f"📨 Submitted to the provider · {cost}"
     else:
-        elapsed = f" · {duration(progress.elapsed_s)} elapsed" if progress else ""
-        eta = f" · about {duration(progress.eta_s)} left" if progress and progress.eta_s else ""
+        elapsed_s = (now - progress.started_at) if progress and progress.started_at and now is not None else None
+        elapsed = f" · {duration(max(elapsed_s, 0.0))} elapsed" if elapsed_s is not None else ""
+        left = (progress.expected_s - elapsed_s) if progress and progress.expected_s and elapsed_s is not None else 0
+        eta = f" · about {duration(left)} left" if left > 0 else ""
         line = f"🎛️ Rendering{elapsed}{eta} · {cost}"
     return f"{job_headline(job)}\n{line}"
 
 
-def failure_text(job: Job, reason: str, refunded: int) -> str:
+def failure_reason(failure: Failure) -> str:
+    """Why a job failed, in plain words: the provider's reason where it helps."""
+    kind, detail = failure.kind, failure.detail
+    if kind is FailureKind.MODERATION:
+        if detail and "content filter" in detail:
+            return detail  # already says it (FUZZ gives no reason beyond "moderation")
+        return f"The provider's content filter refused this: {detail}"
+    if kind is FailureKind.RETIRED:
+        return "This operation was retired by the provider, so it's switched off for now."
+    if kind is FailureKind.UNAVAILABLE:
+        return "The music provider is down right now."
+    if kind in (FailureKind.AUTH, FailureKind.CREDITS):
+        return "The music provider refused the bot's account; an admin has to fix it."
+    if kind is FailureKind.TIMEOUT:
+        minutes = (failure.deadline_s or 600.0) / 60
+        return f"The music provider did not finish within {minutes:g} minutes, so the job was given up."
+    if kind is FailureKind.CANCELLED:
+        return "Cancelled."
+    if kind is FailureKind.NOT_STARTED:
+        return "Could not start."
+    if kind is FailureKind.INTERRUPTED:
+        return "Interrupted."
+    return detail or "The job failed."
+
+
+def failure_text(job: Job, failure: Failure, refunded: int) -> str:
     icon = "🚫" if job.state is JobState.CANCELLED else "❌"
     money = f" Your {refunded} credits were returned." if refunded else ""
-    return f"{job_headline(job)}\n{icon} {reason}{money}"
+    return f"{job_headline(job)}\n{icon} {failure_reason(failure)}{money}"
 
 
+def download_text(job: Job, source: Track | None) -> str:
+    fmt = str(job.request.get("format", "mp3")).upper()
+    title = source.display_title if source else "your track"
+    content = f"⬇️ {fmt} of *{clip(title, 80)}* for {user(job.user_id)}"
+    if job.result_url:
+        content += f": {job.result_url}"
+    return content
+
+
+# --- errors -------------------------------------------------------------------------------------------------------
+def refusal(error: Exception) -> str:
+    """A refusal as the member reads it: with mentions and the reset in their own time where it helps."""
+    if isinstance(error, CreditsExhausted):
+        return error.sentence(relative(error.resets_at))
+    if isinstance(error, WrongChannel):
+        return f"Music can't be made in this channel. Try {', '.join(channel(c) for c in error.allowed_channel_ids)}."
+    if isinstance(error, MissingRole):
+        return f"You need the {role(error.role_id)} role to make music here."
+    return str(error)
+
+
+# --- tracks -------------------------------------------------------------------------------------------------------
 def lineage_line(track: Track, parent: Track | None) -> str | None:
     if parent is None:
         return None
     label = _LINEAGE.get(track.operation, "Remix of")
-    return f"{label} *{clip(parent.display_title, 80)}* by <@{parent.author_id}>"
+    return f"{label} *{clip(parent.display_title, 80)}* by {user(parent.author_id)}"
 
 
 def track_embed(
@@ -96,13 +175,13 @@ def track_embed(
         colour=BRAND,
         timestamp=track.created_at,
     )
-    embed.add_field(name="Author", value=f"<@{track.author_id}>")
+    embed.add_field(name="Author", value=user(track.author_id))
     embed.add_field(name="Duration", value=duration(track.duration_s))
     embed.add_field(name="Model", value=track.model or "default")
     lyrics = (track.lyrics or "").strip()
     if lyrics and lyrics.lower() != "[instrumental]":
-        excerpt = "\n".join(lyrics.splitlines()[:8])
-        embed.add_field(name="Lyrics", value=clip(excerpt, 1000), inline=False)
+        lines = "\n".join(lyrics.splitlines()[:8])
+        embed.add_field(name="Lyrics", value=clip(lines, 1000), inline=False)
     if image_attached:
         embed.set_image(url=f"attachment://{cover_filename(track)}")
     elif track.image_url and track.image_url.startswith("https://"):
@@ -123,15 +202,15 @@ def audio_filename(track: Track, url: str) -> str:
     return f"{clip(slug, 60).rstrip('…') or 'track'}-{track.id}{ext}"
 
 
-def quota_embed(quota: Quota, *, member_mention: str) -> discord.Embed:
+def quota_embed(quota: Quota, *, member_name: str) -> discord.Embed:
     embed = discord.Embed(title="Credits", colour=BRAND)
     embed.add_field(
         name="Server", value=f"{quota.server_remaining} of {quota.server_budget} left this {quota.period.value}"
     )
     if quota.member_remaining is not None:
-        embed.add_field(name=member_mention, value=f"{quota.member_remaining} of {quota.member_cap} left")
+        embed.add_field(name=member_name, value=f"{quota.member_remaining} of {quota.member_cap} left")
     else:
-        embed.add_field(name=member_mention, value="no personal cap (the server's budget applies)")
+        embed.add_field(name=member_name, value="no personal cap (the server's budget applies)")
     embed.add_field(name="Resets", value=relative(quota.resets_at))
     costs = "\n".join(f"{op.label}: {cost}" for op, cost in quota.costs.items())
     embed.add_field(name="What each operation costs", value=costs, inline=False)
@@ -140,13 +219,14 @@ def quota_embed(quota: Quota, *, member_mention: str) -> discord.Embed:
     return embed
 
 
-def history_embed(tracks: list[Track], page: int, pages: int, *, whose: str) -> discord.Embed:
+def history_embed(tracks: list[Track], page: int, pages: int, *, author_id: int | None) -> discord.Embed:
+    whose = user(author_id) if author_id else "this server"
     embed = discord.Embed(title=f"Recent tracks · {whose}", colour=BRAND)
     if not tracks:
         embed.description = "No tracks yet. Make one with /music create!"
     else:
         lines = [
-            f"`#{t.id}` **{clip(t.display_title, 60)}** · <@{t.author_id}> · {t.operation.label} · "
+            f"`#{t.id}` **{clip(t.display_title, 60)}** · {user(t.author_id)} · {t.operation.label} · "
             f"{duration(t.duration_s)} · {relative(t.created_at)}"
             for t in tracks
         ]
@@ -160,13 +240,15 @@ def tree_embed(lineage: Lineage) -> discord.Embed:
     embed = discord.Embed(title=f"Lineage of {clip(track.display_title, 200)}", colour=BRAND)
     lines: list[str] = []
     for depth, ancestor in enumerate(lineage.ancestors):
-        lines.append(f"{'　' * depth}↳ `#{ancestor.id}` {clip(ancestor.display_title, 60)} · <@{ancestor.author_id}>")
+        lines.append(
+            f"{'　' * depth}↳ `#{ancestor.id}` {clip(ancestor.display_title, 60)} · {user(ancestor.author_id)}"
+        )
     depth = len(lineage.ancestors)
-    lines.append(f"{'　' * depth}↳ **`#{track.id}` {clip(track.display_title, 60)}** · <@{track.author_id}>")
+    lines.append(f"{'　' * depth}↳ **`#{track.id}` {clip(track.display_title, 60)}** · {user(track.author_id)}")
     for child in lineage.children:
         lines.append(
             f"{'　' * (depth + 1)}↳ `#{child.id}` {clip(child.display_title, 60)} · {child.operation.label} · "
-            f"<@{child.author_id}>"
+            f"{user(child.author_id)}"
         )
     if not lineage.children:
         lines.append(f"{'　' * (depth + 1)}(no remixes yet)")
@@ -174,15 +256,20 @@ def tree_embed(lineage: Lineage) -> discord.Embed:
     return embed
 
 
+def drafts_text(idea: str, cost: int) -> str:
+    return f"Lyrics for “{clip(idea, 80)}” ({cost} credit). Pick one to compose:"
+
+
+# --- administration -----------------------------------------------------------------------------------------------
 def settings_embed(settings: GuildSettings) -> discord.Embed:
     embed = discord.Embed(title="Studio settings", colour=BRAND)
-    channels = ", ".join(f"<#{c}>" for c in settings.allowed_channel_ids) or "everywhere"
+    channels = ", ".join(channel(c) for c in settings.allowed_channel_ids) or "everywhere"
     embed.add_field(name="Allowed channels", value=channels, inline=False)
     embed.add_field(
-        name="Required role", value=f"<@&{settings.required_role_id}>" if settings.required_role_id else "none"
+        name="Required role", value=role(settings.required_role_id) if settings.required_role_id else "none"
     )
     embed.add_field(name="Remix threads", value="on" if settings.remix_threads else "off")
-    embed.add_field(name="Audit log", value=f"<#{settings.audit_channel_id}>" if settings.audit_channel_id else "off")
+    embed.add_field(name="Audit log", value=channel(settings.audit_channel_id) if settings.audit_channel_id else "off")
     embed.add_field(name="Default model", value=settings.default_model or "provider default")
     embed.add_field(name="Cooldown", value=f"{settings.cooldown_s:g} s" if settings.cooldown_s else "none")
     embed.add_field(name="Built-in block list", value="on" if settings.use_default_blocklist else "off")
@@ -203,3 +290,154 @@ def status_embed(status: StudioStatus) -> discord.Embed:
     if status.retired:
         embed.add_field(name="Retired by the provider", value=", ".join(o.label for o in status.retired), inline=False)
     return embed
+
+
+def provider_embed(info: ProviderInfo) -> discord.Embed:
+    """/studio provider: the provider, each of its operations, and which it retired."""
+    embed = discord.Embed(title=f"Provider · {info.name}", colour=BRAND)
+    lines = []
+    for op in info.operations:
+        if op.retired:
+            said = f" ({clip(op.message, 120)})" if op.message else ""
+            lines.append(f"⛔ **{op.operation.label}** (`{op.operation.value}`): retired by the provider{said}")
+        else:
+            lines.append(f"✅ **{op.operation.label}** (`{op.operation.value}`)")
+    embed.description = clip("\n".join(lines) or "No operations.", 4096)
+    if info.models:
+        embed.add_field(name="Models", value=clip(", ".join(info.models), 1024), inline=False)
+    if any(op.retired for op in info.operations):
+        embed.set_footer(text="Switch a retired operation back on with /studio provider reinstate:<operation>")
+    return embed
+
+
+# --- the audit log ------------------------------------------------------------------------------------------------
+_SETTING_LABELS = {
+    "allowed_channel_ids": "allowed channels",
+    "required_role_id": "required role",
+    "remix_threads": "remix threads",
+    "audit_channel_id": "audit log",
+    "default_model": "default model",
+    "cooldown_s": "cooldown",
+    "use_default_blocklist": "built-in block list",
+}
+
+
+def _setting_value(key: str, value: Any) -> str:
+    """A setting's value as admins read it in the audit log: mentions, not raw ids (mentions don't ping here)."""
+    if key == "allowed_channel_ids":
+        return ", ".join(channel(v) for v in value) or "everywhere"
+    if value is None:
+        return "none" if key in ("required_role_id", "default_model") else "off"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if key == "required_role_id":
+        return role(value)
+    if key == "audit_channel_id":
+        return channel(value)
+    if key == "cooldown_s":
+        return f"{float(value):g} s" if value else "none"
+    return str(value)
+
+
+def describe_request(request: MusicRequest) -> str:
+    """What was asked, on one line (the audit log's summary of a refused request)."""
+    parts: list[str] = []
+    for name in ("title", "sound", "idea", "audio_url"):
+        value = getattr(request, name, None)
+        if value:
+            parts.append(excerpt(str(value)))
+    lyrics = getattr(request, "lyrics", None)
+    if lyrics:
+        parts.append(f"lyrics: {excerpt(lyrics, 60)}")
+    return " · ".join(parts) or request.operation.label
+
+
+def _job_outcome_parts(outcome: JobOutcome) -> tuple[str, str, int | None, str | None]:
+    """(summary, outcome, credits moved, link) of a job's entry."""
+    job = outcome.job
+    request = job.request
+    prompt = request.get("sound") or request.get("title") or request.get("audio_url") or ""
+    summary = f"job #{job.id} · {clip(' '.join(str(prompt).split()), 100)}"
+    if outcome.failure is not None:
+        said = "cancelled" if job.state is JobState.CANCELLED else f"failed: {failure_reason(outcome.failure)}"
+        if outcome.refunded:
+            said += f" ({outcome.refunded} credits returned)"
+        # The reservation came back, so the net movement is nothing; "+10 credits" would read like a gain.
+        return summary, said, 0, None
+    if job.operation is Operation.DOWNLOAD:
+        fmt = str(request.get("format", "mp3")).upper()
+        return summary, f"{fmt} delivered", -job.cost, None
+    titles = ", ".join(f"track #{t.id} *{clip(t.display_title, 60)}*" for t in outcome.tracks)
+    first = outcome.deliveries[0] if outcome.deliveries else None
+    link = message_link(job.guild_id, first.channel_id, first.message_id) if first else None
+    return summary, titles, -job.cost, link
+
+
+def audit_line(entry: audit.AuditEntry) -> str:
+    """One concise line of the audit-log channel."""
+    action: str
+    summary: str
+    outcome: str | None = None
+    credits: int | None = None
+    link: str | None = None
+    note: str | None = None
+    match entry:
+        case audit.JobFinished(outcome=job_outcome):
+            action = f"{job_outcome.job.operation.value} finished"
+            summary, outcome, credits, link = _job_outcome_parts(job_outcome)
+        case audit.LyricsDrafted(idea=idea, job_id=job_id, drafts=drafts, cost=cost, error=error):
+            action = f"{Operation.LYRICS.value} finished"
+            if error is not None:
+                summary, outcome, credits = excerpt(idea, 100), f"failed: {error} (credits returned)", 0
+            else:
+                summary, outcome, credits = f"job #{job_id} · {excerpt(idea, 100)}", f"{drafts} lyric draft(s)", -cost
+        case audit.Refused(operation=operation, request=request, error=error):
+            action, summary, credits = "refused", f"{operation.label}: {describe_request(request)}", 0
+            outcome = refusal(error)
+            rule = getattr(error, "rule", None)
+            note = f"rule hit: {rule}" if rule else None
+        case audit.SettingsChanged(changes=changes):
+            action = "settings"
+            summary = ", ".join(f"{_SETTING_LABELS.get(k, k)} = {_setting_value(k, v)}" for k, v in changes)
+        case audit.BudgetChanged(budget=budget, period=period):
+            action, summary = "settings", f"server budget set to {budget}" + (f" per {period.value}" if period else "")
+        case audit.CostChanged(operation=operation, cost=cost):
+            action, summary = "settings", f"{operation.label} now costs {cost}"
+        case audit.DefaultCapChanged(cap=cap):
+            action, summary = "settings", f"default member cap set to {cap}"
+        case audit.MemberCapChanged(member_id=member_id, cap=cap):
+            action = "member-cap"
+            summary = (
+                f"cap of {user(member_id)} set to {cap}" if cap is not None else f"cap of {user(member_id)} removed"
+            )
+        case audit.Granted(amount=amount, member_id=member_id):
+            action, credits = "grant", amount
+            summary = f"to {user(member_id) if member_id else 'the server'}"
+        case audit.PeriodReset():
+            action, summary = "reset", "credits reset to full budget"
+        case audit.BlockRuleChanged(pattern=pattern, is_regex=is_regex, added=added):
+            action = "block"
+            summary = f"added {'regex' if is_regex else 'word'}: {pattern}" if added else f"removed {pattern!r}"
+        case audit.BanChanged(member_id=member_id, banned=banned, reason=reason):
+            action, summary = ("ban" if banned else "unban"), user(member_id)
+            outcome = (reason or "no reason") if banned else None
+        case audit.JobCancelledByModerator(job_id=job_id, owner_id=owner_id):
+            action, summary = "cancel", f"job #{job_id} of {user(owner_id)}"
+        case audit.TrackDeleted(track_id=track_id, title=title):
+            action, summary = "delete", f"track #{track_id} {title}"
+        case audit.ModerationNote(strikes=strikes, window_s=window_s):
+            action = "moderation-note"
+            summary = f"{strikes} requests refused by the provider's content filter in {window_s / 60:g} minutes"
+            outcome = "worth a look"
+        case audit.OperationReinstated(provider=provider, operation=operation):
+            action, summary = "provider", f"{operation.label} switched back on ({provider})"
+    parts = [f"{user(entry.actor_id)} **{action}** · {summary}"]
+    if outcome:
+        parts.append(f"→ {outcome}")
+    if credits:
+        parts.append(f"({credits:+d} credits)")
+    if link:
+        parts.append(link)
+    if note:
+        parts.append(f"[{note}]")
+    return clip(" ".join(parts), 2000)

@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-import time
 from collections.abc import Coroutine
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from bot.core.engine import EngineConfig
 from bot.core.group_commit import GroupCommit
 from bot.domain.models import JobState
-from bot.providers.producer import parse_webhook
-from bot.sandbox import Sandbox
-from bot.web.server import WebServer
-from bot.web.signatures import sign
-from tests.core.test_engine import rig, wait_until
-from tests.core.test_webhooks import PUBLIC, _success
+from tests.core.rig import config, rig
+from tests.fakes import FakeClock
 
 
 class Writer:
-    """Records each batch it is handed; can be told to fail or to take a while."""
+    """Records each batch it is handed; can be told to fail or to take a while (on the fake clock)."""
 
-    def __init__(self, *, fail: bool = False, takes: float = 0.0) -> None:
+    def __init__(self, clock: FakeClock, *, fail: bool = False, takes: float = 0.0) -> None:
+        self.clock = clock
         self.batches: list[list[int]] = []
         self.fail = fail
         self.takes = takes
@@ -34,7 +26,7 @@ class Writer:
     async def __call__(self, items: list[int]) -> None:
         self.batches.append(items)
         if self.takes:
-            await asyncio.sleep(self.takes)
+            await self.clock.sleep(self.takes)
         if self.fail:
             raise RuntimeError("disk full")
 
@@ -48,30 +40,40 @@ def spawner() -> tuple[list[asyncio.Task[None]], Any]:
     return tasks, spawn
 
 
+def group(writer: Writer, clock: FakeClock, linger: float = 0.0) -> tuple[list[asyncio.Task[None]], GroupCommit[int]]:
+    tasks, spawn = spawner()
+    return tasks, GroupCommit(writer, spawn=spawn, linger=linger, timeout=clock.timeout)
+
+
 async def test_a_burst_within_the_linger_is_one_write() -> None:
-    writer = Writer()
-    _, spawn = spawner()
-    commits = GroupCommit(writer, spawn=spawn, linger=0.05)
+    clock = FakeClock()
+    writer = Writer(clock)
+    _, commits = group(writer, clock, linger=0.05)
     waiters = [commits.add(i) for i in range(5)]
+    await clock.advance(0.01)
+    assert writer.batches == []  # still lingering
+    waiters.append(commits.add(5))
+    await clock.advance(0.05)
     await asyncio.gather(*waiters)
-    assert writer.batches == [[0, 1, 2, 3, 4]]
+    assert writer.batches == [[0, 1, 2, 3, 4, 5]]
 
 
 async def test_items_arriving_during_a_write_form_the_next_batch() -> None:
-    writer = Writer(takes=0.05)
-    _, spawn = spawner()
-    commits = GroupCommit(writer, spawn=spawn)  # no linger: the first item goes at once
+    clock = FakeClock()
+    writer = Writer(clock, takes=0.05)
+    _, commits = group(writer, clock)  # no linger: the first item goes at once
     first = commits.add(1)
-    await asyncio.sleep(0.01)  # the first write is under way
+    await clock.advance(0.01)  # the first write is under way
     rest = [commits.add(i) for i in (2, 3, 4)]
+    await clock.advance(1.0)
     await asyncio.gather(first, *rest)
     assert writer.batches == [[1], [2, 3, 4]]
 
 
 async def test_a_failed_write_fails_its_own_batch_only() -> None:
-    writer = Writer(fail=True)
-    _, spawn = spawner()
-    commits = GroupCommit(writer, spawn=spawn)
+    clock = FakeClock()
+    writer = Writer(clock, fail=True)
+    _, commits = group(writer, clock)
     failed = commits.add(1)
     with pytest.raises(RuntimeError, match="disk full"):
         await failed
@@ -81,21 +83,21 @@ async def test_a_failed_write_fails_its_own_batch_only() -> None:
 
 
 async def test_drain_cuts_the_linger_short() -> None:
-    writer = Writer()
-    _, spawn = spawner()
-    commits = GroupCommit(writer, spawn=spawn, linger=30.0)
+    clock = FakeClock()
+    writer = Writer(clock)
+    _, commits = group(writer, clock, linger=30.0)
     waiter = commits.add(1)
-    started = time.monotonic()
-    await commits.drain()
+    started = clock.now()
+    await commits.drain()  # no fake time passes: the linger is cut, not waited out
     assert waiter.done() and writer.batches == [[1]]
-    assert time.monotonic() - started < 5.0
+    assert clock.now() == started
     await commits.drain()  # nothing pending: returns at once
 
 
 async def test_cancelling_the_flush_cancels_its_waiters() -> None:
-    writer = Writer()
-    tasks, spawn = spawner()
-    commits = GroupCommit(writer, spawn=spawn, linger=30.0)
+    clock = FakeClock()
+    writer = Writer(clock)
+    tasks, commits = group(writer, clock, linger=30.0)
     waiter = commits.add(1)
     await asyncio.sleep(0)
     tasks[0].cancel()
@@ -104,57 +106,39 @@ async def test_cancelling_the_flush_cancels_its_waiters() -> None:
     assert writer.batches == []
 
 
-async def _webhook_rig_run(db_path: Path, linger: float, jobs: int, *, stop_at_once: bool) -> list[tuple[Any, ...]]:
-    """Submit ``jobs`` jobs, post their success webhooks; return each job's (state, finished_at)."""
-    config = EngineConfig(
-        poll_interval=60, webhook_url_base=PUBLIC, safety_poll_interval=60, expected_render_s=60, write_linger=linger
+async def _webhook_burst(jobs: int, linger: float, *, stop_at_once: bool) -> list[tuple[JobState, float | None]]:
+    """Submit ``jobs`` jobs, deliver their success webhooks one after another; return each job's (state,
+    finished_at) as stored."""
+    settings = config(
+        webhook_url_base="https://tunesmith.example",
+        safety_poll_interval=600.0,
+        expected_render_s=600.0,
+        write_linger=linger,
     )
-    async with (
-        Sandbox(render_seconds=60, clip_seconds=0.5) as sandbox,
-        rig(db_path, config=config, sandbox=sandbox) as r,
-    ):
-        web = WebServer(r.engine, parse_webhook)
-        await web.start("127.0.0.1", 0)
-        try:
-            ids = [await r.admit() for _ in range(jobs)]
-            await wait_until(lambda: len(r.engine._tracked) == jobs)
-            now = int(time.time())
-            async with httpx.AsyncClient() as client:
-
-                async def post(job_id: int) -> int:
-                    known = await r.engine.webhook_secret(job_id)
-                    assert known is not None
-                    task_id, secret = known
-                    body = _success(task_id)
-                    headers = {"X-Webhook-Timestamp": str(now), "X-Webhook-Signature": sign(secret, body, now)}
-                    url = f"http://127.0.0.1:{web.port}/webhooks/sandbox/{job_id}"
-                    return (await client.post(url, content=body, headers=headers)).status_code
-
-                # One after another, each answered before the next is sent: only the linger can join them.
-                assert [await post(j) for j in ids] == [200] * jobs
-            if stop_at_once:
-                await r.engine.stop()
-            else:
-                await r.notifier.wait_for(jobs)
-        finally:
-            await web.stop()
-    conn = sqlite3.connect(db_path)
-    try:
-        return conn.execute("SELECT state, finished_at FROM jobs ORDER BY id").fetchall()
-    finally:
-        conn.close()
+    async with rig(jobs=settings) as r:
+        ids = [await r.admit() for _ in range(jobs)]
+        await r.until(lambda: r.provider.submits == jobs)
+        for job_id, task_id in zip(ids, r.provider.tasks, strict=True):
+            # Each answered before the next is sent: only the linger can join them.
+            assert await r.core.web.accept_webhook(f"evt-{job_id}", job_id, r.provider.finished(task_id))
+            await r.clock.advance(linger / 10)
+        if stop_at_once:
+            await r.core.runtime.stop()
+        else:
+            await r.delivered(jobs)
+        stored = [r.store.jobs[j] for j in ids]
+        assert len(r.store.webhooks) == jobs  # the webhook ids were written with the completions
+        return [(j.state, j.finished_at.timestamp() if j.finished_at else None) for j in stored]
 
 
-async def test_a_burst_of_webhooks_is_stored_in_one_transaction(db_path: Path) -> None:
-    rows = await _webhook_rig_run(db_path, linger=0.3, jobs=5, stop_at_once=False)
-    assert [state for state, _ in rows] == [JobState.SUCCEEDED.value] * 5
+async def test_a_burst_of_webhooks_is_stored_in_one_transaction() -> None:
+    rows = await _webhook_burst(5, linger=0.3, stop_at_once=False)
+    assert [state for state, _ in rows] == [JobState.SUCCEEDED] * 5
     # One transaction, one clock reading: every job of the burst carries the same finish time.
     assert len({finished for _, finished in rows}) == 1
 
 
-async def test_stopping_writes_what_is_still_lingering(db_path: Path) -> None:
+async def test_stopping_writes_what_is_still_lingering() -> None:
     # A 30 s linger that stop() must not wait out, and must not drop: the songs are done upstream.
-    started = time.monotonic()
-    rows = await _webhook_rig_run(db_path, linger=30.0, jobs=2, stop_at_once=True)
-    assert [state for state, _ in rows] == [JobState.SUCCEEDED.value] * 2
-    assert time.monotonic() - started < 20.0
+    rows = await _webhook_burst(2, linger=30.0, stop_at_once=True)
+    assert [state for state, _ in rows] == [JobState.SUCCEEDED] * 2

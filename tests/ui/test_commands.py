@@ -214,7 +214,7 @@ async def test_a_long_draft_still_fits_the_compose_form(studio: Studio, monkeypa
     async def draft_lyrics(idea: str) -> list[DraftedLyrics]:
         return [DraftedLyrics(title="T" * 100, lyrics=long)]
 
-    monkeypatch.setattr(studio.app.engine.provider, "draft_lyrics", draft_lyrics)
+    monkeypatch.setattr(studio.app.provider, "draft_lyrics", draft_lyrics)
     result = await studio.ana.slash(studio.channel, "music lyrics", idea="la la land")
     [drafts] = result.followups or [result.response]
     shown = await studio.ana.click(drafts, custom_id="tunesmith:lyrics:compose:1:0")
@@ -290,7 +290,7 @@ async def long_lyrics_track(studio: Studio) -> Any:
     await submit(studio.ana, shown, **{"Lyrics for the new part": "[Verse 2]\n" + "na na na\n" * 150})
     [thread] = studio.channel.threads
     [extension] = await studio.wait_for_posts(1, thread)
-    track = await studio.app.studio.track(studio.guild.id, 2)
+    track = await studio.app.services.library.track(studio.guild.id, 2)
     assert track.lyrics is not None and len(track.lyrics) > LYRICS_MAX
     return extension
 

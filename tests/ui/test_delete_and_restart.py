@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.app import build
-from tests.ui.conftest import Studio
+from tests.ui.conftest import Studio, running
 from tests.ui.helpers import PNG, WAV, defaults, files, submit, track_id
 
 
@@ -37,7 +39,12 @@ async def test_the_author_or_a_moderator_can_delete_a_post_and_no_one_else(studi
     assert history == "No tracks yet. Make one with /music create!"
 
 
-async def test_a_result_is_delivered_even_when_its_status_message_was_deleted(studio: Studio) -> None:
+async def test_a_result_is_delivered_even_when_its_status_message_was_deleted(tmp_path: Path) -> None:
+    async with running(tmp_path, provider_concurrency=1) as studio:
+        await _deliver_despite_deleted_status_messages(studio)
+
+
+async def _deliver_despite_deleted_status_messages(studio: Studio) -> None:
     studio.app.sandbox.render_seconds = 1.0  # time for a moderator to tidy up while it renders
     started = await studio.ana.slash(studio.channel, "music create", prompt="garage", title="Still Here")
     status_id = started.response.id
@@ -57,10 +64,16 @@ async def test_a_result_is_delivered_even_when_its_status_message_was_deleted(st
     [(name, data)] = (await files(done)).items()
     assert name == "download.wav" and data.startswith(WAV)
 
-    # And a failure whose status message is gone is still told.
+    # And a failure whose status message is gone is still told. The job waits behind another (one provider slot)
+    # until its status message has been deleted, so the order does not depend on timing.
+    studio.app.sandbox.render_seconds = 60
+    blocker = await studio.bo.slash(studio.channel, "music create", prompt="drone", title="Blocker")
+    await studio.until(lambda: studio.app.core.web.in_flight() == 1)
     studio.app.sandbox.inject("moderation", message="Flagged: 'x'")
     started = await studio.ana.slash(studio.channel, "music create", prompt="garage", title="Refused")
     await studio.admin.delete(started.response)
+    assert "job #3" in blocker.response.content
+    await studio.bo.slash(studio.channel, "music cancel", job=3)
     [failed] = await studio.until(lambda: [m for m in studio.messages() if "❌" in m.content])
     assert failed.content.endswith("Flagged: 'x' Your 10 credits were returned.")
 
@@ -73,18 +86,17 @@ async def test_buttons_and_jobs_survive_a_restart(studio: Studio) -> None:
     pending = await studio.ana.slash(studio.channel, "music create", prompt="chiptune", title="In Flight")
 
     async def submitted() -> bool:
-        job = await studio.app.engine.job(2)
+        job = await studio.app.store.job(2)
         return job is not None and job.task_id is not None
 
     await studio.until(submitted)
 
-    # A new process: a new App on the same database file. The provider outlives the bot, so the new
-    # sandbox serves the same tasks and clips as the old one.
-    await studio.app.engine.stop()
-    async with build(studio.app.settings, start_web=False) as app:
-        assert app.sandbox is not None and studio.app.sandbox is not None
-        app.sandbox.store = studio.app.sandbox.store
-        await app.engine.start()
+    # A new process: a new App on the same database file. The provider outlives the bot: the new bot talks to
+    # the same sandbox, which still has the task rendering.
+    await studio.app.core.runtime.stop()
+    await studio.app.store.close()  # the old process is gone, and with it its hold on the database
+    async with build(studio.app.settings, start_web=False, sandbox=studio.app.sandbox) as app:
+        await app.core.runtime.start(app.notifier)
         await studio.env.restart_bot(app.bot)
         try:
             # The job that was in flight is finished by the new bot, into its own status message, once.
@@ -112,6 +124,7 @@ async def test_buttons_and_jobs_survive_a_restart(studio: Studio) -> None:
                 assert attached[f"cover-{number}.png"].startswith(PNG)
                 assert next(data for name, data in attached.items() if name.endswith(".wav")).startswith(WAV)
             assert len(studio.track_posts()) == 2
-            assert await studio.credits() == 1000 - 4 * 10
+            quota = await app.services.credits.quota(studio.guild.id, studio.ana.id)  # the new process's view
+            assert quota.server_remaining == 1000 - 4 * 10
         finally:
-            await app.engine.stop()
+            await app.core.runtime.stop()

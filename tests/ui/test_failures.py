@@ -79,8 +79,8 @@ async def test_an_unexpected_error_shows_a_reference_that_is_in_the_log(
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(studio.app.studio, "history", broken)
-    monkeypatch.setattr(studio.app.studio, "track", broken)
+    monkeypatch.setattr(studio.app.services.library, "history", broken)
+    monkeypatch.setattr(studio.app.services.library, "track", broken)
     caplog.set_level(logging.ERROR, logger="bot.ui.errors")
     for result in (
         await studio.ana.slash(studio.channel, "music history"),  # a command
@@ -102,3 +102,41 @@ async def test_a_task_that_fails_upstream_is_explained_and_refunded(studio: Stud
     failed = await studio.until(lambda: message_with(studio, started.response.id, "❌"))
     assert failed.content.endswith("\n❌ The music provider is down right now. Your 10 credits were returned.")
     assert studio.track_posts() == [] and await studio.credits() == 1000
+
+
+async def test_an_admin_sees_retired_operations_and_switches_one_back_on(studio: Studio) -> None:
+    await studio.ana.slash(studio.channel, "music create", prompt="synthpop", title="Old Song")
+    [post] = await studio.wait_for_posts(1)
+    studio.app.sandbox.inject("retired", operation="cover", message="Use the new cover endpoint.")
+    await submit(studio.bo, await studio.bo.click(post, custom_id="tunesmith:track:cover:1"))
+    [thread] = studio.channel.threads
+    await studio.until(lambda: [m for m in studio.messages(thread) if "❌" in m.content])
+
+    shown = await studio.admin.slash(studio.channel, "studio provider")
+    assert shown.ephemeral
+    page = shown.response.embeds[0]
+    assert page.title == "Provider · sandbox"
+    lines = (page.description or "").splitlines()
+    assert "✅ **Create** (`create`)" in lines
+    assert any(line.startswith("⛔ **Cover** (`cover`): retired by the provider") for line in lines), lines
+    # Members may not switch anything back on, even where a server shows them /studio.
+    commands = {c.name: c for c in await studio.app.bot.tree.fetch_commands()}
+    studio.guild.set_command_permissions(commands["studio"], {studio.ana: True})
+    refused = await studio.ana.slash(studio.channel, "studio provider", reinstate="cover")
+    assert refused.ephemeral and refused.response.content == "You need the Manage Server permission for this."
+
+    studio.app.sandbox.clear_failures()  # the provider brought the endpoint back
+    done = await studio.admin.slash(studio.channel, "studio provider", reinstate="cover")
+    assert done.ephemeral and done.response.content == "Cover is switched back on."
+    assert "✅ **Cover** (`cover`)" in (done.response.embeds[0].description or "")
+    again = await studio.admin.slash(studio.channel, "studio provider", reinstate="cover")
+    assert again.response.content == "Cover was not retired; nothing changed."
+
+    # The button comes back on new posts, and a cover is made again.
+    await studio.ana.slash(studio.channel, "music create", prompt="synthpop", title="New Song")
+    posts = await studio.wait_for_posts(2)
+    assert "tunesmith:track:cover:2" in button_ids(posts[1])
+    await studio.bo.slash(studio.channel, "music cover", track=2, prompt="bluegrass")
+    [remixes] = [t for t in studio.channel.threads if t.id == posts[1].id]
+    [cover] = await studio.wait_for_posts(1, remixes)
+    assert (cover.embeds[0].description or "").startswith("Cover of *New Song*")

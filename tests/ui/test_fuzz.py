@@ -12,10 +12,11 @@ from tests.ui.helpers import PNG, WAV, button_ids, files, submit, track_id
 async def test_fuzz_posts_both_songs_and_offers_only_what_it_can_do(tmp_path: Path) -> None:
     async with (
         Sandbox(render_seconds=0.3) as sandbox,
-        running(tmp_path, provider="fuzz", fuzz_api_key="sandbox-key", fuzz_base_url=sandbox.fuzz_base_url) as studio,
+        # Core expects a real provider's 30 s render before its first poll; the sandbox takes 0.3 s.
+        running(
+            tmp_path, provider="fuzz", fuzz_api_key="sandbox-key", fuzz_base_url=sandbox.fuzz_base_url, render_s=0.3
+        ) as studio,
     ):
-        # The engine expects a real provider's 30 s render before its first poll; the sandbox takes 0.3 s.
-        studio.app.engine._render_estimate = 0.3
         result = await studio.ana.slash(studio.channel, "music create", prompt="city pop", title="Two Takes")
         posts = await studio.wait_for_posts(2)
         assert posts[0].id == result.response.id  # the first song replaces the status message ...

@@ -94,7 +94,7 @@ async def test_quota_admin_is_refused_by_the_bot_without_manage_server(studio: S
         result = await bo.slash(studio.channel, f"quota-admin {command}", **options)
         assert result.ephemeral, command
         assert result.response.content == "You need the Manage Server permission for this.", command
-    quota = await studio.app.studio.quota(studio.guild.id, bo.id)
+    quota = await studio.app.services.credits.quota(studio.guild.id, bo.id)
     assert (quota.server_budget, quota.server_remaining, quota.member_cap) == (1000, 1000, None)
     assert quota.costs == {op: cost for op, cost in DEFAULT_COSTS.items() if op in PRODUCER_OPERATIONS}
     assert studio.messages() == []

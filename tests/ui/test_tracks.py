@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
 
-import bot.core.studio
-from tests.ui.conftest import Studio
+import bot.core.library
+from tests.ui.conftest import Studio, running
 from tests.ui.helpers import PNG, WAV, button_ids, defaults, fields, files, submit
 
 TRACK_BUTTONS = ["extend", "cover", "variation", "swap_vocals", "swap_sound", "replace", "wav", "delete"]
@@ -13,6 +16,14 @@ TRACK_BUTTONS = ["extend", "cover", "variation", "swap_vocals", "swap_sound", "r
 
 def track_buttons(track: int) -> list[str]:
     return [f"tunesmith:track:{action}:{track}" for action in TRACK_BUTTONS]
+
+
+@pytest.fixture
+async def studio(tmp_path: Path) -> AsyncIterator[Studio]:
+    """Tracks here are the sandbox's songs at their own length (20-30 s): forms start at a track's end, and a
+    big file is linked instead of attached."""
+    async with running(tmp_path, clip_seconds=None) as world:
+        yield world
 
 
 async def test_create_edits_the_status_message_into_the_track_post(studio: Studio) -> None:
@@ -173,7 +184,7 @@ async def test_show_reposts_a_track_whose_buttons_all_open_their_forms(studio: S
 
 
 async def test_history_pages_and_autocomplete(studio: Studio, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bot.core.studio, "HISTORY_PAGE", 2)  # three tracks make two pages
+    monkeypatch.setattr(bot.core.library, "HISTORY_PAGE", 2)  # three tracks make two pages
     # One after the other, so track numbers and ages follow the order they were made in.
     for number, (member, prompt, title) in enumerate(
         [
@@ -222,7 +233,7 @@ async def test_history_pages_and_autocomplete(studio: Studio, monkeypatch: pytes
 async def test_audio_too_large_for_the_server_is_linked_instead(
     studio: Studio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(studio.app.notifier, "upload_limit", lambda guild_id: 100_000)  # a WAV here is ~176 kB
+    monkeypatch.setattr(studio.app.bot.posts, "upload_limit", lambda guild_id: 100_000)  # a WAV here is ~176 kB
     await studio.ana.slash(studio.channel, "music create", prompt="noise", title="Huge")
     [post] = await studio.wait_for_posts(1)
     description = post.embeds[0].description or ""

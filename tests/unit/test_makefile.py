@@ -25,20 +25,24 @@ def make(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_make_test_runs_every_check_and_names_each_failure() -> None:
-    result = make("test", "CHECK_PYTEST=false", "CHECK_RUFF=echo ruff-ran", "CHECK_IMPORTS=false")
+    result = make(
+        "test", "CHECK_PYTEST=false", "CHECK_RUFF=echo ruff-ran", "CHECK_IMPORTS=false", "CHECK_TYPES=echo mypy-ran"
+    )
     assert result.returncode != 0
-    assert "ruff-ran" in result.stdout  # ruff still ran after pytest failed
+    assert "ruff-ran" in result.stdout and "mypy-ran" in result.stdout  # the rest still ran after pytest failed
     assert "FAILED: pytest lint-imports" in result.stdout
 
 
 def test_make_test_passes_when_every_check_passes() -> None:
-    result = make("test", "CHECK_PYTEST=echo pytest-ran", "CHECK_RUFF=true", "CHECK_IMPORTS=echo imports-ran")
+    result = make(
+        "test", "CHECK_PYTEST=echo pytest-ran", "CHECK_RUFF=true", "CHECK_IMPORTS=echo imports-ran", "CHECK_TYPES=true"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "pytest-ran" in result.stdout and "imports-ran" in result.stdout and "FAILED" not in result.stdout
 
 
 def test_make_lint_runs_the_static_checks() -> None:
-    result = make("lint", "CHECK_RUFF=echo ruff-ran", "CHECK_IMPORTS=false")
+    result = make("lint", "CHECK_RUFF=echo ruff-ran", "CHECK_IMPORTS=false", "CHECK_TYPES=true")
     assert result.returncode != 0 and "ruff-ran" in result.stdout and "FAILED: lint-imports" in result.stdout
 
 

@@ -1,7 +1,7 @@
 """``/metrics`` (issue 9.5): prometheus-client's exposition of values kept in memory, never a query per scrape; a
 bearer token or a listener of its own keeps it private; ``/healthz`` stays open.
 
-Real engine on real SQLite, the real aiohttp server, real httpx; the exposition is read back with prometheus-client's
+Real core on real SQLite, the real aiohttp server, real httpx; the exposition is read back with prometheus-client's
 own parser.
 """
 
@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.core.metrics import Metrics
 from bot.providers.producer import parse_webhook
 from bot.web.server import WebOptions, WebServer
-from tests.core.test_engine import Rig, rig
+from tests.integration.rig import Live, live
 
 
 def families(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
@@ -33,9 +33,9 @@ def families(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
 
 
 @asynccontextmanager
-async def served(db_path: Path, options: WebOptions | None = None) -> AsyncIterator[tuple[Rig, WebServer]]:
-    async with rig(db_path) as r:
-        web = WebServer(r.engine, parse_webhook, options=options or WebOptions(port=0))
+async def served(db_path: Path, options: WebOptions | None = None) -> AsyncIterator[tuple[Live, WebServer]]:
+    async with live(db_path) as r:
+        web = WebServer(r.core.web, parse_webhook, options=options or WebOptions(port=0))
         await web.start()
         try:
             yield r, web
@@ -47,9 +47,10 @@ async def test_a_scrape_reads_memory_even_while_the_database_is_locked(db_path: 
     async with served(db_path) as (r, web):
         await r.admit()
         await r.notifier.wait_for(1)
-        r.engine.metrics.observe("tunesmith_render_seconds", 0.3, provider="sandbox", operation="create")
+        # Core observed the job's render time itself; one more, of known value, to read the buckets back.
+        r.core.metrics.observe("tunesmith_render_seconds", 0.3, provider="sandbox", operation="cover")
         # Another process holds the database: the scrape must not need it (it used to scan the jobs table).
-        holder = sqlite3.connect(db_path, timeout=30)  # waits for any write of the engine in progress
+        holder = sqlite3.connect(db_path, timeout=30)  # waits for any write of core in progress
         holder.execute("BEGIN EXCLUSIVE")
         try:
             async with httpx.AsyncClient(timeout=30) as client:
@@ -62,7 +63,10 @@ async def test_a_scrape_reads_memory_even_while_the_database_is_locked(db_path: 
         samples = families(answer.text)
         assert samples["tunesmith_jobs_finished_total"][(("state", "succeeded"),)] == 1.0
         assert samples["tunesmith_provider_requests_total"][(("call", "submit"),)] >= 1.0
-        render = (("operation", "create"), ("provider", "sandbox"))
+        assert samples["tunesmith_render_seconds_count"][(("operation", "create"), ("provider", "sandbox"))] == 1.0
+        assert samples["tunesmith_queue_wait_seconds_count"][()] == 1.0
+        assert samples["tunesmith_delivery_delay_seconds_count"][()] == 1.0
+        render = (("operation", "cover"), ("provider", "sandbox"))
         assert samples["tunesmith_render_seconds_count"][render] == 1.0
         buckets = samples["tunesmith_render_seconds_bucket"]
         assert buckets[(("le", "0.5"), *render)] == 1.0 and buckets[(("le", "0.25"), *render)] == 0.0
@@ -71,15 +75,16 @@ async def test_a_scrape_reads_memory_even_while_the_database_is_locked(db_path: 
 
 
 async def test_the_in_flight_gauge_comes_from_the_given_source(db_path: Path) -> None:
-    async with rig(db_path) as r:
-        web = WebServer(r.engine, parse_webhook, options=WebOptions(port=0), job_gauges=lambda: {"queued": 4})
+    async with live(db_path) as r:
+        web = WebServer(r.core.web, parse_webhook, options=WebOptions(port=0), job_gauges=lambda: {"queued": 4})
         await web.start()
         try:
             async with httpx.AsyncClient() as client:
                 text = (await client.get(f"http://127.0.0.1:{web.port}/metrics")).text
         finally:
             await web.stop()
-        assert families(text)["tunesmith_jobs_in_flight"] == {(("state", "queued"),): 4.0}
+        # The given source wins for the states it names; core keeps the others itself.
+        assert families(text)["tunesmith_jobs_in_flight"][(("state", "queued"),)] == 4.0
 
 
 async def test_a_metrics_token_is_required_when_set(db_path: Path) -> None:

@@ -1,6 +1,6 @@
 """The webhook receiver, as a provider and as an attacker would talk to it (issues 9.6, 9.7 and 14.2).
 
-The real engine on real SQLite, the real aiohttp server on loopback, real httpx (and raw sockets for slow clients).
+The real core on real SQLite, the real aiohttp server on loopback, real httpx (and raw sockets for slow clients).
 Signatures are computed by the test's own HMAC code (``_current``/``_legacy`` below) and checked against values
 computed once by hand with ``openssl dgst -sha256 -hmac`` — never with the product's ``sign`` functions.
 
@@ -23,13 +23,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.core.engine import EngineConfig
+from bot.core.jobs.config import JobsConfig
 from bot.domain.models import JobState
 from bot.providers.producer import parse_webhook
 from bot.sandbox import Sandbox
 from bot.web.server import WebOptions, WebServer
 from bot.web.signatures import SignatureError, verify
-from tests.core.test_engine import Rig, rig
+from tests.integration.rig import Live, live
 
 PUBLIC = "https://tunesmith.example"
 NOW = 1_767_225_600  # 2026-01-01T00:00:00Z, the clock the server is given
@@ -106,7 +106,7 @@ def _completed(task_id: str, *, title: str = "Hooked") -> bytes:
 
 @dataclass
 class Receiver:
-    rig: Rig
+    rig: Live
     web: WebServer
     client: httpx.AsyncClient
     db_path: Path
@@ -118,8 +118,8 @@ class Receiver:
         """A job submitted with a webhook: (job id, task id, its webhook secret)."""
         job_id = await self.rig.admit()
         async with asyncio.timeout(10):
-            while (known := await self.rig.engine.webhook_secret(job_id)) is None:
-                await asyncio.sleep(0.02)  # waiting for the engine's submit; no event is exposed for it
+            while (known := await self.rig.core.web.webhook_secret(job_id)) is None:
+                await asyncio.sleep(0.02)  # waiting for the submit; no event is exposed for it
         return job_id, *known
 
     async def post(
@@ -136,13 +136,13 @@ class Receiver:
 
 @asynccontextmanager
 async def receiver(db_path: Path, *, now: float = NOW, read_timeout: float = 10.0) -> AsyncIterator[Receiver]:
-    config = EngineConfig(poll_interval=60, webhook_url_base=PUBLIC, safety_poll_interval=60, expected_render_s=60)
+    config = JobsConfig(poll_interval=60, webhook_url_base=PUBLIC, safety_poll_interval=60, expected_render_s=60)
     async with (
         Sandbox(render_seconds=120, clip_seconds=0.5) as sandbox,
-        rig(db_path, config=config, sandbox=sandbox) as r,
+        live(db_path, config=config, sandbox=sandbox) as r,
     ):
         web = WebServer(
-            r.engine, parse_webhook, clock=lambda: now, options=WebOptions(port=0, read_timeout=read_timeout)
+            r.core.web, parse_webhook, clock=lambda: now, options=WebOptions(port=0, read_timeout=read_timeout)
         )
         await web.start()
         try:
@@ -169,7 +169,7 @@ async def test_valid_deliveries_in_both_schemes_finish_the_jobs(db_path: Path) -
         assert (await rx.post(prefixed_job, body, headers)).json() == {"ok": True}
 
         await rx.rig.notifier.wait_for(3)
-        titles = {job.id: tracks[0].title for job, tracks in rx.rig.notifier.succeeded}
+        titles = {res.job.id: res.cards[0].track.title for res in rx.rig.notifier.succeeded}
         assert titles == {current_job: "Current", legacy_job: "Legacy", prefixed_job: "Prefixed"}
         assert rx.rig.sandbox.stats.polls == 0  # the webhooks did it
 
@@ -299,7 +299,7 @@ async def test_replays_with_fresh_webhook_ids_are_duplicates(db_path: Path) -> N
         assert (await rx.post(job_id, body, {**_legacy(secret, body), "X-Webhook-Id": "x"})).json()["duplicate"]
         assert rx.stored_webhook_rows() == rows
         assert len(rx.rig.notifier.succeeded) == 1
-        assert rx.rig.engine.metrics.get("tunesmith_webhooks_total", result="duplicate") == 31
+        assert rx.rig.core.metrics.get("tunesmith_webhooks_total", result="duplicate") == 31
 
 
 async def test_replays_are_duplicates_after_a_restart(db_path: Path) -> None:
@@ -311,7 +311,7 @@ async def test_replays_are_duplicates_after_a_restart(db_path: Path) -> None:
         await rx.rig.notifier.wait_for(1)
     async with receiver(db_path) as rx:
         rows = rx.stored_webhook_rows()
-        known = await rx.rig.engine.webhook_secret(job_id)
+        known = await rx.rig.core.web.webhook_secret(job_id)
         assert known is not None and known[0] == task_id
         again = await rx.post(job_id, body, {**_legacy(known[1], body), "X-Webhook-Id": "evt-fresh"})
         assert again.json() == {"ok": True, "duplicate": True}

@@ -242,7 +242,7 @@ class _Builder:
                 for step, char in enumerate(pattern):
                     if char == ".":
                         continue
-                    velocity = _VELOCITY[char]
+                    velocity: float = _VELOCITY[char]
                     if fill_bar and line == "snare" and self.style.drums == "house" and steps == 16:
                         velocity = 40 + 5 * step  # the build-up grows
                     jitter = 0 if step == 0 else rng.randint(-5, 5)
@@ -436,6 +436,7 @@ def _voice_lead(classes: Iterable[int], previous: list[int], low: int, high: int
                 pitches.append(nxt + (pc - nxt) % 12)
             if pitches[-1] > high:
                 continue
+            cost: float
             if previous:
                 cost = sum(abs(a - b) for a, b in zip(sorted(pitches), sorted(previous), strict=False))
                 cost += 3 * abs(len(pitches) - len(previous))

@@ -94,7 +94,7 @@ class Form:
 def forms(phrase: int, pairs: int) -> list[tuple[tuple[str, str, int], ...]]:
     """Candidate song forms for a phrase length: intro, verse/chorus pairs, outro."""
     half = max(1, phrase // 2)
-    candidates = []
+    candidates: list[tuple[tuple[str, str, int], ...]] = []
     if pairs == 1:
         candidates.append((("intro", "Intro", half), ("verse", "Verse", phrase), ("chorus", "Chorus", phrase)))
         candidates.append(candidates[0] + (("chorus", "Chorus 2", phrase),))

@@ -201,7 +201,7 @@ def cover(parent: Plan, *, prompt: str, lyrics: str, seed: str) -> Plan:
     low, high = style.bpm
     # The new style's tempo, reached from the parent's in double or half time where that is closer (lofi at 80
     # becomes drum and bass at 160+ in twice the bars), so the tune keeps its shape and roughly its length.
-    options = [(parent, parent.bpm), (_time_scale(parent, 2, divide=False), parent.bpm * 2)]
+    options: list[tuple[Plan, float]] = [(parent, parent.bpm), (_time_scale(parent, 2, divide=False), parent.bpm * 2)]
     if all(s.bars % 2 == 0 for s in parent.sections):
         options.append((_time_scale(parent, 2, divide=True), parent.bpm / 2))
     plan, played = min(options, key=lambda o: max(0.0, low - o[1], o[1] - high))

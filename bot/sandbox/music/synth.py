@@ -393,12 +393,12 @@ def _sing(note: Note, previous: Note | None, female: bool, seconds: Callable[[in
     voice += breath
     if onset in ("s", "t"):
         # A hiss for sibilants, a short burst for plosives, each opening over 2 ms (no digital click).
-        noise, seconds, level = (
+        noise, burst_s, level = (
             (_noise(2048, 4000.0, 10000.0, 37), 0.07, 0.22)
             if onset == "s"
             else (_noise(1024, 1500.0, 8000.0, 41), 0.015, 0.3)
         )
-        burst = noise[: min(n, int(seconds * SAMPLE_RATE))]
+        burst = noise[: min(n, int(burst_s * SAMPLE_RATE))]
         shape = np.linspace(level, 0.0, len(burst), dtype=F32)
         shape[:44] *= np.linspace(0.0, 1.0, min(44, len(shape)), dtype=F32)[: len(shape[:44])]
         voice[: len(burst)] += burst * shape
@@ -527,12 +527,12 @@ def render_part(score: Score, part: Part, total: int) -> np.ndarray:
     for note in part.notes:
         held = max(1, round((score.seconds(note.end) - score.seconds(note.start)) * SAMPLE_RATE))
         key = (note.pitch, note.velocity, held)
-        sound = cache.get(key)
-        if sound is None:
+        rendered = cache.get(key)
+        if rendered is None:
             velocity = _velocity(note)
-            sound = instrument(note.pitch, velocity, held) * F32(velocity)
-            cache[key] = sound
-        place(score.seconds(note.start), sound)
+            rendered = instrument(note.pitch, velocity, held) * F32(velocity)
+            cache[key] = rendered
+        place(score.seconds(note.start), rendered)
     if part.patch == "guitar":
         # The amp: a soft clip of the whole guitar part, so chords distort together as they do through one amp.
         peak = float(np.max(np.abs(out))) or 1.0

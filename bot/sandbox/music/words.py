@@ -24,7 +24,7 @@ class Block:
 def blocks(lyrics: str) -> tuple[Block, ...]:
     """The lyric text split at its ``[Tag]`` markers; blank lines also end a block."""
     found: list[Block] = []
-    kind, lines = "", []
+    kind, lines = "", list[str]()
 
     def close() -> None:
         if lines:

@@ -1,19 +1,17 @@
-"""The discord.py client: wires the cogs, the persistent buttons and the error handler to the Studio service."""
+"""The discord.py client: holds the Services, registers the persistent buttons, loads the cogs."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.studio import Studio
+from bot.domain.ports import FileFetcher
+from bot.services import Services
 from bot.ui.errors import reply_error
-
-if TYPE_CHECKING:
-    from bot.ui.notifier import DiscordNotifier
+from bot.ui.posts import TrackPosts
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +26,7 @@ class TunesmithTree(app_commands.CommandTree["Tunesmith"]):
 class Tunesmith(commands.Bot):
     """The bot. Needs no privileged intents: everything is slash commands, buttons and modals."""
 
-    def __init__(self, studio: Studio, *, sync_commands: bool = False) -> None:
+    def __init__(self, services: Services, files: FileFetcher, *, sync_commands: bool = False) -> None:
         super().__init__(
             # A mention prefix needs no message-content intent; it carries only the owner's sync command.
             command_prefix=commands.when_mentioned,
@@ -37,9 +35,9 @@ class Tunesmith(commands.Bot):
             tree_cls=TunesmithTree,
             help_command=None,
         )
-        self.studio = studio
+        self.services = services
+        self.posts = TrackPosts(self, files)
         self.sync_commands = sync_commands
-        self.notifier: DiscordNotifier | None = None
 
     async def setup_hook(self) -> None:
         from bot.ui.buttons import DYNAMIC_ITEMS

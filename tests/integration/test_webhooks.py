@@ -8,22 +8,21 @@ from pathlib import Path
 
 import httpx
 
-from bot.core.engine import EngineConfig
+from bot.core.jobs.config import JobsConfig
 from bot.domain.models import JobState
 from bot.providers.producer import parse_webhook
 from bot.sandbox import Sandbox
 from bot.web.server import WebServer
 from bot.web.signatures import sign, sign_legacy
-from tests.core.test_engine import rig, wait_until
+from tests.integration.rig import live, wait_until
 
 PUBLIC = "https://tunesmith.example"
 
 
 async def _submitted_job(r) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
     job_id = await r.admit()
-    await wait_until(lambda: r.engine.in_flight() == 1 and r.engine.queue_depth() == 0)
-    await wait_until(lambda: bool(r.engine._tracked))
-    known = await r.engine.webhook_secret(job_id)
+    await wait_until(lambda: r.core.web.in_flight_by_state()["submitted"] == 1)
+    known = await r.core.web.webhook_secret(job_id)
     assert known is not None
     return job_id, *known
 
@@ -40,13 +39,13 @@ def _success(task_id: str) -> bytes:
     return json.dumps(body).encode()
 
 
-async def test_webhook_verification(db_path: Path) -> None:
-    config = EngineConfig(poll_interval=60, webhook_url_base=PUBLIC, safety_poll_interval=60, expected_render_s=60)
+async def test_webhook_verification(tmp_path: Path) -> None:
+    config = JobsConfig(poll_interval=60, webhook_url_base=PUBLIC, safety_poll_interval=60, expected_render_s=60)
     async with (
         Sandbox(render_seconds=60, clip_seconds=0.5) as sandbox,
-        rig(db_path, config=config, sandbox=sandbox) as r,
+        live(tmp_path / "t.sqlite3", config=config, sandbox=sandbox) as r,
     ):
-        web = WebServer(r.engine, parse_webhook)
+        web = WebServer(r.core.web, parse_webhook)
         await web.start("127.0.0.1", 0)
         sandbox.webhook_base_rewrite = (PUBLIC, f"http://127.0.0.1:{web.port}")
         try:
@@ -69,17 +68,17 @@ async def test_webhook_verification(db_path: Path) -> None:
                 assert await post({}) == 401  # unsigned
                 assert await post(good, to=url.rsplit("/", 1)[0] + "/9999") == 404
                 assert await post(good, data=b"x" * (1024 * 1024 + 1)) == 413
-                assert (await r.job(job_id)).state is not JobState.SUCCEEDED
+                assert (await r.store.job(job_id)).state is not JobState.SUCCEEDED  # type: ignore[union-attr]
                 # The older scheme, with a webhook id: accepted once, then acknowledged as a duplicate.
                 legacy = {"X-Signature": sign_legacy(secret, body), "X-Webhook-Id": "evt-1"}
                 assert await post(legacy) == 200
                 await r.notifier.wait_for(1)
                 assert await post(legacy) == 200
-                assert r.engine.metrics.get("tunesmith_webhooks_total", result="duplicate") == 1
-                assert r.engine.metrics.get("tunesmith_webhooks_total", result="rejected") == 5
+                assert r.core.metrics.get("tunesmith_webhooks_total", result="duplicate") == 1
+                assert r.core.metrics.get("tunesmith_webhooks_total", result="rejected") == 5
             # The secret is derived, never stored: a database dump cannot be used to forge a webhook.
-            assert secret not in await r.db.dump()
-            track = r.notifier.succeeded[0][1][0]
+            assert secret not in await r.store.dump()
+            track = r.notifier.succeeded[0].cards[0].track
             assert track.title == "Hooked" and track.duration_s == 12.5
             assert sandbox.stats.polls == 0
         finally:

@@ -1,0 +1,97 @@
+"""The finisher: settles every job that ends. Success stores the tracks and settles the reservation (finished jobs
+arriving together share one transaction); failure and cancel refund. Then the job leaves the registry and its
+outcome goes to delivery."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from bot.core.group_commit import GroupCommit
+from bot.core.jobs.config import JobsConfig
+from bot.core.jobs.delivery import Delivery
+from bot.core.jobs.registry import InFlight, Registry
+from bot.core.jobs.tasks import Tasks
+from bot.core.metrics import Metrics
+from bot.domain.errors import InvalidRequest
+from bot.domain.models import DraftedLyrics, Job, JobState, TaskStatus
+from bot.domain.outcomes import Failure, FailureKind
+from bot.domain.ports import Clock, Completion, JobStore, WebhookReceipt
+
+log = logging.getLogger(__name__)
+
+_Success = tuple[InFlight, TaskStatus, WebhookReceipt | None]
+
+
+class Finisher:
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        registry: Registry,
+        delivery: Delivery,
+        clock: Clock,
+        metrics: Metrics,
+        config: JobsConfig,
+        tasks: Tasks,
+    ) -> None:
+        self._store = store
+        self._registry = registry
+        self._delivery = delivery
+        self._clock = clock
+        self._metrics = metrics
+        self._successes: GroupCommit[_Success] = GroupCommit(
+            self._store_successes,
+            spawn=lambda flush: tasks.spawn(flush, "store-completions"),
+            linger=config.write_linger,
+            timeout=clock.timeout,
+        )
+
+    def succeeded(self, record: InFlight, status: TaskStatus, webhook: WebhookReceipt | None = None) -> None:
+        """A task finished with its songs: stored with the others finishing now. Not awaited: the write logs its
+        own failure, and the job stays tracked so a later poll (or the safety net) tries again."""
+        self._successes.add((record, status, webhook))
+
+    async def drain(self) -> None:
+        await self._successes.drain()
+
+    async def _store_successes(self, items: list[_Success]) -> None:
+        # One completion per job: a webhook and a poll may both report the same task.
+        completions = {record.id: Completion(record.job, status.clips) for record, status, _ in items}
+        webhooks = [webhook for _, _, webhook in items if webhook is not None]
+        try:
+            finished = await self._store.finish_jobs(list(completions.values()), webhooks, self._clock.now())
+        except Exception:
+            log.exception("storing %d finished jobs failed; they will be retried", len(completions))
+            return
+        for job_id, done in finished.items():
+            self._registry.forget(job_id)
+            self._metrics.inc("tunesmith_jobs_finished_total", state="succeeded")
+            log.info("job %d succeeded with %d clip(s)", job_id, len(completions[job_id].clips))
+            self._delivery.succeeded(done.job, done.tracks)
+
+    async def fail(
+        self, job_id: int, failure: Failure, *, deliver: bool = True, state: JobState = JobState.FAILED
+    ) -> Job | None:
+        """End a job without a result and refund it. ``deliver=False`` when the member was told another way.
+        Returns the ended job, or None when it had already ended."""
+        ended = await self._store.end_job(job_id, state, failure, self._clock.now(), delivered=not deliver)
+        if ended is None:
+            return None
+        self._registry.forget(job_id)
+        self._metrics.inc("tunesmith_jobs_finished_total", state=ended.state.value)
+        log.info("job %d %s (%s)", job_id, ended.state.value, failure.kind.value)
+        if deliver:
+            self._delivery.failed(ended)
+        return ended
+
+    async def cancel(self, job: Job, *, notify: bool = True) -> Job:
+        """Cancel a job still in the works; its credits come back. The provider may still finish it upstream."""
+        ended = await self.fail(job.id, Failure(FailureKind.CANCELLED), deliver=notify, state=JobState.CANCELLED)
+        if ended is None:
+            raise InvalidRequest(f"Job #{job.id} already ended.")
+        return ended
+
+    async def complete_lyrics(self, job: Job, drafts: Sequence[DraftedLyrics]) -> None:
+        await self._store.complete_lyrics(job.id, drafts, self._clock.now())
+        self._metrics.inc("tunesmith_jobs_finished_total", state="succeeded")

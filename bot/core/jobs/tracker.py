@@ -1,0 +1,323 @@
+"""The tracker: follows submitted tasks until they end, by polling on a schedule or by webhook, and gives up on
+tasks past their deadline (after one last look)."""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import hmac
+import logging
+import secrets
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+from bot.core.catalog import Catalog
+from bot.core.jobs.config import JobsConfig
+from bot.core.jobs.finisher import Finisher
+from bot.core.jobs.registry import InFlight, Phase, Registry
+from bot.core.jobs.tasks import Tasks
+from bot.core.metrics import Metrics
+from bot.core.outbox import Outbox
+from bot.domain.errors import ErrorKind, ProviderError
+from bot.domain.models import Job, JobState, Operation, TaskState, TaskStatus, WebhookTarget
+from bot.domain.outcomes import Failure, FailureKind, Progress
+from bot.domain.ports import Clock, JobStore, MusicProvider, ProviderStateStore, WebhookReceipt
+
+log = logging.getLogger(__name__)
+
+SEEN_WEBHOOKS = 10_000  # ids remembered in memory; older repeats are caught by the store
+
+
+class RenderEstimate:
+    """How long a render takes, learned from what the tracker observes (a running average).
+
+    Keyed by operation so a schedule that learns per provider, model and operation fits here; for now one
+    estimate serves every operation, seeded with the expected render time."""
+
+    def __init__(self, seed_s: float) -> None:
+        self._estimate = seed_s
+
+    def expected(self, operation: Operation) -> float:
+        return self._estimate
+
+    def observe(self, operation: Operation, seconds: float) -> None:
+        self._estimate = 0.7 * self._estimate + 0.3 * max(seconds, 0.1)
+
+
+def poll_interval(*, age: float, polls: int, webhook: bool, expected_s: float, config: JobsConfig) -> float:
+    """Seconds to the next poll: rare for webhook tasks, else growing with age, first near the expected end."""
+    if webhook:
+        return config.safety_poll_interval
+    base = config.poll_interval
+    if polls == 0:
+        return max(base, 0.6 * expected_s - age)
+    return min(base * (1.0 + age / 60.0), config.max_poll_interval)
+
+
+class Tracker:
+    def __init__(
+        self,
+        *,
+        provider: MusicProvider,
+        store: JobStore,
+        webhooks: ProviderStateStore,
+        registry: Registry,
+        finisher: Finisher,
+        catalog: Catalog,
+        outbox: Outbox,
+        clock: Clock,
+        metrics: Metrics,
+        config: JobsConfig,
+        tasks: Tasks,
+        wake: Callable[[], None],
+    ) -> None:
+        self._provider = provider
+        self._store = store
+        self._webhooks = webhooks
+        self._registry = registry
+        self._finisher = finisher
+        self._catalog = catalog
+        self._outbox = outbox
+        self._clock = clock
+        self._metrics = metrics
+        self._config = config
+        self._tasks = tasks
+        self._wake = wake
+        self.estimate = RenderEstimate(config.expected_render_s)
+        # (when, job id); entries whose time no longer matches the record are stale and skipped.
+        self._heap: list[tuple[float, int]] = []
+        self._poll_not_before = 0.0  # a rate limit on status calls holds every poll, not only one task's
+        self._polls_in_flight = 0
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        # Without an operator key (tests, the benchmark) a per-process key still gives every job its own secret.
+        self._webhook_key = config.webhook_key or secrets.token_bytes(32)
+
+    # --- tracking ------------------------------------------------------------------------------------------------
+    def track(self, record: InFlight, now: float, *, first_poll: float | None = None) -> None:
+        """Follow a submitted task (just submitted, or recovered after a restart with ``first_poll=now``)."""
+        job = record.job
+        record.submitted_at = job.submitted_at.timestamp() if job.submitted_at else now
+        record.webhook = self.webhooks_on
+        if record.phase not in (Phase.SUBMITTED, Phase.RUNNING):
+            self._registry.move(record, Phase.RUNNING if job.state is JobState.RUNNING else Phase.SUBMITTED)
+        self._set_poll(record, first_poll if first_poll is not None else now + self._interval(record, now))
+        if first_poll is None:
+            self._outbox.progress(job, self.progress(record))
+
+    def progress(self, record: InFlight) -> Progress:
+        state = JobState.RUNNING if record.phase is Phase.RUNNING else JobState.SUBMITTED
+        return Progress(
+            state=state, started_at=record.submitted_at, expected_s=self.estimate.expected(record.job.operation)
+        )
+
+    def _set_poll(self, record: InFlight, when: float) -> None:
+        """Schedule a task's next poll. The heap keeps the loop O(due) instead of O(tracked) per turn."""
+        record.next_poll = when
+        heapq.heappush(self._heap, (when, record.id))
+
+    def _tracked(self, job_id: int) -> InFlight | None:
+        record = self._registry.get(job_id)
+        if record is not None and record.phase in (Phase.SUBMITTED, Phase.RUNNING):
+            return record
+        return None
+
+    def next_due(self) -> float | None:
+        heap = self._heap
+        while heap:
+            when, job_id = heap[0]
+            record = self._tracked(job_id)
+            if record is not None and record.next_poll == when:
+                return max(when, self._poll_not_before)
+            heapq.heappop(heap)  # stale: the task finished or was rescheduled
+        return None
+
+    def _interval(self, record: InFlight, now: float) -> float:
+        return poll_interval(
+            age=now - record.submitted_at,
+            polls=record.polls,
+            webhook=record.webhook,
+            expected_s=self.estimate.expected(record.job.operation),
+            config=self._config,
+        )
+
+    # --- polling -------------------------------------------------------------------------------------------------
+    def poll_due(self, now: float) -> None:
+        if now < self._poll_not_before or self._polls_in_flight >= self._config.max_parallel_polls:
+            return
+        soonest = self.next_due()
+        if soonest is None or soonest > now:
+            return
+        # Coalesce tasks due soon into the same calls, so batches fill up (FUZZ: 25 ids a call).
+        horizon = now + self._config.poll_interval / 2
+        size = max(1, self._provider.batch_size)
+        room = (self._config.max_parallel_polls - self._polls_in_flight) * size
+        due: list[InFlight] = []
+        heap = self._heap
+        while heap and len(due) < room and heap[0][0] <= horizon:
+            when, job_id = heapq.heappop(heap)
+            record = self._tracked(job_id)
+            if record is not None and record.next_poll == when:
+                due.append(record)
+        for start in range(0, len(due), size):
+            batch = due[start : start + size]
+            for record in batch:
+                # Pushed out now so the next loop turn does not poll them again while this call runs.
+                self._set_poll(record, now + self._config.max_poll_interval)
+            self._polls_in_flight += 1
+            self._tasks.spawn(self._poll(batch), f"poll-{batch[0].id}")
+
+    async def _poll(self, batch: Sequence[InFlight]) -> None:
+        try:
+            self._metrics.inc("tunesmith_provider_requests_total", call="poll")
+            try:
+                statuses = await self._provider.fetch([r.job.task_id or "" for r in batch])
+            except ProviderError as exc:
+                self._metrics.inc("tunesmith_provider_errors_total", kind=exc.kind.value)
+                now = self._clock.now()
+                if exc.retry_after:
+                    self._poll_not_before = now + exc.retry_after
+                for record in batch:
+                    record.polls += 1
+                    self._set_poll(record, now + max(exc.retry_after or 0.0, self._interval(record, now)))
+                log.warning("status poll failed (%s); backing off", exc.kind.value)
+                return
+            now = self._clock.now()
+            by_id = {s.task_id: s for s in statuses}
+            for record in batch:
+                if self._tracked(record.id) is not record:
+                    continue  # finished meanwhile by a webhook, or cancelled
+                record.polls += 1
+                self._set_poll(record, now + self._interval(record, now))
+                status = by_id.get(record.job.task_id or "")
+                if status is not None:
+                    await self._apply(record, status)
+        finally:
+            self._polls_in_flight -= 1
+            self._wake()
+
+    async def _apply(self, record: InFlight, status: TaskStatus, webhook: WebhookReceipt | None = None) -> None:
+        if status.state is TaskState.SUCCEEDED:
+            self._succeeded(record, status, webhook)
+        elif status.state is TaskState.FAILED:
+            failure = status.failure
+            kind = failure.kind if failure else ErrorKind.UNAVAILABLE.value
+            message = failure.message if failure else "The provider could not make this song."
+            if kind == ErrorKind.RETIRED.value:
+                await self._catalog.retire(record.job.operation, message)
+            await self._finisher.fail(record.id, Failure.of(kind, message))
+        elif status.state is TaskState.RUNNING and record.phase is not Phase.RUNNING:
+            # Conditional: a cancel or a webhook may have ended the job while this poll waited.
+            await self._store.mark_running(record.id, record.polls)
+            if self._tracked(record.id) is record:
+                self._registry.move(record, Phase.RUNNING)
+                record.job = record.job.model_copy(update={"state": JobState.RUNNING})
+                self._outbox.progress(record.job, self.progress(record))
+
+    def _succeeded(self, record: InFlight, status: TaskStatus, webhook: WebhookReceipt | None) -> None:
+        seconds = max(self._clock.now() - record.submitted_at, 0.0)
+        self.estimate.observe(record.job.operation, seconds)
+        self._metrics.observe(
+            "tunesmith_render_seconds", seconds, provider=self._provider.name, operation=record.job.operation.value
+        )
+        self._finisher.succeeded(record, status, webhook)
+
+    # --- deadlines -----------------------------------------------------------------------------------------------
+    def expire(self, now: float) -> None:
+        overdue = [
+            r
+            for r in self._registry
+            if r.phase in (Phase.SUBMITTED, Phase.RUNNING)
+            and not r.expiring
+            and now - r.submitted_at > self._config.deadline
+        ]
+        size = max(1, self._provider.batch_size)
+        for start in range(0, len(overdue), size):
+            batch = overdue[start : start + size]
+            for record in batch:
+                record.expiring = True
+            self._tasks.spawn(self._expire_batch(batch), "expire")
+
+    async def _expire_batch(self, batch: Sequence[InFlight]) -> None:
+        """Ask the provider one last time before giving up: a task may have finished while we were down or
+        between two safety-net polls, and a finished song must not be thrown away as a timeout."""
+        try:
+            try:
+                statuses = {s.task_id: s for s in await self._provider.fetch([r.job.task_id or "" for r in batch])}
+            except ProviderError:
+                statuses = {}
+            for record in batch:
+                if self._tracked(record.id) is not record:
+                    continue  # finished meanwhile by a webhook or a poll
+                status = statuses.get(record.job.task_id or "")
+                if status is not None and status.state.finished:
+                    await self._apply(record, status)
+                else:
+                    await self._finisher.fail(record.id, Failure(FailureKind.TIMEOUT, deadline_s=self._config.deadline))
+        finally:
+            for record in batch:
+                record.expiring = False
+
+    # --- webhooks ------------------------------------------------------------------------------------------------
+    @property
+    def webhooks_on(self) -> bool:
+        return bool(self._config.webhook_url_base) and self._provider.supports_webhooks
+
+    def webhook_for(self, job: Job) -> WebhookTarget | None:
+        if not self.webhooks_on:
+            return None
+        return WebhookTarget(
+            url=f"{self._config.webhook_url_base}/webhooks/{self._provider.name}/{job.id}",
+            secret=self.secret_for(job.id),
+        )
+
+    def secret_for(self, job_id: int) -> str:
+        """A job's webhook secret: unique and unguessable per job, derived rather than stored, so neither the
+        database nor its dump holds anything that could forge a webhook."""
+        message = f"{self._provider.name}:{job_id}".encode()
+        return hmac.new(self._webhook_key, message, hashlib.sha256).hexdigest()
+
+    async def webhook_secret(self, job_id: int) -> tuple[str, str] | None:
+        """(task_id, secret) of a job submitted with a webhook, or None when there is no such job.
+
+        Finished jobs still answer, so a late duplicate is verified and acknowledged instead of refused.
+        """
+        if not self.webhooks_on:
+            return None
+        record = self._registry.get(job_id)
+        job = record.job if record is not None and record.job.task_id else await self._store.job(job_id)
+        if job is None or not job.task_id or job.provider != self._provider.name:
+            return None
+        return job.task_id, self.secret_for(job.id)
+
+    async def accept_webhook(self, event_key: str, job_id: int, status: TaskStatus) -> bool:
+        """Apply a verified webhook without waiting for the next poll; False when it was seen before.
+
+        A final success is remembered in the same transaction that stores the job's tracks (one write for a burst
+        of webhooks); anything else is remembered on its own. Repeats are caught in memory first, and across
+        restarts by the store.
+        """
+        if event_key in self._seen:
+            return False
+        self._seen[event_key] = None
+        if len(self._seen) > SEEN_WEBHOOKS:
+            self._seen.popitem(last=False)
+        receipt = WebhookReceipt(event_key, status.task_id)
+        record = self._tracked(job_id)
+        matches = record is not None and record.job.task_id == status.task_id
+        if record is not None and matches and status.state is TaskState.SUCCEEDED:
+            self._succeeded(record, status, receipt)
+            return True
+        if not await self._webhooks.record_webhook(receipt, self._clock.now()):
+            return False
+        record = self._tracked(job_id)
+        if record is not None and record.job.task_id == status.task_id and status.state.finished:
+            await self._apply(record, status)
+        return True
+
+    async def prune_webhooks(self, now: float) -> None:
+        """Forget processed webhook ids past the retention period, so the table cannot grow without bound."""
+        pruned = await self._webhooks.prune_webhooks(now - self._config.webhook_retention_s)
+        if pruned:
+            log.info(
+                "forgot %d processed webhook ids older than %.0f days", pruned, self._config.webhook_retention_s / 86400
+            )

@@ -1,0 +1,133 @@
+"""PostgreSQL for the tests: where it is, whether it runs, and a schema of their own for each test.
+
+The server is ``TEST_DATABASE_URL`` (default: the local one, ``postgresql://postgres@127.0.0.1:5432/test``). Not a
+``TUNESMITH_`` name on purpose: the bot warns about unknown ``TUNESMITH_*`` settings, and tests that start the bot
+with the test run's environment compare its stderr line by line.
+Locally, when nothing answers there, every PostgreSQL test is skipped and the run ends with one line saying so;
+under CI (``CI=true``) a missing server fails those tests instead.
+
+Each test gets a schema of its own, named after this run (``tunesmith_test_<pid>_<random>_<n>``), dropped when the
+test ends, so several engineers' runs on one server never meet. Schemas left by a run that was killed are dropped
+by the next run on this machine (their process is gone).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import re
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import pytest
+
+from bot.database_url import redact
+from bot.storage.postgres import PostgresStore
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+URL = os.environ.get("TEST_DATABASE_URL") or DEFAULT_URL
+PREFIX = "tunesmith_test_"
+RUN = f"{PREFIX}{os.getpid()}_{secrets.token_hex(3)}"
+_names = itertools.count(1)
+_problem: list[str] = []  # empty until checked; then [""] (reachable) or [the reason it is not]
+skipped_reason: list[str] = []  # what the terminal summary says, once, when PostgreSQL tests were skipped
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+async def _check() -> str:
+    try:
+        conn = await asyncpg.connect(URL, timeout=5)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+    try:
+        await _drop_orphans(conn)
+    finally:
+        await conn.close()
+    return ""
+
+
+async def _drop_orphans(conn: asyncpg.Connection) -> None:
+    """Drop schemas of earlier test runs on this machine whose process is gone (a killed run leaves them)."""
+    names = await conn.fetch("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1", PREFIX + "%")
+    for row in names:
+        match = re.match(rf"^{PREFIX}(\d+)_", row["nspname"])
+        if match is None or _alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(asyncpg.PostgresError):
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{row["nspname"]}" CASCADE')
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def require() -> str:
+    """The test server's URL; skips the test (locally) or fails it (CI) when PostgreSQL does not answer."""
+    if not _problem:
+        _problem.append(await _check())
+    if _problem[0]:
+        line = (
+            f"PostgreSQL tests skipped: nothing usable at {redact(URL)} ({_problem[0]}); start PostgreSQL or set "
+            "TEST_DATABASE_URL (under CI=true this is a failure)"
+        )
+        if in_ci():
+            pytest.fail(f"CI=true but PostgreSQL is not usable at {redact(URL)}: {_problem[0]}")
+        if not skipped_reason:
+            skipped_reason.append(line)
+        pytest.skip(line)
+    return URL
+
+
+def schema_name() -> str:
+    """A schema name no other test or run uses."""
+    return f"{RUN}_{next(_names)}"
+
+
+async def drop_schema(schema: str) -> None:
+    conn = await asyncpg.connect(URL, timeout=10)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@asynccontextmanager
+async def fresh_schema() -> AsyncIterator[str]:
+    """A schema name for one test (created by whoever opens a store in it), dropped afterwards."""
+    await require()
+    schema = schema_name()
+    try:
+        yield schema
+    finally:
+        await drop_schema(schema)
+
+
+@asynccontextmanager
+async def postgres_store(**options: Any) -> AsyncIterator[PostgresStore]:
+    """A new, empty PostgreSQL store in a schema of its own, dropped afterwards."""
+    async with fresh_schema() as schema:
+        options.setdefault("lock", False)
+        options.setdefault("min_size", 1)
+        store = await PostgresStore.open(URL, schema=schema, **options)
+        try:
+            yield store
+        finally:
+            await store.close()
+
+
+async def connect(schema: str) -> asyncpg.Connection:
+    """A plain connection whose search_path is ``schema`` (for raw SQL in tests)."""
+    return await asyncpg.connect(URL, server_settings={"search_path": schema}, timeout=10)
