@@ -241,4 +241,4 @@ async def test_over_the_wire_forged_and_stale_deliveries_get_401_and_a_genuine_o
         answer = await rx.post(job_id, body, current(body, NOW - 300, secret))
         assert (answer.status_code, answer.json()) == (200, {"ok": True})
         await rx.rig.notifier.wait_for(1)
-        assert [tracks[0].title for _job, tracks in rx.rig.notifier.succeeded] == ["Hooked"]
+        assert [res.cards[0].track.title for res in rx.rig.notifier.succeeded] == ["Hooked"]
