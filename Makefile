@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # Three pytest workers: most tests wait on sockets, timers and the browser rather than compute, so they overlap
 # well even on two cores (one worker: ~2.5 min; three: well under 2).
 CHECK_PYTEST ?= $(BIN)/python -m pytest -n 3 --dist worksteal
-CHECK_RUFF ?= $(BIN)/ruff check bot cogs tests
+CHECK_RUFF ?= $(BIN)/ruff check bot cogs tests tools
 CHECK_IMPORTS ?= $(BIN)/lint-imports
 CHECK_TYPES ?= $(BIN)/mypy
 
@@ -18,7 +18,7 @@ check = echo "== $(1): $(2)"; $(2) || failed="$$failed $(1)";
 report = if [ -n "$$failed" ]; then echo "make $@: FAILED:$$failed"; exit 1; fi; echo "make $@: every check passed"
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench sandbox clean
+.PHONY: help run test lint bench sandbox mutation clean
 
 help: ## list these targets
 	@echo "Tunesmith: make <target>"
@@ -57,5 +57,8 @@ bench: $(STAMP) ## the benchmark (python -m bot.bench; pass flags with BENCH_ARG
 sandbox: $(STAMP) ## the built-in music provider alone on http://127.0.0.1:8765 (Ctrl-C stops it)
 	$(BIN)/python -m bot.sandbox --port 8765 $(SANDBOX_ARGS)
 
+mutation: $(STAMP) ## mutation testing (mutmut; slow, not in `make test`): MUTATION_ARGS="fair_queue" runs one module
+	$(BIN)/python tools/mutation.py $(MUTATION_ARGS)
+
 clean: ## remove .venv and build files
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info mutants

@@ -52,6 +52,9 @@ DEFAULT_REGEX_TIMEOUT = 0.05
 DEFAULT_CHECK_BUDGET = 0.5
 MAX_REGEX_LENGTH = 200
 MAX_WORD_LENGTH = 100
+# Counted repeats ("a{1000}") are unrolled when the `regex` module compiles a pattern, and nested ones multiply: one
+# admin's "a{2147483647}" asked for hundreds of gigabytes and the process was killed. Blocked words need small counts.
+MAX_REPEAT = 1000
 # How the audit log names a refusal that no rule made: the check could not finish in time.
 TIMED_OUT_RULE = "check ran out of time (refused unchecked)"
 
@@ -339,6 +342,18 @@ def _probes() -> tuple[str, ...]:
 
 # Text shaped to make backtracking patterns blow up: long runs that almost match and then fail at the end.
 _PROBES = _probes()
+_COUNTED_REPEAT = regex.compile(r"\{([0-9]*)(?:,([0-9]*))?\}")
+
+
+def _repeat_weight(pattern: str) -> int:
+    """The product of every counted repeat's largest count: at least what compiling unrolls (nested repeats
+    multiply; side by side they only add, so this errs on the safe side)."""
+    weight = 1
+    for match in _COUNTED_REPEAT.finditer(pattern):
+        counts = [int(count) for count in match.groups() if count]
+        if counts:
+            weight *= max(counts)
+    return weight
 
 
 def validate_regex(pattern: str, *, timeout: float = DEFAULT_REGEX_TIMEOUT) -> None:
@@ -347,6 +362,11 @@ def validate_regex(pattern: str, *, timeout: float = DEFAULT_REGEX_TIMEOUT) -> N
         raise InvalidRequest("The pattern is empty; give a regular expression to block.")
     if len(pattern) > MAX_REGEX_LENGTH:
         raise InvalidRequest(f"That pattern is {len(pattern)} characters long; keep it to {MAX_REGEX_LENGTH} or fewer.")
+    if _repeat_weight(pattern) > MAX_REPEAT:
+        raise InvalidRequest(
+            f"That pattern repeats too much: counts such as {{3}} or {{2,5}} may come to {MAX_REPEAT} at most "
+            "(nested counts multiply); use + or * instead."
+        )
     try:
         compiled = _compile_regex(pattern)
     except regex.error as exc:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import itertools
 import logging
 import random
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given, settings
@@ -281,9 +283,23 @@ def test_regex_rules_see_raw_folded_and_normalised_text() -> None:
     assert raw_only.find("get it at http://example.zip now") is not None
 
 
-def test_validate_regex_accepts_a_sound_pattern() -> None:
-    validate_regex(r"\bgrumble\s*flux(es)?\b")
-    validate_regex(r"buy (cheap|free) \w+ now")
+@pytest.mark.parametrize(
+    ("pattern", "meant", "innocent"),
+    [
+        (r"\bgrumble\s*flux(es)?\b", "GRUMBLE   fluxes tonight", "grumbling fluxes"),
+        (r"buy (cheap|free) \w+ now", "buy free pills now", "buy a free ticket later"),
+        ("x" * 200, "x" * 200, "x" * 199),  # as long as a pattern may be
+    ],
+)
+def test_a_sound_pattern_is_accepted_and_then_blocks_what_it_was_written_for(
+    pattern: str, meant: str, innocent: str
+) -> None:
+    assert validate_regex(pattern) is None  # the admin's pattern is accepted as it is
+    f = ContentFilter([BlockRule(pattern, is_regex=True, id=1)], include_defaults=False)
+    with pytest.raises(Blocked) as caught:
+        f.check({"prompt": meant})
+    assert caught.value.rule == f"regex: {pattern}"
+    f.check({"prompt": innocent})  # raises if it is blocked
 
 
 @pytest.mark.parametrize(
@@ -442,7 +458,15 @@ def test_full_lyrics_against_a_hundred_rules_pass_within_the_budget() -> None:
     f = ContentFilter([*words, *regexes], check_budget=30.0)
     vocabulary = ["neon", "rain", "on", "the", "avenue", "I", "keep", "running", "back", "to", "you", "oh", "la"]
     lyrics = " ".join(rng.choice(vocabulary) for _ in range(1200))[:4000]
-    f.check({"title": "Neon", "prompt": "synthwave, female vocals", "lyrics": lyrics})
+    f.check({"title": "Neon", "prompt": "synthwave, female vocals", "lyrics": lyrics})  # raises if refused
+    # The same filter does run every rule over the whole text: one word near the end is found.
+    last_word = words[-1].pattern
+    with pytest.raises(Blocked) as caught:
+        f.check({"title": "Neon", "prompt": "synthwave, female vocals", "lyrics": f"{lyrics[:3900]} {last_word} la"})
+    assert (caught.value.field, caught.value.rule) == ("lyrics", f"word: {last_word}")
+    with pytest.raises(Blocked) as caught:
+        f.check({"title": "Neon", "lyrics": f"{lyrics[:3900]} call 555-0199"})
+    assert caught.value.rule == r"regex: \d{3}-\d{4}"
 
 
 # --- properties ----------------------------------------------------------------------------------------
@@ -586,3 +610,240 @@ def test_innocent_words_are_never_blocked(words: list[tuple[str, str]], shout: b
     text = "".join(word + sep for word, sep in words)
     f = ContentFilter([*MILD, *(BlockRule(term) for term in TERMS)])
     assert f.find(text.upper() if shout else text) is None, text
+
+
+# --- what members and admins read, and edges that mutation testing found unguarded (issue 14) ----------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "grumbleeeeeeeeeeeeeeeeeflux",  # 18 e's: more than the filter keeps of a run
+        "ggggggggggggggggrumbleflux",
+        "g r r r r r r r r r r r r r u m b l e f l u x",  # a long spaced-out run
+        "GRUMBLEFLUXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+    ],
+)
+def test_nine_or_more_repeated_letters_do_not_get_a_word_through(content_filter: ContentFilter, text: str) -> None:
+    assert hit(content_filter, text) == "grumbleflux"
+
+
+def test_a_term_with_a_long_run_of_its_own_is_still_found() -> None:
+    f = ContentFilter([BlockRule("zzzzzzzzzzzzbop")], include_defaults=False)  # twelve z's
+    assert f.find("zzzzzzzzzzzzzzzzzzzzbop") is not None
+    assert f.find("z z z z z z z z z z z z z z b o p") is not None
+
+
+@pytest.mark.parametrize("text", ["count 4 5 5 and go", "1 2 3 4 5", "$ 5 0", "4 55", "top 5 5 hits"])
+def test_spaced_out_digits_stay_numbers(text: str) -> None:
+    assert hit(ContentFilter(MILD), text) is None
+
+
+def test_a_blocked_number_phrase_is_found_written_together() -> None:
+    f = ContentFilter([BlockRule("14 88")], include_defaults=False)
+    for text in ("1488", "we were 14 88", "14-88"):
+        assert hit(f, text) == "14 88", text
+    assert hit(f, "14 89") is None and hit(f, "1 4 8") is None and hit(f, "21488") is None
+
+
+# Built from look-alike letters only: Cyrillic dze, er, o, o, ka, te, a, ha read "spooktax".
+ALL_LOOK_ALIKES = "\u0455\u0440\u043e\u043e\u043a\u0442\u0430\u0445"
+
+
+def test_a_word_written_wholly_in_look_alike_letters_is_found() -> None:
+    f = ContentFilter([BlockRule("spooktax")], include_defaults=False)
+    assert hit(f, ALL_LOOK_ALIKES) == "spooktax"
+    assert hit(f, ALL_LOOK_ALIKES.upper()) == "spooktax"
+    assert hit(f, f"la la {ALL_LOOK_ALIKES}!") == "spooktax"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Привет, как дела? Я пою о море",  # Russian: "как" is all look-alikes, "Привет" is not
+        "Καλημέρα κόσμε, τα λέμε",  # Greek
+        "сок и кот",
+    ],
+)
+def test_russian_and_greek_lyrics_are_left_alone(text: str) -> None:
+    f = ContentFilter([*MILD, BlockRule("grumbleflux"), BlockRule("pop")])
+    assert f.find(text) is None
+
+
+def test_builtin_labels_keep_first_and_last_letters_only() -> None:
+    labels = {rule.pattern: rule.label for rule in DEFAULT_BLOCKLIST}
+    assert labels["child porn"] == "built-in: c***d p**n"
+    assert labels["lolicon"] == "built-in: l*****n"
+    assert labels["pthc"] == "built-in: p**c"
+    assert BlockRule("x y zap", builtin=True).label == "built-in: x y z*p"  # one- and two-letter words stay
+    assert BlockRule("ab cde", builtin=True).label == "built-in: ab c*e"
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("filename", "Your file name contains a blocked word or phrase, so nothing was generated or charged."),
+        ("idea", "Your idea contains a blocked word or phrase, so nothing was generated or charged."),
+        ("style", "Your style contains a blocked word or phrase, so nothing was generated or charged."),
+        ("tags", "Your tags contain a blocked word or phrase, so nothing was generated or charged."),
+    ],
+)
+def test_the_refusal_names_what_the_member_wrote(content_filter: ContentFilter, field: str, message: str) -> None:
+    with pytest.raises(Blocked) as caught:
+        content_filter.check({field: "grumbleflux"})
+    assert str(caught.value) == message and caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        (
+            "prompt",
+            "Your prompt was too long or too complex to check for blocked words in time; shorten or simplify it "
+            "and try again. Nothing was generated or charged.",
+        ),
+        (
+            "lyrics",
+            "Your lyrics were too long or too complex to check for blocked words in time; shorten or simplify it "
+            "and try again. Nothing was generated or charged.",
+        ),
+        (
+            "filename",
+            "Your file name was too long or too complex to check for blocked words in time; shorten or simplify it "
+            "and try again. Nothing was generated or charged.",
+        ),
+    ],
+)
+def test_the_time_refusal_says_what_to_do(field: str, message: str) -> None:
+    f = ContentFilter([BlockRule("grumbleflux")], include_defaults=False, clock=SteppingClock(10.0))
+    with pytest.raises(ContentCheckTimedOut) as caught:
+        f.check({field: "grumble flux and more"})  # near enough to a rule that its search must run
+    assert str(caught.value) == message
+    assert (caught.value.field, caught.value.rule, caught.value.timed_out) == (field, TIMED_OUT_RULE, True)
+
+
+def test_find_names_the_text_when_it_runs_out_of_time() -> None:
+    f = ContentFilter([BlockRule("grumbleflux")], include_defaults=False, clock=SteppingClock(10.0))
+    with pytest.raises(ContentCheckTimedOut) as caught:
+        f.find("grumble flux and more")
+    assert caught.value.field == "text"
+    assert str(caught.value).startswith("Your text was too long or too complex to check")
+
+
+def test_word_rules_keep_to_what_is_left_of_the_budget(caplog: pytest.LogCaptureFixture) -> None:
+    """With a sliver of the budget left, a long text is refused instead of searched past the deadline."""
+    f = ContentFilter(
+        [BlockRule("grumbleflux", id=7)], include_defaults=False, check_budget=1.0, clock=SteppingClock(1.0 - 1e-9)
+    )
+    with caplog.at_level(logging.WARNING, logger=LOGGER), pytest.raises(ContentCheckTimedOut):
+        f.find("la " * 2000 + "grumbleflux")
+    assert "Block rule 7 timed out on a 6011-character text" in caplog.text  # which rule, never the text
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("", "The pattern is empty; give a regular expression to block."),
+        ("a*", "That pattern matches empty text, so it would block everything; make it match at least one character."),
+        (
+            r"(a+)+$",
+            "That pattern is too slow to run safely; avoid nested repeats such as (a+)+ or (\\w+\\s?)* and try a "
+            "simpler pattern.",
+        ),
+        ("a" * 201, "That pattern is 201 characters long; keep it to 200 or fewer."),
+        ("(unclosed", "That is not a valid regular expression: missing ) at position 9."),
+        (
+            "a{1001}",
+            "That pattern repeats too much: counts such as {3} or {2,5} may come to 1000 at most (nested counts "
+            "multiply); use + or * instead.",
+        ),
+    ],
+)
+def test_what_an_admin_reads_when_a_pattern_is_refused(pattern: str, message: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        validate_regex(pattern)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("word", "message"),
+    [
+        ("  ", "The word or phrase to block is empty."),
+        ("x" * 101, "Keep a blocked word or phrase to 100 characters or fewer."),
+        ("!!! ...", "That has no letters or digits to match; block a word or phrase instead."),
+    ],
+)
+def test_what_an_admin_reads_when_a_word_is_refused(word: str, message: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        validate_word(word)
+    assert str(caught.value) == message
+
+
+def test_a_word_as_long_as_allowed_is_accepted_and_blocks() -> None:
+    word = "grumbleflux " * 8 + "x" * 4  # 100 characters
+    assert len(word) == 100 and validate_word(word) == word.strip()
+    assert ContentFilter([BlockRule(word)], include_defaults=False).find(word) is not None
+
+
+def test_a_skipped_rule_is_logged_with_its_id(caplog: pytest.LogCaptureFixture) -> None:
+    """An operator must be able to find the stored rule that no longer works."""
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        ContentFilter([BlockRule("!!!", id=31), BlockRule("(oops", is_regex=True, id=32)], include_defaults=False)
+    assert "block rule 31: nothing in it can be matched" in caplog.text
+    assert "block rule 32: its pattern does not compile" in caplog.text
+
+
+@pytest.mark.parametrize("pattern", [r"\d{3}-\d{4}", "a{1000}", "x{10}y{10}z{10}", "[a-z]{2,30}", "a{5,}", "(ab){2}c"])
+def test_patterns_with_modest_counts_are_accepted(pattern: str) -> None:
+    assert validate_regex(pattern) is None
+
+
+@pytest.mark.parametrize("pattern", ["a{1001}", "a{,2000}", "a{3,1001}", "(?:a{100}){11}", "(?:x{40}|y){30}"])
+def test_patterns_whose_counts_come_to_more_than_a_thousand_are_refused(pattern: str) -> None:
+    with pytest.raises(InvalidRequest, match="repeats too much"):
+        validate_regex(pattern)
+
+
+def test_a_huge_count_is_refused_before_it_is_compiled() -> None:
+    """Compiling "a{2147483647}" asks for hundreds of gigabytes: the admin adding it would bring the bot down.
+
+    Run in a child process held to 2 GiB of address space, so that should the refusal ever go, this test fails
+    with a MemoryError instead of exhausting the machine.
+    """
+    code = (
+        "import resource\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
+        "from bot.core.content_filter import validate_regex\n"
+        "from bot.domain.errors import InvalidRequest\n"
+        "for pattern in ('a{2147483647}', '(?:(?:a{1000}){1000}){1000}', 'b{99999999999999999999}'):\n"
+        "    try:\n"
+        "        validate_regex(pattern)\n"
+        "    except InvalidRequest as exc:\n"
+        "        print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("That pattern repeats too much") == 3, done.stdout
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"(?-i)(a+)+$",  # case-sensitive: only a run of lower-case a's shows it
+        r"(?-i)(a |a a )+$",  # only spaced-out letters show it
+        r"(1|11)+$",  # only a run of digits shows it
+    ],
+)
+def test_slow_patterns_that_only_one_kind_of_text_shows_are_refused(pattern: str) -> None:
+    with pytest.raises(InvalidRequest, match="too slow to run safely"):
+        validate_regex(pattern)
+
+
+def test_a_budget_spent_to_the_last_instant_refuses() -> None:
+    """The check may not start a rule with no time left, even on a text it could finish at once."""
+    rules = [BlockRule("zzz+", is_regex=True, id=1)]
+    f = ContentFilter(rules, include_defaults=False, check_budget=0.5, clock=SteppingClock(0.5))
+    with pytest.raises(ContentCheckTimedOut):
+        f.check({"title": "hi"})
+    roomy = ContentFilter(rules, include_defaults=False, check_budget=0.5, clock=SteppingClock(0.25))
+    roomy.check({"title": "hi"})  # a quarter of the budget left: checked and passed
