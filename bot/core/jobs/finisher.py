@@ -24,6 +24,15 @@ log = logging.getLogger(__name__)
 _Success = tuple[InFlight, TaskStatus, WebhookReceipt | None, tuple[Clip, ...]]
 
 
+def titled(job: Job, clips: Sequence[Clip]) -> tuple[Clip, ...]:
+    """The title a member typed names the songs it made, whatever the provider called them (Sonic's description
+    mode names songs itself)."""
+    title = job.request.get("title")
+    if not isinstance(title, str) or not title.strip() or not job.operation.makes_tracks:
+        return tuple(clips)
+    return tuple(c if c.title == title else c.model_copy(update={"title": title}) for c in clips)
+
+
 def tool_result(clips: Sequence[Clip]) -> str:
     """What a tool job (stems) made, as stored on the job: each file's name and link."""
     return json.dumps([{"name": c.title or "Stem", "url": c.audio_url} for c in clips if c.audio_url])
@@ -74,8 +83,8 @@ class Finisher:
         completions = {
             record.id: Completion(
                 record.job,
-                status.clips,
-                partials=partials,
+                titled(record.job, status.clips),
+                partials=titled(record.job, partials),
                 result_text=tool_result(status.clips) if record.job.operation.is_tool else None,
             )
             for record, status, _, partials in items
