@@ -61,8 +61,15 @@ class SandboxClient:
         self._producer = ProducerClient(
             client, base_url=base_url, api_key=api_key, max_concurrency=max_concurrency, name=name
         )
+        # The sandbox is local and makes a MIDI file within a couple of seconds: asked again often, not every five.
         self._sonic = SonicClient(
-            client, base_url=base_url, api_key=api_key, max_concurrency=max_concurrency, name=name
+            client,
+            base_url=base_url,
+            api_key=api_key,
+            max_concurrency=max_concurrency,
+            name=name,
+            not_ready_attempts=40,
+            not_ready_interval=0.25,
         )
 
     def __repr__(self) -> str:
