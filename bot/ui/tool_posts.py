@@ -169,7 +169,9 @@ async def run_tool(
     )
     await bot.get_partial_messageable(target, guild_id=who.guild_id).send(text, files=files)
     where = "here" if target == who.channel_id else f"in {render.channel(target)}"
-    await interaction.edit_original_response(content=f"{render.TOOL_ICONS[tool]} {tool.label}: posted {where} ({cost}).")
+    await interaction.edit_original_response(
+        content=f"{render.TOOL_ICONS[tool]} {tool.label}: posted {where} ({cost})."
+    )
 
 
 class StyleButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"tunesmith:style:create:(?P<job>\d+)"):
