@@ -25,10 +25,10 @@ _Success = tuple[InFlight, TaskStatus, WebhookReceipt | None, tuple[Clip, ...]]
 
 
 def titled(job: Job, clips: Sequence[Clip]) -> tuple[Clip, ...]:
-    """The title a member typed names the songs it made, whatever the provider called them (Sonic's description
-    mode names songs itself)."""
+    """Sonic names the songs it makes itself where it ignores the title (description mode, the takes of a remix,
+    the joined full song): the title the member typed names them all the same."""
     title = job.request.get("title")
-    if not isinstance(title, str) or not title.strip() or not job.operation.makes_tracks:
+    if not isinstance(title, str) or not title.strip() or job.request.get("api") != "sonic":
         return tuple(clips)
     return tuple(c if c.title == title else c.model_copy(update={"title": title}) for c in clips)
 
