@@ -8,12 +8,14 @@ screenshot, docs/playground.png.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import mido
 import pytest
 
 from tests.browser.playground_process import PlaygroundProcess
@@ -153,6 +155,37 @@ def write_screenshot(page: Any, post: Any) -> None:
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT))
     page.set_viewport_size({"width": 1400, "height": 900})
+
+
+def test_studio_tools_post_midi_and_a_karaoke_timeline_in_the_thread(page: Any, night_rain: Any) -> None:
+    """The Tools menu on the post: a MIDI file of the notes, then the lyrics timeline, which plays as karaoke."""
+    tools = night_rain.get_by_role("combobox", name="Tools…")
+    offered = tools.locator("option").all_inner_texts()
+    assert {"Stems (vocals + instrumental)", "MIDI", "BPM", "Lyrics timeline"} <= set(offered)
+    tools.select_option("midi")
+    answer = page.get_by_role("article").filter(has_text="MIDI: posted in").last
+    answer.wait_for(timeout=TRACK_WAIT_MS)
+    assert "1 credit" in answer.inner_text()
+    tools.select_option("lyrics_timeline")
+    page.get_by_role("article").filter(has_text="Lyrics timeline: posted in").last.wait_for(timeout=TRACK_WAIT_MS)
+    night_rain.locator(".thread-link").click()
+    # The .mid is a real MIDI file of the song's notes.
+    midi_link = page.get_by_role("link", name=re.compile(r"^night-rain-\d+\.mid$"))
+    midi_link.wait_for(timeout=TRACK_WAIT_MS)
+    data = page.request.get(midi_link.get_attribute("href")).body()
+    parsed = mido.MidiFile(file=io.BytesIO(data))
+    assert sum(1 for t in parsed.tracks for m in t if m.type == "note_on" and m.velocity > 0) > 10
+    # The timeline sits beside the song's audio: the page plays it as karaoke, the sung line highlighted.
+    post = page.get_by_role("article").filter(has_text="Lyrics timeline").last
+    lyrics = post.get_by_role("list", name="Lyrics")
+    lyrics.get_by_role("listitem").nth(1).wait_for(timeout=TRACK_WAIT_MS)
+    second = lyrics.get_by_role("listitem").nth(1)
+    second.click()  # a line seeks the audio to it
+    current = lyrics.locator("li[aria-current='true']")
+    current.wait_for()
+    assert current.inner_text() == second.inner_text()
+    page.get_by_role("link", name="#studio", exact=True).click()
+    composer(page, "studio").wait_for()
 
 
 def test_track_autocomplete_lists_the_servers_tracks(page: Any, night_rain: Any) -> None:
