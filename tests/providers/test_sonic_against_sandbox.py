@@ -38,7 +38,7 @@ from bot.domain.sonic import (
 from bot.providers import SandboxClient
 from bot.providers.sonic import SonicClient
 from bot.sandbox import Sandbox
-from tests.providers.test_against_sandbox import WAV, FastSleep, assert_real_files, finish
+from tests.providers.test_against_sandbox import WAV, assert_real_files, finish
 
 KEY = "sonic-loopback-key"
 WORDS = "[Verse]\nHarbour lights are calling me home\nSalt wind on the window\n[Chorus]\nHome, home, harbour home"
@@ -58,7 +58,15 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 def sonic(sandbox: Sandbox, http: httpx.AsyncClient) -> SonicClient:
-    return SonicClient(http, base_url=sandbox.base_url, api_key=KEY, sleep=FastSleep(), not_ready_interval=0.05)
+    # Real (short) pauses: a MIDI file not ready yet is asked for again after one, as the sandbox needs a moment.
+    return SonicClient(
+        http,
+        base_url=sandbox.base_url,
+        api_key=KEY,
+        sleep=asyncio.sleep,
+        not_ready_interval=0.1,
+        not_ready_attempts=100,
+    )
 
 
 async def made(client: SonicClient | SandboxClient, request: object, takes: int = 2) -> tuple[Clip, ...]:
