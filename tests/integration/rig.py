@@ -18,7 +18,7 @@ from bot.core.settings import Defaults
 from bot.domain.models import Job, LedgerKind, Operation, Period
 from bot.domain.ports import MusicProvider
 from bot.domain.requester import Requester
-from bot.providers import FuzzClient, ProducerClient
+from bot.providers import FuzzClient, ProducerClient, SonicClient
 from bot.sandbox import Sandbox
 from bot.storage.store import SqliteStore
 from tests.fakes import RecordingNotifier
@@ -56,6 +56,8 @@ def client(kind: str, http: httpx.AsyncClient, sandbox: Sandbox, concurrency: in
         return FuzzClient(
             http, base_url=sandbox.fuzz_base_url, api_key="k", max_concurrency=concurrency, sleep=no_sleep
         )
+    if kind == "sonic":
+        return SonicClient(http, base_url=sandbox.base_url, api_key="k", max_concurrency=concurrency)
     return ProducerClient(
         http, base_url=sandbox.base_url, api_key="k", max_concurrency=concurrency, name="sandbox", sleep=no_sleep
     )

@@ -200,3 +200,25 @@ def test_the_provider_page_marks_retired_operations() -> None:
     assert embed.title == "Provider · producer"
     assert embed.description == ("✅ **Create** (`create`)\n⛔ **Cover** (`cover`): retired by the provider (Gone.)")
     assert embed.footer.text and "/studio provider reinstate" in embed.footer.text
+
+
+def test_audit_lines_of_tools_personas_and_stems() -> None:
+    assert render.audit_line(audit.ToolUsed(3, Operation.MIDI, track_id=4, job_id=9, cost=1)) == (
+        "<@3> **midi finished** · job #9 · track #4 → midi delivered (-1 credits)"
+    )
+    assert render.audit_line(audit.ToolUsed(3, Operation.BPM, track_id=4, job_id=9, error="Not ready.")) == (
+        "<@3> **bpm finished** · job #9 · track #4 → failed: Not ready. (credits returned)"
+    )
+    assert render.audit_line(audit.PersonaChanged(3, "Velvet", True, track_id=4, job_id=9, cost=10)) == (
+        "<@3> **persona** · “Velvet” saved from track #4 (-10 credits)"
+    )
+    assert render.audit_line(audit.PersonaChanged(5, "Velvet", False)) == "<@5> **persona** · “Velvet” forgotten"
+    stems = JobOutcome(
+        job=job(
+            operation=Operation.STEMS_FULL,
+            state=JobState.SUCCEEDED,
+            cost=50,
+            request={"tool": "stems_full", "clip_id": "c", "options": {}},
+        )
+    )
+    assert render.audit_line(audit.JobFinished(3, stems)).endswith("→ stems (every instrument) delivered (-50 credits)")

@@ -260,7 +260,15 @@ async def test_a_persona_the_provider_retired_is_refunded_and_no_longer_offered(
     assert "Save voice as persona" not in menus(repost)[f"tunesmith:remix:menu:{number}"]
     refused = await studio.ana.slash(studio.channel, "music persona save", track=number, name="Velvet")
     assert (await answered(studio, refused)).startswith("Save persona was retired by the music provider")
-    assert shown is not None
+    assert shown is not None and await studio.credits() == 990
+    # The provider brings it back, and an admin switches it back on (the operation autocompletes, retired first).
+    studio.app.sandbox.clear_failures()
+    choices = await studio.admin.autocomplete(studio.channel, "studio provider", "reinstate", "")
+    assert choices[0] == {"name": "Save persona (persona)", "value": "persona"}
+    back = await studio.admin.slash(studio.channel, "studio provider", reinstate="persona")
+    assert back.response.content == "Save persona is switched back on."
+    saved = await studio.ana.slash(studio.channel, "music persona save", track=number, name="Velvet")
+    assert (await answered(studio, saved)).startswith("🎙️ Saved the persona **Velvet** (10 credits)")
 
 
 async def test_a_tool_the_provider_lacks_is_refused_without_charge_and_fuzz_times_lyrics_for_free(
