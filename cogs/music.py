@@ -16,8 +16,9 @@ from bot.domain.errors import InvalidRequest
 from bot.domain.models import LYRICS_IDEA_MAX, LYRICS_MAX, PERSONA_NAME_MAX, TITLE_MAX, Operation
 from bot.domain.sonic import VOX_RANGE_MAX_S, Tool
 from bot.ui import render
-from bot.ui.buttons import ComposeButton, history_page, track_view
+from bot.ui.buttons import history_page, track_view
 from bot.ui.choices import model_choices, persona_choices
+from bot.ui.drafts import draft_lyrics
 from bot.ui.flows import requester, save_persona, start_job
 from bot.ui.modals import PersonaModal, compose_modal, remix_modal
 from bot.ui.tool_posts import run_tool
@@ -293,28 +294,7 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
     @app_commands.describe(idea="What the song is about")
     async def lyrics(self, interaction: Interaction, idea: app_commands.Range[str, 1, LYRICS_IDEA_MAX]) -> None:
         """Draft lyrics from an idea, then compose a song with them."""
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        job, drafts = await interaction.client.services.lyrics.draft(requester(interaction), idea)
-        if not drafts:
-            await interaction.followup.send("The provider returned no lyrics; your credit was used.", ephemeral=True)
-            return
-        embeds = [
-            discord.Embed(
-                title=render.clip(draft.title or f"Draft {i + 1}", 256),
-                description=render.clip(draft.lyrics, 4000),
-                colour=render.BRAND,
-            )
-            for i, draft in enumerate(drafts[:3])
-        ]
-        view = discord.ui.View(timeout=None)
-        for i in range(len(embeds)):
-            view.add_item(ComposeButton(job.id, i))
-        await interaction.followup.send(
-            render.drafts_text(idea, job.cost),
-            embeds=embeds,
-            view=view,
-            ephemeral=True,
-        )
+        await draft_lyrics(interaction, idea)
 
     @app_commands.command(name="show", description="Post a track again, with working buttons")
     @app_commands.describe(track="The track to show")

@@ -40,6 +40,7 @@ from bot.domain.models import (
     GuildSettings,
     Job,
     Operation,
+    Persona,
     Track,
 )
 from bot.domain.ports import AdmissionSnapshot, Clock, JobStore, JobTicket, PersonaStore
@@ -236,7 +237,7 @@ class Admission:
             fields["clip_ids"] = [fields.pop("clip_id"), second.clip_id]
         return parent, second
 
-    async def _persona(self, who: Requester, persona_id: int) -> Any:
+    async def _persona(self, who: Requester, persona_id: int) -> Persona:
         persona = await self._store.persona(persona_id)
         if persona is None or persona.guild_id != who.guild_id or persona.provider != self._catalog.provider_name:
             raise NotFound("That persona isn't saved in this server; pick one from the list.")

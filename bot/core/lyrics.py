@@ -35,9 +35,11 @@ class Lyrics:
         self._audit = audit
         self._metrics = metrics
 
-    async def draft(self, who: Requester, idea: str) -> tuple[Job, list[DraftedLyrics]]:
+    async def draft(
+        self, who: Requester, idea: str, *, confirmed_cost: int | None = None
+    ) -> tuple[Job, list[DraftedLyrics]]:
         """Check the server's rules, charge the draft, and ask the provider for lyrics."""
-        admitted = await self._admission.admit(who, Operation.LYRICS, {"idea": idea})
+        admitted = await self._admission.admit(who, Operation.LYRICS, {"idea": idea}, confirmed_cost=confirmed_cost)
         job = admitted.job
         self._metrics.inc("tunesmith_provider_requests_total", call="lyrics")
         try:

@@ -81,7 +81,7 @@ class ConfirmButton(
 
     async def _run(self, interaction: discord.Interaction[Tunesmith]) -> None:
         # Imported here: the flows ask for confirmation through this module, and Confirm runs them again.
-        from bot.ui import flows, tool_posts
+        from bot.ui import drafts, flows, tool_posts
 
         services = interaction.client.services
         who = flows.requester(interaction)
@@ -103,5 +103,7 @@ class ConfirmButton(
             await tool_posts.run_tool(interaction, confirmed_cost=pending.cost, **args)
         elif pending.action == "persona":
             await flows.save_persona(interaction, confirmed_cost=pending.cost, **args)
+        elif pending.action == "lyrics":
+            await drafts.draft_lyrics(interaction, confirmed_cost=pending.cost, **args)
         else:  # pragma: no cover - every action held is one of the above
             log.error("unknown confirmation action %r", pending.action)

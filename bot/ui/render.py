@@ -305,7 +305,7 @@ def tree_embed(lineage: Lineage) -> discord.Embed:
 
 
 def drafts_text(idea: str, cost: int) -> str:
-    return f"Lyrics for “{clip(idea, 80)}” ({cost} credit). Pick one to compose:"
+    return f"Lyrics for “{clip(idea, 80)}” ({cost} credit{'' if cost == 1 else 's'}). Pick one to compose:"
 
 
 # --- confirmation, tools, personas ---------------------------------------------------------------------------------
@@ -319,7 +319,7 @@ def confirmation_text(needed: ConfirmationNeeded) -> str:
 
 def credits_phrase(cost: int) -> str:
     if cost == 0:
-        return "free (already known)"
+        return "free: already known"
     return f"{cost} credit" + ("" if cost == 1 else "s")
 
 

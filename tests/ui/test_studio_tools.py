@@ -121,7 +121,7 @@ async def test_the_lyrics_timeline_is_an_lrc_beside_the_song_and_free_the_second
     assert all(0 < t < (track.duration_s or 0) for t, _ in lines)
     # Asked again (by anyone), it is answered from what the track keeps: no call, no credit.
     again = await studio.bo.select(post, ["lyrics_timeline"], custom_id=f"tunesmith:tools:menu:{number}")
-    assert (await answered(studio, again)).endswith("(free (already known)).")
+    assert (await answered(studio, again)).endswith("(free: already known).")
     assert await studio.credits() == 1000 - 10 - 1
 
 
@@ -304,7 +304,7 @@ async def test_a_tool_the_provider_lacks_is_refused_without_charge_and_fuzz_time
         # FUZZ's songs come with their lyrics timed: the menu offers only that, answered from the track, for free.
         assert menus(posts[0]) == {f"tunesmith:tools:menu:{number}": ["Lyrics timeline"]}
         timeline = await studio.bo.select(posts[0], ["lyrics_timeline"], custom_id=f"tunesmith:tools:menu:{number}")
-        assert (await answered(studio, timeline)).endswith("(free (already known)).")
+        assert (await answered(studio, timeline)).endswith("(free: already known).")
         thread = next(t for t in studio.channel.threads if t.id == posts[0].id)
         message = await studio.until(lambda: studio.messages(thread) and studio.messages(thread)[-1])
         lrc = (await files(message))[f"two-takes-{number}.lrc"].decode()
@@ -324,3 +324,16 @@ async def test_costs_of_every_operation_are_set_through_autocomplete(studio: Stu
     assert refused.response.content == "There is no operation called “teleport”; pick one from the list."
     quota = await studio.ana.slash(studio.channel, "quota")
     assert "Stems (every instrument): 40" in quota.response.embeds[0].fields[-1].value
+
+
+async def test_lyrics_priced_above_the_threshold_ask_first_too(studio: Studio) -> None:
+    await studio.admin.slash(studio.channel, "quota-admin costs", operation="lyrics", cost=25)
+    asked = await studio.ana.slash(studio.channel, "music lyrics", idea="a lighthouse keeper")
+    assert (await answered(studio, asked)).startswith("**Lyrics**: this costs **25 credits** (you have 1000 left).")
+    assert await studio.credits() == 1000
+    yes, _ = button_ids(asked.response)
+    confirmed = await studio.ana.click(asked.response, custom_id=yes)
+    drafts = await answered(studio, confirmed)
+    assert drafts == "Lyrics for “a lighthouse keeper” (25 credits). Pick one to compose:"
+    assert [b.split(":")[2] for b in button_ids(confirmed.response)] == ["compose", "compose"]
+    assert await studio.credits() == 975
