@@ -14,6 +14,7 @@ from typing import Any
 import mido
 import pytest
 
+from bot.app import build
 from bot.domain.lyrics_timeline import parse_lrc, sung_text
 from bot.sandbox import Sandbox
 from tests.ui.conftest import Studio, running
@@ -337,3 +338,27 @@ async def test_lyrics_priced_above_the_threshold_ask_first_too(studio: Studio) -
     assert drafts == "Lyrics for “a lighthouse keeper” (25 credits). Pick one to compose:"
     assert [b.split(":")[2] for b in button_ids(confirmed.response)] == ["compose", "compose"]
     assert await studio.credits() == 975
+
+
+async def test_menus_work_after_a_restart_and_an_old_confirmation_says_it_expired(studio: Studio) -> None:
+    post = await song(studio)
+    number = track_id(post)
+    asked = await studio.bo.select(post, ["stems_full"], custom_id=f"tunesmith:tools:menu:{number}")
+    yes, _ = button_ids(asked.response)
+    # A new process on the same database (and the same sandbox): what was held in memory is gone.
+    await studio.app.core.runtime.stop()
+    await studio.app.store.close()
+    async with build(studio.app.settings, start_web=False, sandbox=studio.app.sandbox) as app:
+        await app.core.runtime.start(app.notifier)
+        await studio.env.restart_bot(app.bot)
+        try:
+            late = await studio.bo.click(asked.response, custom_id=yes)
+            assert "This confirmation expired" in late.response.content
+            bpm = await studio.bo.select(post, ["bpm"], custom_id=f"tunesmith:tools:menu:{number}")
+            assert "BPM: posted in" in await answered(studio, bpm)
+            shown = await studio.bo.select(post, ["remaster"], custom_id=f"tunesmith:remix:menu:{number}")
+            assert shown.modal is not None and shown.modal["title"] == "Remaster: Harbour"
+            quota = await app.services.credits.quota(studio.guild.id, studio.bo.id)
+            assert quota.server_remaining == 1000 - 10 - 1
+        finally:
+            await app.core.runtime.stop()
