@@ -1,9 +1,11 @@
-"""Benchmark-scale load: 500 tasks with polls must stay cheap (O(1) per request, no per-task background work)."""
+"""Benchmark-scale load: 500 tasks per provider with polls, every answer right, no per-task background work.
+
+How long it takes is measured by ``python -m bot.sandbox.bench --requests`` (no test asserts speed).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import time
 
 import aiohttp
 
@@ -13,7 +15,7 @@ from tests.sandbox.helpers import KEY, FakeClock
 TASKS = 500
 
 
-async def test_500_tasks_per_provider_stay_cheap() -> None:
+async def test_500_tasks_per_provider_are_answered_without_background_work() -> None:
     clock = FakeClock()
     async with Sandbox(render_seconds=5.0, clock=clock) as sandbox, aiohttp.ClientSession() as http:
         producer_headers = {"Authorization": f"Bearer {KEY}"}
@@ -45,19 +47,15 @@ async def test_500_tasks_per_provider_stay_cheap() -> None:
             ) as response:
                 return [task["status"] for task in await response.json()]
 
-        started = time.perf_counter()
         producer_ids = await asyncio.gather(*(producer_submit(i) for i in range(TASKS)))
         fuzz_ids = await asyncio.gather(*(fuzz_submit(i) for i in range(TASKS)))
         assert sandbox._background == set()  # no timers without webhooks
         clock.advance(5.0)
         statuses = await asyncio.gather(*(producer_poll(t) for t in producer_ids))
         batches = await asyncio.gather(*(fuzz_poll(fuzz_ids[i : i + 25]) for i in range(0, TASKS, 25)))
-        elapsed = time.perf_counter() - started
 
         assert set(statuses) == {"SUCCESS"}
         assert [s for batch in batches for s in batch] == ["completed"] * TASKS
         assert sandbox.stats.submits == 2 * TASKS
         assert sandbox.stats.polls == TASKS + TASKS // 25 and sandbox.stats.poll_ids == 2 * TASKS
         assert len(sandbox.finished_at) == 2 * TASKS
-        # About a second on a laptop; the bound only catches accidental per-request heavy work.
-        assert elapsed < 15, f"{elapsed:.1f}s for {4 * TASKS} requests"
