@@ -198,11 +198,14 @@ class Tracker:
             except ProviderError as exc:
                 self._metrics.inc("tunesmith_provider_errors_total", kind=exc.kind.value)
                 now = self._clock.now()
-                if exc.retry_after:
-                    self._poll_not_before = now + exc.retry_after
+                # Capped: one Retry-After of a million seconds must not stop polling for days. It holds status
+                # polls only; submits keep their own back-off (the scheduler's).
+                wait = self._config.honoured_wait(exc.retry_after) or 0.0
+                if wait:
+                    self._poll_not_before = max(self._poll_not_before, now + wait)
                 for record in batch:
                     record.polls += 1
-                    self._set_poll(record, now + max(exc.retry_after or 0.0, self._interval(record, now)))
+                    self._set_poll(record, now + max(wait, self._interval(record, now)))
                 log.warning("status poll failed (%s); backing off", exc.kind.value)
                 return
             now = self._clock.now()
@@ -260,12 +263,18 @@ class Tracker:
 
     # --- deadlines -----------------------------------------------------------------------------------------------
     def expire(self, now: float) -> None:
+        # While the provider tells us to wait, no deadline is enforced (a last look would be refused too), up to
+        # the grace past it: a provider that never answers again still ends its jobs.
+        limit = self._config.deadline
+        if now < self._poll_not_before:
+            limit += self._config.last_look_grace
         overdue = [
             r
             for r in self._registry
             if r.phase in (Phase.SUBMITTED, Phase.RUNNING)
             and not r.expiring
-            and now - r.submitted_at > self._config.deadline
+            and now - r.submitted_at > limit
+            and now >= r.look_again_at
         ]
         size = max(1, self._provider.batch_size)
         for start in range(0, len(overdue), size):
@@ -280,8 +289,17 @@ class Tracker:
         try:
             try:
                 statuses = {s.task_id: s for s in await self.gateway.fetch([r.job for r in batch])}
-            except ProviderError:
+            except ProviderError as exc:
                 statuses = {}
+                if exc.retryable:
+                    # The provider cannot answer now (429, 5xx): a finished song must not be refunded for that.
+                    # Look again after its wait, until the grace past the deadline runs out.
+                    now = self._clock.now()
+                    wait = self._config.honoured_wait(exc.retry_after)
+                    if wait:
+                        self._poll_not_before = max(self._poll_not_before, now + wait)
+                    again = now + max(wait or 0.0, self._config.poll_interval)
+                    batch = [r for r in batch if not self._look_again(r, again)]
             for record in batch:
                 if self._tracked(record.id) is not record:
                     continue  # finished meanwhile by a webhook or a poll
@@ -293,6 +311,14 @@ class Tracker:
         finally:
             for record in batch:
                 record.expiring = False
+
+    def _look_again(self, record: InFlight, when: float) -> bool:
+        """Defer a task's last look to ``when``; False once the grace past its deadline is spent."""
+        if when - record.submitted_at > self._config.deadline + self._config.last_look_grace:
+            return False
+        record.look_again_at = when
+        record.expiring = False
+        return True
 
     # --- webhooks ------------------------------------------------------------------------------------------------
     @property
