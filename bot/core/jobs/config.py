@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -26,7 +27,12 @@ class JobsConfig:
     errors (429, 5xx): a finished song is never refunded as a timeout because the provider made us wait."""
     max_parallel_polls: int = 4
     expected_render_s: float = 30.0
-    """The render time assumed before any was observed (the first poll is timed from it)."""
+    """The render time assumed before any was observed; learned per provider, model and operation afterwards
+    (bot/core/jobs/estimate.py)."""
+    render_seeds: Mapping[str, float] = field(default_factory=dict)
+    """Expected render seconds of particular models, before any of theirs was observed."""
+    min_poll_gap: float = 1.0
+    """The least seconds between two status polls of one task (around its expected end)."""
     delivery_retry_base: float = 5.0
     delivery_attempts: int = 8
     """Tries to hand a result to Discord (backing off from 5 s) before giving up on posting it."""
