@@ -5,6 +5,10 @@ On the fake clock: the provider's errors are scripted, time moves only when the 
 
 from __future__ import annotations
 
+import math
+
+import pytest
+
 from bot.domain.errors import ErrorKind, ProviderError
 from bot.domain.outcomes import FailureKind
 from tests.core.rig import config, rig
@@ -99,3 +103,11 @@ async def test_a_provider_that_never_answers_again_still_times_out_after_the_gra
         [(job, failure, refunded)] = r.notifier.failed
         assert job.id == job_id and failure.kind is FailureKind.TIMEOUT and refunded == 10
         assert 20.0 <= r.clock.now() - start <= 20.0 + 30.0 + 15.0
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "honoured"),
+    [(None, None), (0.0, None), (-5.0, None), (math.nan, None), (2.5, 2.5), (1e6, 60.0), (math.inf, 60.0)],
+)
+def test_what_the_engine_honours_of_a_retry_after(retry_after: float | None, honoured: float | None) -> None:
+    assert config(max_retry_after=60.0).honoured_wait(retry_after) == honoured

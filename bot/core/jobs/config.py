@@ -55,6 +55,6 @@ class JobsConfig:
     def honoured_wait(self, retry_after: float | None) -> float | None:
         """A provider's ``Retry-After`` as the engine honours it: finite, not negative, at most ``max_retry_after``
         (None when there is nothing meaningful to honour)."""
-        if retry_after is None or not math.isfinite(retry_after) or retry_after <= 0:
+        if retry_after is None or math.isnan(retry_after) or retry_after <= 0:
             return None
-        return min(retry_after, self.max_retry_after)
+        return min(retry_after, self.max_retry_after)  # inf too: "very long" is the cap
