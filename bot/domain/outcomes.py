@@ -26,6 +26,7 @@ class FailureKind(StrEnum):
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"  # the bot stopped while answering at once (a lyrics draft)
     NOT_STARTED = "not_started"  # the status message could not be posted, so the job never ran
+    INTERNAL = "internal"  # an unexpected error in the bot itself; ``detail`` is the reference logged with it
 
 
 @dataclass(frozen=True, slots=True)

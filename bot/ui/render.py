@@ -152,6 +152,9 @@ def failure_reason(failure: Failure) -> str:
         return "Could not start."
     if kind is FailureKind.INTERRUPTED:
         return "Interrupted."
+    if kind is FailureKind.INTERNAL:
+        reference = f" If it keeps happening, give an admin this reference: **{detail}**." if detail else ""
+        return f"Something went wrong on our side, so the job was stopped.{reference}"
     return detail or "The job failed."
 
 

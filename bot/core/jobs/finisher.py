@@ -12,6 +12,7 @@ from bot.core.group_commit import GroupCommit
 from bot.core.jobs.config import JobsConfig
 from bot.core.jobs.delivery import Delivery
 from bot.core.jobs.registry import InFlight, Registry
+from bot.core.jobs.safety import reference
 from bot.core.jobs.tasks import Tasks
 from bot.core.metrics import Metrics
 from bot.domain.errors import InvalidRequest
@@ -92,14 +93,39 @@ class Finisher:
         webhooks = [webhook for _, _, webhook, _ in items if webhook is not None]
         try:
             finished = await self._store.finish_jobs(list(completions.values()), webhooks, self._clock.now())
-        except Exception:
-            log.exception("storing %d finished jobs failed; they will be retried", len(completions))
-            return
+        except Exception as exc:
+            if len(completions) == 1:
+                await self._unstorable(next(iter(completions.values())), exc)
+                return
+            # One job's results must not hold back the others': each is written on its own.
+            log.warning("storing %d finished jobs together failed; storing them one by one", len(completions))
+            finished = {}
+            for completion in completions.values():
+                receipts = [w for w in webhooks if w.task_id == completion.job.task_id]
+                try:
+                    finished.update(await self._store.finish_jobs([completion], receipts, self._clock.now()))
+                except Exception as one:
+                    await self._unstorable(completion, one)
         for job_id, done in finished.items():
             self._registry.forget(job_id)
             self._metrics.inc("tunesmith_jobs_finished_total", state="succeeded")
             log.info("job %d succeeded with %d clip(s)", job_id, len(completions[job_id].clips))
             self._delivery.succeeded(done.job, done.tracks)
+
+    async def _unstorable(self, completion: Completion, exc: Exception) -> None:
+        """A finished job whose results cannot be written ends as failed (refunded, its member told, the error
+        logged with a reference), instead of succeeding again at every poll without ever being stored. When even
+        that write fails (the database is down) the job stays tracked, and a later poll tries again."""
+        ref = reference()
+        log.error("storing the results of job %d failed (reference %s)", completion.job.id, ref, exc_info=exc)
+        try:
+            await self.fail(completion.job.id, Failure(FailureKind.INTERNAL, ref))
+        except Exception:
+            log.exception("could not end job %d either; a later poll tries again", completion.job.id)
+
+    def abandon(self, job_id: int) -> None:
+        """Stop holding a job that could not be ended (the store is failing): the next start recovers it."""
+        self._registry.forget(job_id)
 
     async def fail(
         self, job_id: int, failure: Failure, *, deliver: bool = True, state: JobState = JobState.FAILED
