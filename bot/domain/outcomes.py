@@ -84,6 +84,7 @@ class TrackCard:
     parent: Track | None = None
     nonce: str = ""
     second_parent: Track | None = None  # a mashup's other track (both authors are credited)
+    hidden: frozenset[int] = frozenset()  # parents not to name: in a channel the member who asked can't view
 
 
 @dataclass(frozen=True, slots=True)
