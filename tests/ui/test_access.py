@@ -96,6 +96,23 @@ async def test_manage_messages_in_one_channel_cannot_delete_a_track_that_lives_e
     assert deleted.ephemeral and deleted.response.content == "Deleted *Lounge Song*."
 
 
+async def test_manage_messages_in_one_channel_cannot_forget_someone_elses_persona(studio: Studio) -> None:
+    """A persona belongs to the whole server: only server-wide Manage Messages moderates it."""
+    lounge, bo = helper_of(studio, "lounge")
+    await studio.ana.slash(studio.channel, "music create", prompt="soul", title="Velvet Song")
+    [post] = await studio.wait_for_posts(1)
+    saved = await studio.ana.slash(studio.channel, "music persona save", track=track_id(post), name="Velvet")
+    await studio.until(lambda: saved.response and saved.response.content.startswith("🎙️ Saved"))
+    [persona] = await studio.app.services.personas.of_server(studio.guild.id)
+
+    refused = await bo.slash(lounge, "music persona forget", persona=persona.id)
+    assert refused.ephemeral
+    assert refused.response.content == "Only the member who saved a persona, or a moderator, can forget it."
+    assert await studio.app.services.personas.of_server(studio.guild.id) == [persona]
+    forgot = await studio.admin.slash(lounge, "music persona forget", persona=persona.id)
+    assert forgot.ephemeral and forgot.response.content == "Forgot the persona **Velvet**."
+
+
 # --- 9.3: tracks of private channels ------------------------------------------------------------------------------
 async def test_a_private_channels_tracks_stay_there(studio: Studio) -> None:
     private = private_channel(studio)
