@@ -8,8 +8,9 @@ import math
 
 import pytest
 
+from bot.core.jobs.safety import SafetyNet
 from bot.domain.models import JobState, LedgerKind, Operation
-from bot.domain.outcomes import FailureKind
+from bot.domain.outcomes import Failure, FailureKind
 from tests.core.rig import Rig, rig
 from tests.fakes import MemoryStore
 
@@ -78,3 +79,26 @@ async def test_a_stored_request_no_provider_can_take_ends_at_the_next_start(capl
         assert ended.id == job_id and failure.kind is FailureKind.INTERNAL and refunded == 10
         assert failure.detail in caplog.text
         assert await r.core.jobs.active_jobs(1, 100) == []
+
+
+async def test_the_net_leaves_alone_a_job_whose_results_are_being_stored() -> None:
+    """A poll batch that raises after handing one job's songs to the finisher: that job is not thrown away."""
+
+    class Finisher:
+        failed: list[int] = []
+
+        def settling(self, job_id: int) -> bool:
+            return job_id == 1
+
+        async def fail(self, job_id: int, failure: Failure) -> None:
+            assert failure.kind is FailureKind.INTERNAL
+            self.failed.append(job_id)
+
+    finisher = Finisher()
+    net = SafetyNet(finisher)  # type: ignore[arg-type]
+
+    async def broken() -> None:
+        raise RuntimeError("a bug in the second job's status")
+
+    await net.guard(broken(), [1, 2], "poll")
+    assert finisher.failed == [2]

@@ -56,6 +56,7 @@ class Finisher:
         self._delivery = delivery
         self._clock = clock
         self._metrics = metrics
+        self._settling: set[int] = set()  # jobs whose results wait in the group commit
         self._successes: GroupCommit[_Success] = GroupCommit(
             self._store_successes,
             spawn=lambda flush: tasks.spawn(flush, "store-completions"),
@@ -74,12 +75,23 @@ class Finisher:
         """A task finished with its songs: stored with the others finishing now. Not awaited: the write logs its
         own failure, and the job stays tracked so a later poll (or the safety net) tries again. ``partials``: the
         takes a follow-up joined into these songs (kept as their parents)."""
+        self._settling.add(record.id)
         self._successes.add((record, status, webhook, partials))
+
+    def settling(self, job_id: int) -> bool:
+        """Whether the job's results are on their way to the store (they end it, one way or the other)."""
+        return job_id in self._settling
 
     async def drain(self) -> None:
         await self._successes.drain()
 
     async def _store_successes(self, items: list[_Success]) -> None:
+        try:
+            await self._settle(items)
+        finally:
+            self._settling.difference_update(record.id for record, _, _, _ in items)
+
+    async def _settle(self, items: list[_Success]) -> None:
         # One completion per job: a webhook and a poll may both report the same task.
         completions = {
             record.id: Completion(

@@ -45,6 +45,8 @@ class SafetyNet:
         ref = reference()
         log.error("job(s) %s: %s failed unexpectedly (reference %s)", job_ids, what, ref, exc_info=exc)
         for job_id in job_ids:
+            if self._finisher.settling(job_id):
+                continue  # its results are being stored: that ends it (see Finisher._unstorable)
             try:
                 await self._finisher.fail(job_id, Failure(FailureKind.INTERNAL, ref))
             except Exception:
