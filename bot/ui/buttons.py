@@ -97,7 +97,7 @@ class TrackButton(
                     log.warning("could not delete the post of track %d", track.id)
             return
         operation = _OPERATION_OF[self.action]
-        track = await services.library.track(who.guild_id, self.track_id)
+        track = await services.library.track(who, self.track_id)
         services.catalog.ensure_available(operation)
         if operation is Operation.DOWNLOAD:
             await start_job(interaction, operation, {"format": "wav"}, track_id=track.id)
@@ -165,7 +165,7 @@ class RemixMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"tunes
             services = interaction.client.services
             operation = Operation(self.item.values[0])
             services.catalog.ensure_available(operation)
-            track = await services.library.track(requester(interaction).guild_id, self.track_id)
+            track = await services.library.track(requester(interaction), self.track_id)
             if operation is Operation.PERSONA:
                 await interaction.response.send_modal(PersonaModal(track))
                 return
@@ -293,7 +293,7 @@ async def history_page(
     interaction: discord.Interaction[Tunesmith], author_id: int | None, page: int
 ) -> tuple[discord.Embed, discord.ui.View]:
     who = requester(interaction)
-    shown = await interaction.client.services.library.history(who.guild_id, author_id, page)
+    shown = await interaction.client.services.library.history(who, author_id, page)
     page, pages = shown.page, shown.pages
     embed = render.history_embed(shown.tracks, page, pages, author_id=author_id)
     view = discord.ui.View(timeout=None)

@@ -147,7 +147,7 @@ async def first_track(studio: Studio, member: Any = None, prompt: str = "lofi be
     """Make one track and wait for its post; returns the track id."""
     admitted(await (member or studio.ana).slash(studio.channel, "music create", prompt=prompt, title="Night Drive"))
     await studio.wait_for_posts(1)
-    tracks = await studio.app.services.library.find(studio.guild.id, "")
+    tracks = await studio.app.services.library.find(studio.as_admin(), "")
     return tracks[0].id
 
 

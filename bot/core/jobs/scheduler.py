@@ -11,6 +11,7 @@ from bot.core.catalog import Catalog
 from bot.core.jobs.config import JobsConfig
 from bot.core.jobs.finisher import Finisher
 from bot.core.jobs.registry import InFlight, Phase, Registry
+from bot.core.jobs.safety import SafetyNet
 from bot.core.jobs.tasks import Tasks
 from bot.core.jobs.tracker import Tracker
 from bot.core.metrics import Metrics
@@ -55,6 +56,7 @@ class Scheduler:
         self._config = config
         self._tasks = tasks
         self._wake = wake
+        self._net = SafetyNet(finisher)  # an unexpected error while submitting ends the job (bot/core/jobs/safety.py)
         # (when, job id): held jobs' release times and queued jobs' back-offs. Entries that no longer match their
         # record are stale and skipped, so nothing has to be removed when a job moves on or ends.
         self._timers: list[tuple[float, int]] = []
@@ -141,7 +143,7 @@ class Scheduler:
                 continue
             self._registry.move(record, Phase.SUBMITTING)
             capacity -= 1
-            self._tasks.spawn(self._submit(record), f"submit-{record.id}")
+            self._tasks.spawn(self._net.guard(self._submit(record), [record.id], "submit"), f"submit-{record.id}")
         for record in deferred:
             self._registry.requeue(record)
 

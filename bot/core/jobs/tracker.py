@@ -18,6 +18,7 @@ from bot.core.jobs.finisher import Finisher
 from bot.core.jobs.followup import FollowUps
 from bot.core.jobs.gateway import TaskGateway
 from bot.core.jobs.registry import InFlight, Phase, Registry
+from bot.core.jobs.safety import SafetyNet
 from bot.core.jobs.tasks import Tasks
 from bot.core.metrics import Metrics
 from bot.core.outbox import Outbox
@@ -77,6 +78,7 @@ class Tracker:
         self._config = config
         self._tasks = tasks
         self._wake = wake
+        self._net = SafetyNet(finisher)  # an unexpected error while tracking ends the job (bot/core/jobs/safety.py)
         self.gateway = TaskGateway(provider)
         self.followups = FollowUps(
             provider=provider,
@@ -203,7 +205,7 @@ class Tracker:
                 # Pushed out now so the next loop turn does not poll them again while this call runs.
                 self._set_poll(record, now + self._config.max_poll_interval)
             self._polls_in_flight += 1
-            self._tasks.spawn(self._poll(batch), f"poll-{batch[0].id}")
+            self._tasks.spawn(self._net.guard(self._poll(batch), [r.id for r in batch], "poll"), f"poll-{batch[0].id}")
 
     async def _poll(self, batch: Sequence[InFlight]) -> None:
         try:
@@ -269,7 +271,8 @@ class Tracker:
                     record.advancing = False
                     self._wake()
 
-                self._tasks.spawn(self.followups.advance(record, status, webhook, done), f"followup-{record.id}")
+                step = self.followups.advance(record, status, webhook, done)
+                self._tasks.spawn(self._net.guard(step, [record.id], "follow-up"), f"followup-{record.id}")
             return
         seconds = max(self._clock.now() - record.submitted_at, 0.0)
         key = self.render_key(record.job)
@@ -323,7 +326,7 @@ class Tracker:
             batch = overdue[start : start + size]
             for record in batch:
                 record.expiring = True
-            self._tasks.spawn(self._expire_batch(batch), "expire")
+            self._tasks.spawn(self._net.guard(self._expire_batch(batch), [r.id for r in batch], "last look"), "expire")
 
     async def _expire_batch(self, batch: Sequence[InFlight]) -> None:
         """Ask the provider one last time before giving up: a task may have finished while we were down or
