@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import os
 import secrets
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -68,6 +69,7 @@ def jobs_config(settings: Settings) -> JobsConfig:
         safety_poll_interval=settings.webhook_safety_poll,
         expected_render_s=settings.sandbox_render_seconds if settings.active_provider == "sandbox" else 30.0,
         status_grace_s=10.0,
+        owner=f"{socket.gethostname()}:{os.getpid()}",
     )
 
 

@@ -14,7 +14,7 @@ import itertools
 import json
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,7 +38,7 @@ from bot.domain.models import (
     Track,
     WebhookTarget,
 )
-from bot.domain.outcomes import Delivery, DeliveryIncomplete, Failure, JobResult, Progress
+from bot.domain.outcomes import Delivery, DeliveryClaim, DeliveryIncomplete, Failure, JobResult, Progress
 from bot.domain.ports import (
     AdmissionDecision,
     AdmissionSnapshot,
@@ -397,6 +397,7 @@ class MemoryStore:
         self.bans_: dict[tuple[int, int], Ban] = {}
         self.retired: dict[tuple[str, Operation], str | None] = {}
         self.webhooks: dict[str, float] = {}
+        self.claims: dict[tuple[int, int], DeliveryClaim] = {}
         self.personas_: dict[int, Persona] = {}
         self._persona_ids = itertools.count(1)
         self.calls: Counter[str] = Counter()
@@ -658,6 +659,16 @@ class MemoryStore:
             return False
         self._update(job_id, task_id=task_id, followup=json.loads(json.dumps(dict(followup))))
         return True
+
+    async def claim_delivery(self, job_id: int, slot: int, nonce: str, owner: str, now: float) -> DeliveryClaim:
+        self.calls["claim_delivery"] += 1
+        if job_id not in self.jobs:
+            raise LookupError(f"no job {job_id}")  # the databases' foreign key
+        found = self.claims.get((job_id, slot))
+        if found is not None:
+            return replace(found, fresh=False)
+        claim = self.claims[(job_id, slot)] = DeliveryClaim(job_id, slot, nonce, owner, now, fresh=True)
+        return claim
 
     async def record_deliveries(self, deliveries: Sequence[Delivery], delivered: Sequence[int], now: float) -> None:
         self.calls["record_deliveries"] += 1

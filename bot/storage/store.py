@@ -26,7 +26,7 @@ from bot.domain.models import (
     Persona,
     Track,
 )
-from bot.domain.outcomes import Delivery, Failure
+from bot.domain.outcomes import Delivery, DeliveryClaim, Failure
 from bot.domain.ports import (
     AdmissionDecision,
     AdmissionSnapshot,
@@ -489,6 +489,20 @@ class SqliteStore:
             )
         )
         return cursor.rowcount == 1
+
+    async def claim_delivery(self, job_id: int, slot: int, nonce: str, owner: str, now: float) -> DeliveryClaim:
+        def claim(conn: sqlite3.Connection) -> DeliveryClaim:
+            made = conn.execute(
+                "INSERT INTO delivery_claims (job_id, slot, nonce, owner, claimed_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (job_id, slot) DO NOTHING",
+                (job_id, slot, nonce, owner, now),
+            ).rowcount
+            row = conn.execute(
+                "SELECT nonce, owner, claimed_at FROM delivery_claims WHERE job_id = ? AND slot = ?", (job_id, slot)
+            ).fetchone()
+            return DeliveryClaim(job_id, slot, row["nonce"], row["owner"], row["claimed_at"], fresh=made == 1)
+
+        return await self._db.transaction(claim)
 
     async def record_deliveries(self, deliveries: Sequence[Delivery], delivered: Sequence[int], now: float) -> None:
         def record(conn: sqlite3.Connection) -> None:
