@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HISTORY_LIMIT = 500  # messages read, at most, to find a post made before a restart (five requests)
+HISTORY_LIMIT = 1000  # messages read, at most, to find a post made before a restart (ten requests, rarely needed)
 CLOCK_SKEW_S = 120.0  # how far this machine's clock may be ahead of Discord's
 
 
@@ -158,15 +158,17 @@ class DiscordNotifier:
 
     async def _find_posts(self, job: Job, cards: Sequence[TrackCard]) -> dict[int, discord.Message]:
         """The posts of these tracks already in the job's channel: the bot's messages made after the status
-        message and after the first claim (less the clocks' skew), recognised by the nonce (Discord shows it to the
+        message (or, without one, after the first claim less the clocks' skew), recognised by the nonce (Discord shows it to the
         session that created the message) or by the track's footer (what survives a restart). A command's answer
         (``/music show``) is not a delivery."""
         if not cards:
             return {}
         wanted = {render.track_footer(c.track): c.track.id for c in cards}
         nonces = {c.claim.nonce: c.track.id for c in cards if c.claim is not None}
-        claimed = min(c.claim.claimed_at for c in cards if c.claim is not None)
-        after = max(job.status_message_id or 0, discord.utils.time_snowflake(_utc(claimed - CLOCK_SKEW_S)))
+        after = job.status_message_id
+        if after is None:  # posted anew: not before the first claim (less this clock's error)
+            claimed = min(c.claim.claimed_at for c in cards if c.claim is not None)
+            after = discord.utils.time_snowflake(_utc(claimed - CLOCK_SKEW_S))
         me = self._bot.user.id if self._bot.user is not None else None
         found: dict[int, discord.Message] = {}
         try:
