@@ -158,9 +158,9 @@ class DiscordNotifier:
 
     async def _find_posts(self, job: Job, cards: Sequence[TrackCard]) -> dict[int, discord.Message]:
         """The posts of these tracks already in the job's channel: the bot's messages made after the status
-        message (or, without one, after the first claim less the clocks' skew), recognised by the nonce (Discord shows it to the
-        session that created the message) or by the track's footer (what survives a restart). A command's answer
-        (``/music show``) is not a delivery."""
+        message (or, without one, after the first claim less the clocks' skew), recognised by the nonce (Discord
+        shows it to the session that created the message) or by the track's footer (what survives a restart). A
+        command's answer (``/music show``) is not a delivery."""
         if not cards:
             return {}
         wanted = {render.track_footer(c.track): c.track.id for c in cards}
