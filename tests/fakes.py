@@ -13,7 +13,7 @@ import heapq
 import itertools
 import json
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -680,15 +680,22 @@ class MemoryStore:
         self._update(job_id, task_id=task_id, followup=json.loads(json.dumps(dict(followup))))
         return True
 
-    async def claim_delivery(self, job_id: int, slot: int, nonce: str, owner: str, now: float) -> DeliveryClaim:
-        self.calls["claim_delivery"] += 1
-        if job_id not in self.jobs:
+    async def claim_deliveries(
+        self, job_id: int, nonces: Mapping[int, str], owner: str, now: float
+    ) -> list[DeliveryClaim]:
+        self.calls["claim_deliveries"] += 1
+        if nonces and job_id not in self.jobs:
             raise LookupError(f"no job {job_id}")  # the databases' foreign key
-        found = self.claims.get((job_id, slot))
-        if found is not None:
-            return replace(found, fresh=False)
-        claim = self.claims[(job_id, slot)] = DeliveryClaim(job_id, slot, nonce, owner, now, fresh=True)
-        return claim
+        claims = []
+        for slot, nonce in nonces.items():
+            found = self.claims.get((job_id, slot))
+            if found is None:
+                claims.append(
+                    self.claims.setdefault((job_id, slot), DeliveryClaim(job_id, slot, nonce, owner, now, True))
+                )
+            else:
+                claims.append(replace(found, fresh=False))
+        return claims
 
     async def record_deliveries(self, deliveries: Sequence[Delivery], delivered: Sequence[int], now: float) -> None:
         self.calls["record_deliveries"] += 1

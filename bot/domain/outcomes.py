@@ -76,7 +76,7 @@ class DeliveryIncomplete(Exception):
 
 @dataclass(frozen=True, slots=True)
 class DeliveryClaim:
-    """The intent to post one track of a job, recorded in the store before it is posted (``store.claim_delivery``).
+    """The intent to post one track of a job, recorded in the store before it is posted (``claim_deliveries``).
 
     Every attempt to post it, in any process and after any restart, sends the claim's ``nonce`` with
     ``enforce_nonce`` (Discord answers a repeated create with the same nonce, for a few minutes, with the message

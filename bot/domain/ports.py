@@ -270,10 +270,13 @@ class JobStore(Protocol):
         made so far. False when the job ended meanwhile (cancelled)."""
         ...
 
-    async def claim_delivery(self, job_id: int, slot: int, nonce: str, owner: str, now: float) -> DeliveryClaim:
-        """Before a post: record the intent to post ``slot`` (a track's id) of a job with ``nonce``, or return the
-        claim recorded before, by any process (``fresh`` False), whose nonce every later attempt sends. One claim
-        per job and slot, whoever asks (a unique key); claims are kept, so a late attempt still finds one."""
+    async def claim_deliveries(
+        self, job_id: int, nonces: Mapping[int, str], owner: str, now: float
+    ) -> list[DeliveryClaim]:
+        """Before posting, in one transaction: record the intent to post each slot (a track's id) of a job with its
+        nonce, or return the claim recorded before by any process (``fresh`` False), whose nonce every later
+        attempt sends. In the order of ``nonces``. One claim per job and slot, whoever asks (a unique key); claims
+        are kept, so a late attempt still finds one."""
         ...
 
     async def record_deliveries(self, deliveries: Sequence[Delivery], delivered: Sequence[int], now: float) -> None:

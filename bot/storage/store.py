@@ -490,19 +490,33 @@ class SqliteStore:
         )
         return cursor.rowcount == 1
 
-    async def claim_delivery(self, job_id: int, slot: int, nonce: str, owner: str, now: float) -> DeliveryClaim:
-        def claim(conn: sqlite3.Connection) -> DeliveryClaim:
-            made = conn.execute(
-                "INSERT INTO delivery_claims (job_id, slot, nonce, owner, claimed_at) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (job_id, slot) DO NOTHING",
-                (job_id, slot, nonce, owner, now),
-            ).rowcount
-            row = conn.execute(
-                "SELECT nonce, owner, claimed_at FROM delivery_claims WHERE job_id = ? AND slot = ?", (job_id, slot)
-            ).fetchone()
-            return DeliveryClaim(job_id, slot, row["nonce"], row["owner"], row["claimed_at"], fresh=made == 1)
+    async def claim_deliveries(
+        self, job_id: int, nonces: Mapping[int, str], owner: str, now: float
+    ) -> list[DeliveryClaim]:
+        def claim(conn: sqlite3.Connection) -> list[DeliveryClaim]:
+            made = {
+                slot
+                for slot, nonce in nonces.items()
+                if conn.execute(
+                    "INSERT INTO delivery_claims (job_id, slot, nonce, owner, claimed_at) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (job_id, slot) DO NOTHING",
+                    (job_id, slot, nonce, owner, now),
+                ).rowcount
+                == 1
+            }
+            found = {
+                r["slot"]: r
+                for r in conn.execute(
+                    "SELECT slot, nonce, owner, claimed_at FROM delivery_claims WHERE job_id = ?", (job_id,)
+                )
+            }
+            return [
+                DeliveryClaim(job_id, slot, r["nonce"], r["owner"], r["claimed_at"], fresh=slot in made)
+                for slot in nonces
+                for r in [found[slot]]
+            ]
 
-        return await self._db.transaction(claim)
+        return await self._db.transaction(claim) if nonces else []
 
     async def record_deliveries(self, deliveries: Sequence[Delivery], delivered: Sequence[int], now: float) -> None:
         def record(conn: sqlite3.Connection) -> None:

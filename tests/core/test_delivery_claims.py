@@ -82,7 +82,7 @@ async def test_a_retry_after_discord_failed_sends_the_same_nonce_and_looks_first
         [card] = retry.cards
         assert card.look_first and card.claim is not None
         assert r.store.claims[(job_id, card.track.id)].nonce == card.claim.nonce
-        assert notifier.posts == 1 and r.store.calls["claim_delivery"] == 2
+        assert notifier.posts == 1 and r.store.calls["claim_deliveries"] == 2
 
 
 async def test_a_second_process_delivering_the_same_job_reuses_the_first_ones_claim() -> None:

@@ -245,26 +245,30 @@ async def test_a_delivery_is_claimed_once_and_its_nonce_kept(store: Store) -> No
     """The intent to post a track is recorded before the post: the first claim wins, whoever asks later (a retry, a
     restarted or another process) gets the same nonce back and is told an earlier attempt may have posted."""
     job = await admit(store)
-    tracks = (await finish(store, job, clip(1), clip(2)))[job.id].tracks
-    first = await store.claim_delivery(job.id, tracks[0].id, "n-first", "host:1", NOW + 20)
-    assert first == DeliveryClaim(job.id, tracks[0].id, "n-first", "host:1", NOW + 20, fresh=True)
-    again = await store.claim_delivery(job.id, tracks[0].id, "n-other", "host:2", NOW + 30)
-    assert again == DeliveryClaim(job.id, tracks[0].id, "n-first", "host:1", NOW + 20, fresh=False)
-    second = await store.claim_delivery(job.id, tracks[1].id, "n-second", "host:2", NOW + 31)
-    assert (second.nonce, second.fresh) == ("n-second", True)  # one claim per post, not per job
-    await store.record_deliveries([Delivery(tracks[0].id, 3, 901)], [job.id], NOW + 40)
-    late = await store.claim_delivery(job.id, tracks[0].id, "n-late", "host:3", NOW + 50)
-    assert (late.nonce, late.fresh) == ("n-first", False)  # kept after the job was delivered
+    one, two = (t.id for t in (await finish(store, job, clip(1), clip(2)))[job.id].tracks)
+    assert await store.claim_deliveries(job.id, {}, "host:1", NOW + 19) == []
+    first = await store.claim_deliveries(job.id, {one: "n-first"}, "host:1", NOW + 20)
+    assert first == [DeliveryClaim(job.id, one, "n-first", "host:1", NOW + 20, fresh=True)]
+    # The retry claims both songs: the first keeps its claim (and nonce), the second is claimed now.
+    again = await store.claim_deliveries(job.id, {two: "n-second", one: "n-other"}, "host:2", NOW + 30)
+    assert again == [
+        DeliveryClaim(job.id, two, "n-second", "host:2", NOW + 30, fresh=True),
+        DeliveryClaim(job.id, one, "n-first", "host:1", NOW + 20, fresh=False),
+    ]
+    await store.record_deliveries([Delivery(one, 3, 901), Delivery(two, 3, 902)], [job.id], NOW + 40)
+    late = await store.claim_deliveries(job.id, {one: "n-late", two: "n-late2"}, "host:3", NOW + 50)
+    assert [(c.nonce, c.fresh) for c in late] == [("n-first", False), ("n-second", False)]  # kept once delivered
 
 
 async def test_concurrent_claims_agree_on_one_nonce(store: Store) -> None:
     job = await admit(store)
-    (track,) = (await finish(store, job, clip(1)))[job.id].tracks
+    one, two = (t.id for t in (await finish(store, job, clip(1), clip(2)))[job.id].tracks)
     claims = await asyncio.gather(
-        *(store.claim_delivery(job.id, track.id, f"n-{i}", f"host:{i}", NOW + i) for i in range(8))
+        *(store.claim_deliveries(job.id, {one: f"a-{i}", two: f"b-{i}"}, f"host:{i}", NOW + i) for i in range(8))
     )
-    assert len({c.nonce for c in claims}) == 1
-    assert sum(c.fresh for c in claims) == 1
+    for slot in (0, 1):
+        assert len({c[slot].nonce for c in claims}) == 1
+        assert sum(c[slot].fresh for c in claims) == 1
 
 
 async def test_active_jobs_of_a_member(store: Store) -> None:

@@ -5,7 +5,7 @@ A job stays undelivered until its outcome is recorded, so a restart delivers it 
 failed record is remembered, so a retry records it without posting it twice.
 
 Posted exactly once, whatever stops the process: before a track is posted, the intent is recorded in the store
-(``claim_delivery``: one claim per job and track, shared by every process), with the nonce every attempt sends.
+(``claim_deliveries``: one claim per job and track, shared by every process), with the nonce every attempt sends.
 Discord drops a repeated create with the same nonce for a few minutes, and an attempt that finds a claim made
 before (a retry, a restart after a kill between posting and recording, another process) tells the notifier to
 look for the post first (``TrackCard.look_first``).
@@ -232,16 +232,14 @@ class Delivery:
         """Each card with its claim, recorded before anything is posted (or the claim an earlier attempt made)."""
         if not result.cards:
             return result
-        now = self._clock.now()
-        cards = []
-        for card in result.cards:
-            claim = await self._store.claim_delivery(
-                result.job.id, card.track.id, self._nonces(), self._config.owner, now
-            )
-            if not claim.fresh:
-                log.info("track %d of job %d may have been posted before; looking first", card.track.id, claim.job_id)
-            cards.append(replace(card, claim=claim))
-        return replace(result, cards=tuple(cards))
+        claims = await self._store.claim_deliveries(
+            result.job.id, {c.track.id: self._nonces() for c in result.cards}, self._config.owner, self._clock.now()
+        )
+        if not all(c.fresh for c in claims):
+            log.info("job %d may have been posted before; looking for its posts first", result.job.id)
+        return replace(
+            result, cards=tuple(replace(card, claim=claim) for card, claim in zip(result.cards, claims, strict=True))
+        )
 
     async def _deliver_failure(self, job: Job) -> JobOutcome:
         failure = self.failure_of(job)
