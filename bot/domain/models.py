@@ -169,7 +169,7 @@ _TOOLS = frozenset(
 _ON_A_TRACK = (_TOOLS - {Operation.UPSAMPLE_TAGS}) | {Operation.DOWNLOAD, Operation.PERSONA}
 _NO_TRACKS = frozenset({Operation.DOWNLOAD, Operation.LYRICS, Operation.PERSONA})
 
-# Default prices in the provider's own credits (design.md §2); admins may change them per server.
+# Default prices in the provider's own credits (the prices of docs/providers.md); admins may change them per server.
 DEFAULT_COSTS: dict[Operation, int] = {
     Operation.CREATE: 10,
     Operation.EXTEND: 10,

@@ -1,7 +1,7 @@
 """Persistent buttons and menus. Their custom_ids (``tunesmith:<area>:<action>:<id>``) point at database rows, so
 a button on a post from before a restart still works: discord.py rebuilds the item from its id.
 
-A track post carries the remix buttons of design.md (those the provider can do now), a "Remix…" menu with the
+A track post carries the remix buttons (those the provider can do now), a "Remix…" menu with the
 remixes only some providers have (remaster, add vocals, add instrumental, sample, mashup, save the voice as a
 persona), and a "Tools…" menu with the studio tools (stems, WAV, MIDI, BPM, lyrics timeline, VOX)."""
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Order and rows of the track post's buttons; Extend, Cover and Variation come first (design.md §1).
+# Order and rows of the track post's buttons; Extend, Cover and Variation come first: they are what members press most.
 TRACK_ACTIONS: tuple[tuple[str, str, discord.ButtonStyle, int], ...] = (
     ("extend", "Extend", discord.ButtonStyle.primary, 0),
     ("cover", "Cover", discord.ButtonStyle.primary, 0),
