@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import os
 import secrets
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -70,6 +71,7 @@ def jobs_config(settings: Settings) -> JobsConfig:
         max_retry_after=settings.max_retry_after,
         expected_render_s=settings.sandbox_render_seconds if settings.active_provider == "sandbox" else 30.0,
         status_grace_s=10.0,
+        owner=f"{socket.gethostname()}:{os.getpid()}",
     )
 
 

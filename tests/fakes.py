@@ -13,8 +13,8 @@ import heapq
 import itertools
 import json
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,7 +38,15 @@ from bot.domain.models import (
     Track,
     WebhookTarget,
 )
-from bot.domain.outcomes import Delivery, DeliveryIncomplete, Failure, JobResult, Progress
+from bot.domain.outcomes import (
+    Delivery,
+    DeliveryClaim,
+    DeliveryIncomplete,
+    Failure,
+    JobResult,
+    Progress,
+    TrackCard,
+)
 from bot.domain.ports import (
     AdmissionDecision,
     AdmissionSnapshot,
@@ -340,6 +348,9 @@ class RecordingNotifier:
     fail_deliveries: int = 0  # the next N deliveries fail before anything is posted
     fail_after_first: int = 0  # the next N multi-song deliveries fail after the first song
     posts: int = 0
+    # Discord's side of a post, by its claim's nonce (kept across restarts when a test passes the same dict): a
+    # repeat with the nonce returns the first message (``enforce_nonce``), a look first finds it.
+    by_nonce: dict[str, int] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(9000))
     _event: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -355,11 +366,20 @@ class RecordingNotifier:
             if deliveries and self.fail_after_first:
                 self.fail_after_first -= 1
                 raise DeliveryIncomplete(deliveries, ConnectionError("Discord went away"))
-            self.posts += 1
-            deliveries.append(Delivery(card.track.id, card.track.channel_id, next(self._ids)))
+            deliveries.append(Delivery(card.track.id, card.track.channel_id, self._post(card)))
         self.succeeded.append(result)
         self._event.set()
         return deliveries
+
+    def _post(self, card: TrackCard) -> int:
+        nonce = card.claim.nonce if card.claim is not None else None
+        if nonce is not None and nonce in self.by_nonce:
+            return self.by_nonce[nonce]  # posted before: found (or Discord answered the repeat with it)
+        self.posts += 1
+        message_id = next(self._ids)
+        if nonce is not None:
+            self.by_nonce[nonce] = message_id
+        return message_id
 
     async def job_failed(self, job: Job, failure: Failure, refunded: int) -> None:
         self.failed.append((job, failure, refunded))
@@ -397,6 +417,7 @@ class MemoryStore:
         self.bans_: dict[tuple[int, int], Ban] = {}
         self.retired: dict[tuple[str, Operation], str | None] = {}
         self.webhooks: dict[str, float] = {}
+        self.claims: dict[tuple[int, int], DeliveryClaim] = {}
         self.personas_: dict[int, Persona] = {}
         self._persona_ids = itertools.count(1)
         self.calls: Counter[str] = Counter()
@@ -658,6 +679,23 @@ class MemoryStore:
             return False
         self._update(job_id, task_id=task_id, followup=json.loads(json.dumps(dict(followup))))
         return True
+
+    async def claim_deliveries(
+        self, job_id: int, nonces: Mapping[int, str], owner: str, now: float
+    ) -> list[DeliveryClaim]:
+        self.calls["claim_deliveries"] += 1
+        if nonces and job_id not in self.jobs:
+            raise LookupError(f"no job {job_id}")  # the databases' foreign key
+        claims = []
+        for slot, nonce in nonces.items():
+            found = self.claims.get((job_id, slot))
+            if found is None:
+                claims.append(
+                    self.claims.setdefault((job_id, slot), DeliveryClaim(job_id, slot, nonce, owner, now, True))
+                )
+            else:
+                claims.append(replace(found, fresh=False))
+        return claims
 
     async def record_deliveries(self, deliveries: Sequence[Delivery], delivered: Sequence[int], now: float) -> None:
         self.calls["record_deliveries"] += 1

@@ -76,15 +76,39 @@ class DeliveryIncomplete(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryClaim:
+    """The intent to post one track of a job, recorded in the store before it is posted (``claim_deliveries``).
+
+    Every attempt to post it, in any process and after any restart, sends the claim's ``nonce`` with
+    ``enforce_nonce`` (Discord answers a repeated create with the same nonce, for a few minutes, with the message
+    made first). ``fresh`` says this attempt made the claim: nothing can have been posted yet. A claim found
+    instead means an earlier attempt (perhaps in a process killed between posting and recording) may have posted
+    it: the notifier looks for that post first.
+    """
+
+    job_id: int
+    slot: int  # the track's id: one post per track
+    nonce: str  # at most 25 characters (Discord's limit)
+    owner: str  # the process that claimed it first (host:pid)
+    claimed_at: float  # unix seconds: the post cannot be older
+    fresh: bool
+
+
+@dataclass(frozen=True, slots=True)
 class TrackCard:
-    """One track to post: the track, the track it came from (for the lineage line), and a nonce that
-    identifies this post (stable across retries and restarts, so a post can be recognised)."""
+    """One track to post: the track, the track it came from (for the lineage line), and (when delivered by core)
+    the claim that makes its post idempotent. ``/music show`` posts a card without a claim."""
 
     track: Track
     parent: Track | None = None
-    nonce: str = ""
+    claim: DeliveryClaim | None = None
     second_parent: Track | None = None  # a mashup's other track (both authors are credited)
     hidden: frozenset[int] = frozenset()  # parents not to name: in a channel the member who asked can't view
+
+    @property
+    def look_first(self) -> bool:
+        """An earlier attempt may have posted this track: look for its post before posting."""
+        return self.claim is not None and not self.claim.fresh
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from bot.domain.models import (
     Track,
     WebhookTarget,
 )
-from bot.domain.outcomes import Delivery, Failure, JobResult, Progress
+from bot.domain.outcomes import Delivery, DeliveryClaim, Failure, JobResult, Progress
 
 
 # --- the provider and files --------------------------------------------------------------------------------------
@@ -268,6 +268,15 @@ class JobStore(Protocol):
     async def record_followup(self, job_id: int, task_id: str, followup: Mapping[str, Any], now: float) -> bool:
         """A still-active job moved to its next provider task (a follow-up step): the task id and what the steps
         made so far. False when the job ended meanwhile (cancelled)."""
+        ...
+
+    async def claim_deliveries(
+        self, job_id: int, nonces: Mapping[int, str], owner: str, now: float
+    ) -> list[DeliveryClaim]:
+        """Before posting, in one transaction: record the intent to post each slot (a track's id) of a job with its
+        nonce, or return the claim recorded before by any process (``fresh`` False), whose nonce every later
+        attempt sends. In the order of ``nonces``. One claim per job and slot, whoever asks (a unique key); claims
+        are kept, so a late attempt still finds one."""
         ...
 
     async def record_deliveries(self, deliveries: Sequence[Delivery], delivered: Sequence[int], now: float) -> None:

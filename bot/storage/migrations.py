@@ -173,6 +173,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE UNIQUE INDEX personas_name ON personas (guild_id, provider, name COLLATE NOCASE);
     """,
+    # 5: posted exactly once: the intent to post each track of a job, with the nonce every attempt sends, recorded
+    # before posting (one per job and track: the primary key is the rule)
+    """
+    CREATE TABLE delivery_claims (
+        job_id     INTEGER NOT NULL REFERENCES jobs (id),
+        slot       INTEGER NOT NULL,
+        nonce      TEXT    NOT NULL CHECK (length(nonce) BETWEEN 1 AND 25),
+        owner      TEXT    NOT NULL,
+        claimed_at REAL    NOT NULL,
+        PRIMARY KEY (job_id, slot)
+    );
+    """,
 )
 
 

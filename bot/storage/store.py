@@ -26,7 +26,7 @@ from bot.domain.models import (
     Persona,
     Track,
 )
-from bot.domain.outcomes import Delivery, Failure
+from bot.domain.outcomes import Delivery, DeliveryClaim, Failure
 from bot.domain.ports import (
     AdmissionDecision,
     AdmissionSnapshot,
@@ -489,6 +489,34 @@ class SqliteStore:
             )
         )
         return cursor.rowcount == 1
+
+    async def claim_deliveries(
+        self, job_id: int, nonces: Mapping[int, str], owner: str, now: float
+    ) -> list[DeliveryClaim]:
+        def claim(conn: sqlite3.Connection) -> list[DeliveryClaim]:
+            made = {
+                slot
+                for slot, nonce in nonces.items()
+                if conn.execute(
+                    "INSERT INTO delivery_claims (job_id, slot, nonce, owner, claimed_at) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (job_id, slot) DO NOTHING",
+                    (job_id, slot, nonce, owner, now),
+                ).rowcount
+                == 1
+            }
+            found = {
+                r["slot"]: r
+                for r in conn.execute(
+                    "SELECT slot, nonce, owner, claimed_at FROM delivery_claims WHERE job_id = ?", (job_id,)
+                )
+            }
+            return [
+                DeliveryClaim(job_id, slot, r["nonce"], r["owner"], r["claimed_at"], fresh=slot in made)
+                for slot in nonces
+                for r in [found[slot]]
+            ]
+
+        return await self._db.transaction(claim) if nonces else []
 
     async def record_deliveries(self, deliveries: Sequence[Delivery], delivered: Sequence[int], now: float) -> None:
         def record(conn: sqlite3.Connection) -> None:

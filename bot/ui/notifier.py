@@ -10,13 +10,14 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.domain.audit import AuditEntry
 from bot.domain.models import Job, Operation
-from bot.domain.outcomes import Delivery, DeliveryIncomplete, Failure, JobResult, Progress
+from bot.domain.outcomes import Delivery, DeliveryIncomplete, Failure, JobResult, Progress, TrackCard
 from bot.domain.ports import Clock
 from bot.ui import render
 from bot.ui.buttons import track_view
@@ -27,6 +28,13 @@ if TYPE_CHECKING:
     from bot.client import Tunesmith
 
 log = logging.getLogger(__name__)
+
+HISTORY_LIMIT = 1000  # messages read, at most, to find a post made before a restart (ten requests, rarely needed)
+CLOCK_SKEW_S = 120.0  # how far this machine's clock may be ahead of Discord's
+
+
+def _utc(unix: float) -> datetime:
+    return datetime.fromtimestamp(unix, UTC)
 
 
 class DiscordNotifier:
@@ -75,15 +83,23 @@ class DiscordNotifier:
         deliveries: list[Delivery] = []
         in_thread = await self._in_thread(job)
         replace_status = job.status_message_id is not None and result.first_replaces_status
+        # Posted before (by an attempt that was killed or failed before recording it): found, not posted again.
+        earlier = await self._find_posts(job, [c for c in result.cards if c.look_first])
         for card in result.cards:
             try:
-                embed, files = await self._posts.track_post(card)
-                view = track_view(card.track, result.actions)
-                if replace_status:
-                    message = await self._replace_status(job, content=None, embed=embed, files=files, view=view)
-                    replace_status = False
-                else:
-                    message = await self._channel(job).send(embed=embed, files=files, view=view)
+                nonce = card.claim.nonce if card.claim is not None else None
+                message = earlier.get(card.track.id)
+                if message is None:
+                    embed, files = await self._posts.track_post(card)
+                    view = track_view(card.track, result.actions)
+                    if replace_status:
+                        # An edit, so a repeat is harmless; posted anew (with the nonce) if the message is gone.
+                        message = await self._replace_status(
+                            job, content=None, embed=embed, files=files, view=view, nonce=nonce
+                        )
+                    else:
+                        message = await self._send(job, nonce, embed=embed, files=files, view=view)
+                replace_status = False
             except Exception as exc:
                 if deliveries:
                     # FUZZ's first song is out: say so, so the retry posts only the rest.
@@ -121,6 +137,61 @@ class DiscordNotifier:
             files.append(discord.File(io.BytesIO(data), filename=name))
         await self._replace_status(job, content=render.download_text(job, source), files=files)
 
+    async def _send(
+        self,
+        job: Job,
+        nonce: str | None,
+        *,
+        content: str | None = None,
+        embed: discord.Embed | None = None,
+        files: Sequence[discord.File] = (),
+        view: discord.ui.View | None = None,
+    ) -> discord.Message:
+        """A new message in the job's channel. With a nonce, discord.py sends ``enforce_nonce``: a repeat of this
+        create within Discord's window (a retry, another process) returns the first message instead of a second."""
+        extra: dict[str, Any] = {"embed": embed} if embed is not None else {}
+        if view is not None:
+            extra["view"] = view
+        if nonce is not None:
+            extra["nonce"] = nonce
+        return await self._channel(job).send(content, files=list(files), **extra)
+
+    async def _find_posts(self, job: Job, cards: Sequence[TrackCard]) -> dict[int, discord.Message]:
+        """The posts of these tracks already in the job's channel: the bot's messages made after the status
+        message (or, without one, after the first claim less the clocks' skew), recognised by the nonce (Discord
+        shows it to the session that created the message) or by the track's footer (what survives a restart). A
+        command's answer (``/music show``) is not a delivery."""
+        if not cards:
+            return {}
+        wanted = {render.track_footer(c.track): c.track.id for c in cards}
+        nonces = {c.claim.nonce: c.track.id for c in cards if c.claim is not None}
+        after = job.status_message_id
+        if after is None:  # posted anew: not before the first claim (less this clock's error)
+            claimed = min(c.claim.claimed_at for c in cards if c.claim is not None)
+            after = discord.utils.time_snowflake(_utc(claimed - CLOCK_SKEW_S))
+        me = self._bot.user.id if self._bot.user is not None else None
+        found: dict[int, discord.Message] = {}
+        try:
+            async for message in self._channel(job).history(
+                after=discord.Object(after), limit=HISTORY_LIMIT, oldest_first=True
+            ):
+                if (me is not None and message.author.id != me) or message.interaction_metadata is not None:
+                    continue
+                track_id = nonces.get(str(message.nonce)) if message.nonce is not None else None
+                if track_id is None:
+                    footers = [e.footer.text for e in message.embeds if e.footer.text]
+                    track_id = next((wanted[f] for f in footers if f in wanted), None)
+                if track_id is not None and track_id not in found:
+                    found[track_id] = message
+                    if len(found) == len(cards):
+                        break
+        except discord.HTTPException:
+            # Without Read Message History the nonce alone guards a repeat (for Discord's few minutes).
+            log.warning("could not read the history of channel %d to find job %d's posts", job.channel_id, job.id)
+        if found:
+            log.info("job %d: %d track(s) were posted before; not posting them again", job.id, len(found))
+        return found
+
     async def _replace_status(
         self,
         job: Job,
@@ -129,6 +200,7 @@ class DiscordNotifier:
         embed: discord.Embed | None = None,
         files: Sequence[discord.File] = (),
         view: discord.ui.View | None = None,
+        nonce: str | None = None,
     ) -> discord.Message:
         """Edit the job's status message into its result, or post the result anew when there is none."""
         channel = self._channel(job)
@@ -143,10 +215,7 @@ class DiscordNotifier:
                 log.info("the status message of job %d is gone; posting its result anew", job.id)
                 for file in files:
                     file.reset()  # the failed edit read them
-        extra: dict[str, Any] = {"embed": embed} if embed is not None else {}
-        if view is not None:
-            extra["view"] = view
-        return await channel.send(content, files=list(files), **extra)
+        return await self._send(job, nonce, content=content, embed=embed, files=files, view=view)
 
     async def _in_thread(self, job: Job) -> bool:
         if job.parent_track_id is None:

@@ -248,8 +248,14 @@ def track_embed(
         embed.set_image(url=f"attachment://{cover_filename(track)}")
     elif track.image_url and track.image_url.startswith("https://"):
         embed.set_image(url=track.image_url)
-    embed.set_footer(text=f"Track #{track.id} · {track.provider}")
+    embed.set_footer(text=track_footer(track))
     return embed
+
+
+def track_footer(track: Track) -> str:
+    """A track post's footer: members read the track's number, and the notifier finds a post by it after a
+    restart (each track has one job)."""
+    return f"Track #{track.id} · {track.provider}"
 
 
 def cover_filename(track: Track) -> str:

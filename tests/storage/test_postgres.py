@@ -282,6 +282,8 @@ _PARAMS: dict[str, tuple[Any, ...]] = {
     "RECORD_FOLLOWUP": (1, "t", '{"step": "concat"}'),
     "END_JOB": (1, "failed", 0.0, "timeout", None, None),
     "COMPLETE_LYRICS": (1, 0.0, "[]"),
+    "CLAIM_DELIVERIES": (1, [2, 3], ["n", "m"], "host:1", 0.0),
+    "DELIVERY_CLAIMS": (1, [2]),
     "RECORD_DELIVERIES": ([1], [2], [None], [1], 0.0),
     "TRACK": (1,),
     "TRACKS_OF_JOB": (1,),
@@ -319,7 +321,17 @@ _PARAMS: dict[str, tuple[Any, ...]] = {
     "PERSONA": (1,),
     "DELETE_PERSONA": (1,),
 }
-_TABLES = ("jobs", "tracks", "ledger", "webhook_events", "blocked_terms", "bans", "retired_operations", "personas")
+_TABLES = (
+    "jobs",
+    "tracks",
+    "ledger",
+    "webhook_events",
+    "blocked_terms",
+    "bans",
+    "retired_operations",
+    "personas",
+    "delivery_claims",
+)
 
 
 def _nodes(plan: Any) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from bot.domain.models import (
     Operation,
     Period,
 )
-from bot.domain.outcomes import Delivery, Failure, FailureKind
+from bot.domain.outcomes import Delivery, DeliveryClaim, Failure, FailureKind
 from bot.domain.ports import AdmissionSnapshot, Completion, JobTicket, NewPersona, Store, WebhookReceipt
 
 NOW = 1_800_000_000.0
@@ -239,6 +239,36 @@ async def test_deliveries_are_recorded(store: Store) -> None:
     assert [(t.message_id, t.thread_id) for t in stored] == [(901, None), (902, 44)]
     assert (await store.job(job.id)).delivered_at.timestamp() == NOW + 21  # type: ignore[union-attr]
     assert await store.undelivered_jobs() == []
+
+
+async def test_a_delivery_is_claimed_once_and_its_nonce_kept(store: Store) -> None:
+    """The intent to post a track is recorded before the post: the first claim wins, whoever asks later (a retry, a
+    restarted or another process) gets the same nonce back and is told an earlier attempt may have posted."""
+    job = await admit(store)
+    one, two = (t.id for t in (await finish(store, job, clip(1), clip(2)))[job.id].tracks)
+    assert await store.claim_deliveries(job.id, {}, "host:1", NOW + 19) == []
+    first = await store.claim_deliveries(job.id, {one: "n-first"}, "host:1", NOW + 20)
+    assert first == [DeliveryClaim(job.id, one, "n-first", "host:1", NOW + 20, fresh=True)]
+    # The retry claims both songs: the first keeps its claim (and nonce), the second is claimed now.
+    again = await store.claim_deliveries(job.id, {two: "n-second", one: "n-other"}, "host:2", NOW + 30)
+    assert again == [
+        DeliveryClaim(job.id, two, "n-second", "host:2", NOW + 30, fresh=True),
+        DeliveryClaim(job.id, one, "n-first", "host:1", NOW + 20, fresh=False),
+    ]
+    await store.record_deliveries([Delivery(one, 3, 901), Delivery(two, 3, 902)], [job.id], NOW + 40)
+    late = await store.claim_deliveries(job.id, {one: "n-late", two: "n-late2"}, "host:3", NOW + 50)
+    assert [(c.nonce, c.fresh) for c in late] == [("n-first", False), ("n-second", False)]  # kept once delivered
+
+
+async def test_concurrent_claims_agree_on_one_nonce(store: Store) -> None:
+    job = await admit(store)
+    one, two = (t.id for t in (await finish(store, job, clip(1), clip(2)))[job.id].tracks)
+    claims = await asyncio.gather(
+        *(store.claim_deliveries(job.id, {one: f"a-{i}", two: f"b-{i}"}, f"host:{i}", NOW + i) for i in range(8))
+    )
+    for slot in (0, 1):
+        assert len({c[slot].nonce for c in claims}) == 1
+        assert sum(c[slot].fresh for c in claims) == 1
 
 
 async def test_active_jobs_of_a_member(store: Store) -> None:

@@ -49,6 +49,8 @@ class JobsConfig:
     """Seconds :meth:`JobRuntime.stop` gives pending writes before it cancels what is left."""
     sweep_interval: float = 1.0
     """Seconds between whole-set sweeps (deadlines, queue positions), however often the loop wakes."""
+    owner: str = "tunesmith"
+    """Who this process is (host:pid) in what it records for other processes to read (delivery claims)."""
     webhook_retention_s: float = 7 * 86400.0
     """How long processed webhook ids are kept to recognise replays (signatures go stale long before)."""
 

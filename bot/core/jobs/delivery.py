@@ -3,14 +3,21 @@ when Discord fails, and emits the job's outcome (to the audit recorder and the m
 
 A job stays undelivered until its outcome is recorded, so a restart delivers it again; what was posted before a
 failed record is remembered, so a retry records it without posting it twice.
+
+Posted exactly once, whatever stops the process: before a track is posted, the intent is recorded in the store
+(``claim_deliveries``: one claim per job and track, shared by every process), with the nonce every attempt sends.
+Discord drops a repeated create with the same nonce for a few minutes, and an attempt that finds a claim made
+before (a retry, a restart after a kill between posting and recording, another process) tells the notifier to
+look for the post first (``TrackCard.look_first``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from bot.core.catalog import Catalog
@@ -30,8 +37,15 @@ OutcomeListener = Callable[[JobOutcome], Awaitable[None]]
 RETRY_MAX_S = 300.0
 
 
+def new_nonce() -> str:
+    """A nonce for one post: 64 random bits in hex (Discord takes at most 25 characters), so no two posts of this
+    bot, from any database or deployment, share one within Discord's window."""
+    return f"ts{secrets.randbits(64):016x}"
+
+
 class DeliveryStore(JobStore, TrackStore, Protocol):
-    """What delivery reads and writes: jobs, their tracks, and the records of where they were posted."""
+    """What delivery reads and writes: jobs, their tracks, the claims made before posting and the records of where
+    they were posted."""
 
 
 @dataclass(slots=True, eq=False)
@@ -58,8 +72,10 @@ class Delivery:
         config: JobsConfig,
         tasks: Tasks,
         listeners: Sequence[OutcomeListener] = (),
+        nonces: Callable[[], str] = new_nonce,
     ) -> None:
         self._store = store
+        self._nonces = nonces
         self._outbox = outbox
         self._catalog = catalog
         self._clock = clock
@@ -163,7 +179,7 @@ class Delivery:
         if pending.tracks is None:
             pending.tracks = await self._store.tracks_of_job(job.id)
         if pending.posted is None:
-            result = await self._result(job, pending.tracks)
+            result = await self._claimed(await self._result(job, pending.tracks))
             try:
                 posted = await self._outbox.succeeded(result)
             except DeliveryIncomplete as partial:
@@ -204,14 +220,25 @@ class Delivery:
         # in the lineage but not posted.
         postable = [t for t in tracks if t.id not in {u.parent_track_id for u in tracks}]
         fresh = [t for t in postable if t.message_id is None]
-        cards = tuple(
-            TrackCard(track=t, parent=parent, nonce=f"tunesmith-{job.id}-{t.id}", second_parent=second) for t in fresh
-        )
+        cards = tuple(TrackCard(track=t, parent=parent, second_parent=second) for t in fresh)
         return JobResult(
             job=job,
             cards=cards,
             actions=self._catalog.available(),
             first_replaces_status=len(fresh) == len(postable),
+        )
+
+    async def _claimed(self, result: JobResult) -> JobResult:
+        """Each card with its claim, recorded before anything is posted (or the claim an earlier attempt made)."""
+        if not result.cards:
+            return result
+        claims = await self._store.claim_deliveries(
+            result.job.id, {c.track.id: self._nonces() for c in result.cards}, self._config.owner, self._clock.now()
+        )
+        if not all(c.fresh for c in claims):
+            log.info("job %d may have been posted before; looking for its posts first", result.job.id)
+        return replace(
+            result, cards=tuple(replace(card, claim=claim) for card, claim in zip(result.cards, claims, strict=True))
         )
 
     async def _deliver_failure(self, job: Job) -> JobOutcome:

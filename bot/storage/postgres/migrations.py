@@ -32,6 +32,7 @@ explains every statement with sequential scans off and fails on a table scan):
 - ``tracks_guild_recent`` / ``tracks_author_recent`` (partial, not deleted): newest first, search and pages.
 - ``tracks_parent``, ``tracks_second_parent``, ``tracks_job``: lineage (a mashup's second parent too) and a job's
   tracks. ``webhook_events_received``: pruning by age. ``personas_name``: a server's personas, by name.
+- ``delivery_claims``: its primary key (job, slot) is both the rule (one claim per post) and the lookup.
 - Primary keys serve the rest (settings, caps, bans, block list, retired operations, lookups by id).
 
 Room to grow: the multi-process work (leases, heartbeats, a global queue) adds nullable columns to ``jobs`` and
@@ -259,6 +260,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     -- one name per server and provider, whatever its case; also the index a server's list is read by
     CREATE UNIQUE INDEX personas_name ON personas (guild_id, provider, lower(name));
+    """,
+    # 3: posted exactly once (SQLite's step 5): the intent to post each track of a job, with the nonce every
+    # attempt from any process sends, recorded before posting (one per job and track: the primary key is the rule)
+    r"""
+    CREATE TABLE delivery_claims (
+        job_id     BIGINT    NOT NULL REFERENCES jobs (id),
+        slot       BIGINT    NOT NULL,
+        nonce      TEXT      NOT NULL CHECK (length(nonce) BETWEEN 1 AND 25),
+        owner      TEXT      NOT NULL,
+        claimed_at unix_time NOT NULL,
+        PRIMARY KEY (job_id, slot)
+    );
     """,
 )
 

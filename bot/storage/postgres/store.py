@@ -41,7 +41,7 @@ from bot.domain.models import (
     Persona,
     Track,
 )
-from bot.domain.outcomes import Delivery, Failure
+from bot.domain.outcomes import Delivery, DeliveryClaim, Failure
 from bot.domain.ports import (
     AdmissionDecision,
     AdmissionSnapshot,
@@ -159,6 +159,14 @@ COMPLETE_AT_ONCE = (
     " SELECT id FROM done"
 )
 RECORD_FOLLOWUP = f"UPDATE jobs SET task_id = $2, followup = $3 WHERE id = $1 AND state IN {_ACTIVE}"
+CLAIM_DELIVERIES = (
+    "INSERT INTO delivery_claims (job_id, slot, nonce, owner, claimed_at)"
+    " SELECT $1, c.slot, c.nonce, $4, $5 FROM unnest($2::bigint[], $3::text[]) AS c(slot, nonce)"
+    " ON CONFLICT (job_id, slot) DO NOTHING RETURNING slot, nonce, owner, claimed_at"
+)
+DELIVERY_CLAIMS = (
+    "SELECT slot, nonce, owner, claimed_at FROM delivery_claims WHERE job_id = $1 AND slot = ANY($2::bigint[])"
+)
 RECORD_DELIVERIES = (
     "WITH posted AS ("
     " UPDATE tracks SET message_id = d.message_id, thread_id = COALESCE(d.thread_id, tracks.thread_id)"
@@ -573,6 +581,31 @@ class PostgresStore:
 
     async def record_followup(self, job_id: int, task_id: str, followup: Mapping[str, Any], now: float) -> bool:
         return _count(await self._pool.execute(RECORD_FOLLOWUP, job_id, task_id, dict(followup))) == 1
+
+    async def claim_deliveries(
+        self, job_id: int, nonces: Mapping[int, str], owner: str, now: float
+    ) -> list[DeliveryClaim]:
+        if not nonces:
+            return []
+        made = {
+            r["slot"]: r
+            for r in await self._pool.fetch(CLAIM_DELIVERIES, job_id, list(nonces), list(nonces.values()), owner, now)
+        }
+        earlier = [slot for slot in nonces if slot not in made]
+        found = {}
+        if earlier:
+            # Claimed before. ON CONFLICT waited for the claiming transaction to commit, so this new statement (a new
+            # snapshot under READ COMMITTED) sees those claims; the one above could not have.
+            found = {r["slot"]: r for r in await self._pool.fetch(DELIVERY_CLAIMS, job_id, earlier)}
+        claims = []
+        for slot in nonces:
+            row = made.get(slot) or found.get(slot)
+            if row is None:  # cannot happen: claims are never deleted
+                raise RuntimeError(f"the delivery claim of job {job_id}, slot {slot} vanished")
+            claims.append(
+                DeliveryClaim(job_id, slot, row["nonce"], row["owner"], row["claimed_at"], fresh=slot in made)
+            )
+        return claims
 
     async def record_deliveries(self, deliveries: Sequence[Delivery], delivered: Sequence[int], now: float) -> None:
         if not deliveries and not delivered:
