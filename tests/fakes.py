@@ -60,6 +60,7 @@ from bot.domain.ports import (
     TrackPage,
     WebhookReceipt,
 )
+from bot.domain.requester import Visible
 from bot.domain.sonic import (
     Bpm,
     Midi,
@@ -754,8 +755,13 @@ class MemoryStore:
             ]
         return found[:limit]
 
-    async def track_page(self, guild_id: int, author_id: int | None, page: int, size: int) -> TrackPage:
-        found = self._visible(guild_id, author_id)
+    async def track_channels(self, guild_id: int, author_id: int | None = None) -> set[int]:
+        return {t.channel_id for t in self._visible(guild_id, author_id)}
+
+    async def track_page(
+        self, guild_id: int, author_id: int | None, page: int, size: int, *, visible: Visible
+    ) -> TrackPage:
+        found = [t for t in self._visible(guild_id, author_id) if visible.allows(t.channel_id, t.author_id)]
         pages = max(1, -(-len(found) // size))
         shown = min(max(page, 0), pages - 1)
         return TrackPage(found[shown * size : (shown + 1) * size], shown, pages)

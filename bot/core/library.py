@@ -3,6 +3,8 @@ deleting, and the remix thread each track gathers its remixes in."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.core.audit import AuditRecorder
@@ -13,13 +15,15 @@ from bot.domain.errors import NotAllowed, NotFound
 from bot.domain.models import Operation, Track
 from bot.domain.outcomes import TrackCard
 from bot.domain.ports import TrackPage, TrackStore
-from bot.domain.requester import Requester
+from bot.domain.requester import EVERYTHING, Requester, Visible
 
 HISTORY_PAGE = 10
 LINEAGE_DEPTH = 25
 # Autocomplete looks this many times further than it shows, so tracks of channels the member can't view do not
 # leave it empty.
 FIND_LOOKAHEAD = 8
+# Channels whose visibility is asked at once (an archived thread costs the ui one REST lookup, once per process).
+LOOKUPS_AT_ONCE = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,17 +62,42 @@ class Library:
             raise NotFound(f"There is no track #{track_id} in this server.")
         return track
 
+    async def seen(self, who: Requester, channel_ids: Iterable[int]) -> Visible:
+        """What ``who`` may see of the tracks living in these channels: each distinct channel asked once, the
+        lookups run together (at most ``LOOKUPS_AT_ONCE`` at a time), plus their own tracks wherever they live."""
+        if who.sees_everything():
+            return EVERYTHING
+        distinct = sorted(set(channel_ids))
+        gate = asyncio.Semaphore(LOOKUPS_AT_ONCE)
+
+        async def one(channel_id: int) -> bool:
+            async with gate:
+                return await who.can_view(channel_id)
+
+        answers = await asyncio.gather(*(one(c) for c in distinct))
+        return Visible(
+            channel_ids=frozenset(c for c, ok in zip(distinct, answers, strict=True) if ok), author_id=who.user_id
+        )
+
     async def find(self, who: Requester, text: str, limit: int = 25) -> list[Track]:
         """For autocomplete: tracks ``who`` may see matching ``text`` (or the latest), newest first."""
         found = await self._store.find_tracks(who.guild_id, text.strip(), limit=limit * FIND_LOOKAHEAD)
-        return [t for t in found if await self.visible(who, t)][:limit]
+        seen = await self.seen(who, (t.channel_id for t in found if t.author_id != who.user_id))
+        return [t for t in found if seen.allows(t.channel_id, t.author_id)][:limit]
 
     async def history(self, who: Requester, author_id: int | None, page: int) -> TrackPage:
-        """One page of recent tracks (newest first), the page shown and the number of pages; tracks of channels
-        ``who`` can't view are left out."""
-        shown = await self._store.track_page(who.guild_id, author_id, page, HISTORY_PAGE)
-        tracks = [t for t in shown.tracks if await self.visible(who, t)]
-        return TrackPage(tracks=tracks, page=shown.page, pages=shown.pages)
+        """One page of recent tracks (newest first), the page shown and the number of pages, of the tracks ``who``
+        may see: the store filters by the channels they can view, so every page is full and the count exact."""
+        if who.sees_everything():
+            seen = EVERYTHING
+        else:
+            mine = author_id == who.user_id  # their own tracks: all visible, nothing to ask
+            seen = (
+                Visible(author_id=who.user_id)
+                if mine
+                else await self.seen(who, await self._store.track_channels(who.guild_id, author_id))
+            )
+        return await self._store.track_page(who.guild_id, author_id, page, HISTORY_PAGE, visible=seen)
 
     async def lineage(self, who: Requester, track_id: int) -> Lineage:
         track = await self.track(who, track_id)
@@ -80,7 +109,8 @@ class Library:
         return Lineage(ancestors=ancestors, track=track, children=children, second_parent=second, hidden=hidden)
 
     async def _hidden(self, who: Requester, tracks: list[Track]) -> frozenset[int]:
-        return frozenset([t.id for t in tracks if not t.deleted and not await self.visible(who, t)])
+        seen = await self.seen(who, (t.channel_id for t in tracks if t.author_id != who.user_id))
+        return frozenset(t.id for t in tracks if not t.deleted and not seen.allows(t.channel_id, t.author_id))
 
     async def _parent(self, track_id: int | None) -> Track | None:
         return await self._store.track(track_id) if track_id is not None else None

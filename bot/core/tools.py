@@ -151,6 +151,10 @@ class Toolbox:
         await self._audit.record(
             who.guild_id, ToolUsed(who.user_id, tool.operation, track.id if track else None, job.id, job.cost)
         )
+        if track is not None:
+            # Deleted while the provider answered: the member still gets what they paid for, and the post does
+            # not name the track (its ``deleted`` flag tells the ui).
+            track = await self._store.track(track.id) or track
         return ToolAnswer(tool=tool, result=result, track=track, cost=job.cost, job=job)
 
     async def _failed(

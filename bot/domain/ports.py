@@ -31,6 +31,7 @@ from bot.domain.models import (
     WebhookTarget,
 )
 from bot.domain.outcomes import Delivery, DeliveryClaim, Failure, JobResult, Progress
+from bot.domain.requester import Visible
 
 
 # --- the provider and files --------------------------------------------------------------------------------------
@@ -303,7 +304,15 @@ class TrackStore(Protocol):
         """Newest first: by title, style or id when ``text`` is given, else the most recent."""
         ...
 
-    async def track_page(self, guild_id: int, author_id: int | None, page: int, size: int) -> TrackPage: ...
+    async def track_channels(self, guild_id: int, author_id: int | None = None) -> set[int]:
+        """The channels (and threads) a server's tracks live in (``author_id``'s tracks only, when given)."""
+        ...
+
+    async def track_page(
+        self, guild_id: int, author_id: int | None, page: int, size: int, *, visible: Visible
+    ) -> TrackPage:
+        """Newest first, only tracks ``visible`` allows: the count of pages counts those only."""
+        ...
 
     async def set_thread(self, track_id: int, thread_id: int) -> None: ...
 

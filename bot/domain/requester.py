@@ -18,6 +18,26 @@ class ChannelAccess(Protocol):
 
     async def can_moderate(self, channel_id: int) -> bool: ...
 
+    def sees_everything(self) -> bool:
+        """Whether every channel is visible without asking (an administrator)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Visible:
+    """Which of a server's tracks a member may see, as a store can filter them: everything (an administrator), or
+    the tracks of these channels (threads included by id) and the member's own wherever they live."""
+
+    everything: bool = False
+    channel_ids: frozenset[int] = frozenset()
+    author_id: int | None = None
+
+    def allows(self, channel_id: int, author_id: int) -> bool:
+        return self.everything or channel_id in self.channel_ids or author_id == self.author_id
+
+
+EVERYTHING = Visible(everything=True)
+
 
 @dataclass(frozen=True, slots=True)
 class Requester:
@@ -36,6 +56,10 @@ class Requester:
     async def can_view(self, channel_id: int) -> bool:
         """Whether the member may see what lives in ``channel_id`` (its tracks, their titles and files)."""
         return True if self.access is None else await self.access.can_view(channel_id)
+
+    def sees_everything(self) -> bool:
+        """Whether the member sees every channel's tracks (an administrator; or no per-channel permissions known)."""
+        return self.access is None or self.access.sees_everything()
 
     async def can_moderate(self, channel_id: int) -> bool:
         """Power over other members' jobs and tracks that live in ``channel_id``: server-wide Manage Messages, or

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -21,6 +22,7 @@ from bot.domain.models import (
     MusicRequest,
     MusicVariation,
     Operation,
+    TaskFailure,
     TaskState,
     TaskStatus,
     WebhookTarget,
@@ -135,6 +137,17 @@ def parse_task(item: Mapping[str, Any]) -> TaskStatus | None:
     return TaskStatus(task_id=task_id, state=TaskState.QUEUED)
 
 
+def unreadable(item: Mapping[str, Any], exc: Exception) -> TaskStatus | None:
+    """A task whose answer could not be read: failed as the bot's own error, its reference logged."""
+    task_id = text(item.get("task_id")) or text(item.get("id"))
+    ref = secrets.token_hex(3).upper()
+    log.error("fuzz task %s: its answer could not be read (reference %s)", task_id, ref, exc_info=exc)
+    if task_id is None:
+        return None
+    # "internal": the engine words it as an error on our side and gives the member the reference.
+    return TaskStatus(task_id=task_id, state=TaskState.FAILED, failure=TaskFailure(kind="internal", message=ref))
+
+
 class FuzzClient:
     """FoxAIHub's FUZZ 2.0: create, extend and an emulated variation; 2 songs per task, 25 task ids per poll."""
 
@@ -211,7 +224,12 @@ class FuzzClient:
         wanted = set(task_ids)
         statuses: list[TaskStatus] = []
         for item in records(body):
-            status = parse_task(item)
+            try:
+                status = parse_task(item)
+            except Exception as exc:
+                # One task's answer the bot can't read ends that task's job (with a reference in the log), not
+                # the batch's other 24.
+                status = unreadable(item, exc)
             if status is not None and status.task_id in wanted:
                 statuses.append(status)
         return statuses

@@ -40,6 +40,7 @@ from bot.domain.ports import (
     TrackPage,
     WebhookReceipt,
 )
+from bot.domain.requester import Visible
 from bot.storage.database import Database, rows
 
 _ACTIVE = ("queued", "submitted", "running")
@@ -591,9 +592,24 @@ class SqliteStore:
         found = await self._db.read(lambda c: rows(c.execute(sql, params)))
         return [_track(r) for r in found]
 
-    async def track_page(self, guild_id: int, author_id: int | None, page: int, size: int) -> TrackPage:
+    async def track_channels(self, guild_id: int, author_id: int | None = None) -> set[int]:
         where = "guild_id = ? AND deleted = 0" + ("" if author_id is None else " AND author_id = ?")
         params: tuple[Any, ...] = (guild_id,) if author_id is None else (guild_id, author_id)
+        found = await self._db.read(
+            lambda c: c.execute(f"SELECT DISTINCT channel_id FROM tracks WHERE {where}", params).fetchall()
+        )
+        return {int(r[0]) for r in found}
+
+    async def track_page(
+        self, guild_id: int, author_id: int | None, page: int, size: int, *, visible: Visible
+    ) -> TrackPage:
+        where = "guild_id = ? AND deleted = 0" + ("" if author_id is None else " AND author_id = ?")
+        params: tuple[Any, ...] = (guild_id,) if author_id is None else (guild_id, author_id)
+        if not visible.everything:
+            # The channels a member may view: an IN list (bound values; at most a few hundred per server).
+            marks = ",".join("?" * len(visible.channel_ids))
+            where += f" AND (channel_id IN ({marks}) OR author_id = ?)"
+            params = (*params, *sorted(visible.channel_ids), visible.author_id)
 
         def read(conn: sqlite3.Connection) -> TrackPage:
             total = int(conn.execute(f"SELECT COUNT(*) FROM tracks WHERE {where}", params).fetchone()[0])

@@ -78,6 +78,9 @@ class MemberAccess:
         permissions = await self._permissions(channel_id)
         return permissions is not None and permissions.view_channel
 
+    def sees_everything(self) -> bool:
+        return self._wide.administrator
+
     async def can_moderate(self, channel_id: int) -> bool:
         if self._wide.administrator or self._wide.manage_messages:
             return True
@@ -93,6 +96,9 @@ class HereOnly:
 
     async def can_view(self, channel_id: int) -> bool:
         return channel_id in self._here
+
+    def sees_everything(self) -> bool:
+        return False
 
     async def can_moderate(self, channel_id: int) -> bool:
         return False

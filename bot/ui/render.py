@@ -164,10 +164,15 @@ def failure_text(job: Job, failure: Failure, refunded: int) -> str:
     return f"{job_headline(job)}\n{icon} {failure_reason(failure)}{money}"
 
 
+def source_name(track: Track | None) -> str:
+    """The track a download or a tool's files were made from, as their post names it: a track deleted since they
+    were asked for (core gives None, or the track flagged deleted) is "a deleted track", as in a lineage."""
+    return clip(track.display_title, 80) if track is not None and not track.deleted else DELETED_TRACK
+
+
 def download_text(job: Job, source: Track | None) -> str:
     fmt = str(job.request.get("format", "mp3")).upper()
-    title = source.display_title if source else "your track"
-    content = f"⬇️ {fmt} of *{clip(title, 80)}* for {user(job.user_id)}"
+    content = f"⬇️ {fmt} of *{source_name(source)}* for {user(job.user_id)}"
     if job.result_url:
         content += f": {job.result_url}"
     return content
@@ -358,13 +363,17 @@ def slug(text: str) -> str:
 
 
 def tool_filename(track: Track | None, suffix: str, extension: str) -> str:
-    """``night-drive-3-vocals.wav``, ``night-drive-3.mid``, ``night-drive-3.lrc``."""
-    base = f"{slug(track.display_title)}-{track.id}" if track is not None else "tunesmith"
+    """``night-drive-3-vocals.wav``, ``night-drive-3.mid``, ``night-drive-3.lrc`` (``tunesmith…`` for a deleted
+    track)."""
+    base = f"{slug(track.display_title)}-{track.id}" if track is not None and not track.deleted else "tunesmith"
     return f"{base}{'-' + slug(suffix) if suffix else ''}.{extension}"
 
 
-def tool_headline(tool: Tool, track: Track | None, user_id: int) -> str:
-    what = f" of *{clip(track.display_title, 80)}*" if track is not None else ""
+def tool_headline(tool: Tool, track: Track | None, user_id: int, *, from_track: bool | None = None) -> str:
+    """``from_track``: whether the tool was asked of a track (default: when one is given); a track deleted since
+    is named "a deleted track"."""
+    from_track = track is not None if from_track is None else from_track
+    what = f" of *{source_name(track)}*" if from_track else ""
     return f"{TOOL_ICONS[tool]} **{tool.label}**{what} for {user(user_id)}"
 
 

@@ -89,7 +89,8 @@ async def stems_message(
         (render.tool_filename(source, stem.name, _extension(stem.audio_url, "wav")), stem.audio_url) for stem in stems
     ]
     files, links = await pack_files(posts, named, limit)
-    text = f"{render.tool_headline(tool, source, job.user_id)}: {render.stems_names(stems)}"
+    from_track = job.parent_track_id is not None  # None as ``source``: deleted since (see render.source_name)
+    text = f"{render.tool_headline(tool, source, job.user_id, from_track=from_track)}: {render.stems_names(stems)}"
     return text + links_text(links), files
 
 
@@ -110,13 +111,15 @@ async def tool_message(
         case VoxClip(audio_url=url) if url:
             named.append((render.tool_filename(track, "vocals", _extension(url, "wav")), url))
         case LyricsAlignment():
+            named_track = track is not None and not track.deleted
             lrc = to_lrc(
                 result,
-                title=track.display_title if track else None,
+                title=track.display_title if track is not None and named_track else None,
                 length_s=track.duration_s if track else None,
             ).encode()
             extra.append(discord.File(io.BytesIO(lrc), filename=render.tool_filename(track, "", "lrc")))
-            if track is not None and track.audio_url:
+            if track is not None and named_track and track.audio_url:
+                # (Not the song of a track deleted meanwhile: its author took it down.)
                 # The song beside its timeline, in one message: players (and the playground) pair them as karaoke.
                 named.append((render.audio_filename(track, track.audio_url), track.audio_url))
                 limit -= len(lrc)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 
 import pytest
 
+from bot.core.jobs import finisher
 from bot.core.jobs.safety import SafetyNet
-from bot.domain.models import JobState, LedgerKind, Operation
+from bot.domain.models import Clip, Job, JobState, LedgerKind, Operation
 from bot.domain.outcomes import Failure, FailureKind
 from tests.core.rig import Rig, rig
 from tests.fakes import MemoryStore
@@ -102,3 +104,63 @@ async def test_the_net_leaves_alone_a_job_whose_results_are_being_stored() -> No
 
     await net.guard(broken(), [1, 2], "poll")
     assert finisher.failed == [2]
+
+
+# --- one job's status in a batched poll (FUZZ: 25 tasks a call) ---------------------------------------------------
+async def test_an_error_handling_one_tasks_status_ends_that_job_only(caplog: pytest.LogCaptureFixture) -> None:
+    """Three jobs polled in one call; handling the second one's status raises: the second ends with a reference,
+    the first and third are delivered as if nothing happened."""
+    caplog.set_level(logging.ERROR)
+    store = MemoryStore()
+    mark_running = store.mark_running
+
+    async def broken(job_id: int, polls: int) -> object:
+        if job_id == 2:
+            raise TypeError("a bug handling job 2's status")
+        return await mark_running(job_id, polls)
+
+    store.mark_running = broken  # type: ignore[method-assign,assignment]
+    async with rig(store=store, batch_size=25) as r:
+        jobs = [await r.admit() for _ in range(3)]
+        await r.delivered(3)
+        assert any(len(f) == 3 for f in r.provider.fetches)  # they were polled together
+        [(job, failure, refunded)] = r.notifier.failed
+        assert job.id == jobs[1] and failure.kind is FailureKind.INTERNAL and refunded == 10
+        assert failure.detail and failure.detail in caplog.text
+        assert sorted(result.job.id for result in r.notifier.succeeded) == [jobs[0], jobs[2]]
+        assert await r.remaining() == 1000 - 2 * 10
+
+
+async def test_songs_of_one_job_that_cannot_be_handled_end_that_job_only(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three jobs finishing in one poll; making the second one's songs into a result raises: only it ends."""
+    caplog.set_level(logging.ERROR)
+    real = finisher.titled
+
+    def titled(job: Job, clips: Sequence[Clip]) -> tuple[Clip, ...]:
+        if job.id == 2 and clips:
+            raise ValueError("a bug in one job's clips")
+        return real(job, clips)
+
+    monkeypatch.setattr(finisher, "titled", titled)
+    async with rig(batch_size=25) as r:
+        jobs = [await r.admit() for _ in range(3)]
+        await r.delivered(3)
+        [(job, failure, refunded)] = r.notifier.failed
+        assert job.id == jobs[1] and failure.kind is FailureKind.INTERNAL and refunded == 10
+        assert failure.detail and failure.detail in caplog.text
+        assert sorted(result.job.id for result in r.notifier.succeeded) == [jobs[0], jobs[2]]
+        assert await r.ledger(jobs[1]) == [(LedgerKind.RESERVE, -10), (LedgerKind.REFUND, 10)]
+
+
+async def test_a_batched_poll_that_raises_as_a_whole_still_ends_each_of_its_jobs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.ERROR)
+    async with rig(batch_size=25) as r:
+        r.provider.fetch_errors.append(KeyError("clips"))  # type: ignore[arg-type]
+        jobs = [await r.admit() for _ in range(3)]
+        await r.until(lambda: len(r.notifier.finished_ids) == 3)
+        assert sorted(job.id for job, _, _ in r.notifier.failed) == jobs
+        assert {failure.kind for _, failure, _ in r.notifier.failed} == {FailureKind.INTERNAL}

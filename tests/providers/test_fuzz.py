@@ -23,7 +23,9 @@ from bot.domain.models import (
     UploadAudio,
     WebhookTarget,
 )
+from bot.domain.outcomes import Failure, FailureKind
 from bot.domain.ports import MusicProvider
+from bot.providers import fuzz as fuzz_module
 from bot.providers.fuzz import MODERATION_TEXT, FuzzClient
 from tests.providers.conftest import FUZZ_KEY, FUZZ_URL, Sleeps, Wire, recorded, recorded_body
 
@@ -301,3 +303,34 @@ async def test_credits_and_lyrics(fuzz: FuzzClient, wire: Wire) -> None:
     with pytest.raises(OperationUnavailable):
         await fuzz.draft_lyrics("sea shanty")
     assert wire.requests == []
+
+
+async def test_one_task_the_bot_cannot_read_fails_alone(
+    fuzz: FuzzClient, wire: Wire, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug reading one task's songs fails that task (an error on our side, with a logged reference); the other
+    tasks of the same call are read as usual."""
+    real = fuzz_module._clip
+
+    def clip(record: Any, fallback_id: str) -> Clip:
+        if fallback_id == "b":
+            raise KeyError("a bug reading b's songs")
+        return real(record, fallback_id)
+
+    monkeypatch.setattr(fuzz_module, "_clip", clip)
+    songs = [{"id": "s1", "audio_url": "https://files.test/1.mp3"}]
+    wire.on(
+        "GET",
+        TASK,
+        httpx.Response(200, json=[{"status": "completed", "task_id": t, "data": songs} for t in ("a", "b", "c")]),
+    )
+    statuses = await fuzz.fetch(["a", "b", "c"])
+    assert [(s.task_id, s.state) for s in statuses] == [
+        ("a", TaskState.SUCCEEDED),
+        ("b", TaskState.FAILED),
+        ("c", TaskState.SUCCEEDED),
+    ]
+    failure = statuses[1].failure
+    assert failure is not None and failure.kind == "internal"
+    assert Failure.of(failure.kind, failure.message) == Failure(FailureKind.INTERNAL, failure.message)
+    assert failure.message in caplog.text

@@ -25,6 +25,7 @@ from bot.domain.models import (
 )
 from bot.domain.outcomes import Delivery, DeliveryClaim, Failure, FailureKind
 from bot.domain.ports import AdmissionSnapshot, Completion, JobTicket, NewPersona, Store, WebhookReceipt
+from bot.domain.requester import EVERYTHING, Visible
 
 NOW = 1_800_000_000.0
 PERIOD = "month:2027-01-01#0"
@@ -33,6 +34,7 @@ PERIOD = "month:2027-01-01#0"
 def ticket(
     *,
     guild_id: int = 1,
+    channel_id: int = 3,
     user_id: int = 2,
     operation: Operation = Operation.CREATE,
     request: dict[str, Any] | None = None,
@@ -43,7 +45,7 @@ def ticket(
 ) -> JobTicket:
     return JobTicket(
         guild_id=guild_id,
-        channel_id=3,
+        channel_id=channel_id,
         user_id=user_id,
         operation=operation,
         request=request if request is not None else {"operation": operation.value, "sound": "jazz", "title": "T"},
@@ -303,6 +305,35 @@ async def _lineage(store: Store) -> list[int]:
     return ids
 
 
+async def test_a_page_holds_only_the_tracks_a_member_may_see_and_counts_only_those(store: Store) -> None:
+    """Pages filtered in the store: each is full and the number of pages counts what the member may see."""
+    made: dict[tuple[int, int], list[int]] = {}  # (channel, author) -> track ids, oldest first
+    for n, (channel, author) in enumerate([(3, 2), (5, 2), (7, 8), (3, 8), (5, 8), (9, 2)] * 3):
+        job = await admit(store, channel_id=channel, user_id=author)
+        [track] = (await finish(store, job, clip(n)))[job.id].tracks
+        made.setdefault((channel, author), []).append(track.id)
+    assert await store.track_channels(1) == {3, 5, 7, 9}
+    assert await store.track_channels(1, 8) == {3, 5, 7}
+    assert await store.track_channels(2) == set()
+
+    def ids(*keys: tuple[int, int]) -> list[int]:
+        return sorted((i for k in keys for i in made[k]), reverse=True)
+
+    # Member 8 may view channel 3 only: #3's tracks and their own (in #5, #7), not #5/#9 tracks of member 2.
+    seen = Visible(channel_ids=frozenset({3}), author_id=8)
+    expected = ids((3, 2), (3, 8), (5, 8), (7, 8))
+    pages = [await store.track_page(1, None, p, 5, visible=seen) for p in range(3)]
+    assert [page.pages for page in pages] == [3, 3, 3]
+    assert [[t.id for t in page.tracks] for page in pages] == [expected[:5], expected[5:10], expected[10:]]
+    # One author's tracks, of those the member may see.
+    page = await store.track_page(1, 2, 0, 10, visible=seen)
+    assert ([t.id for t in page.tracks], page.pages) == (ids((3, 2)), 1)
+    nothing = await store.track_page(1, None, 0, 5, visible=Visible(author_id=99))
+    assert (nothing.tracks, nothing.page, nothing.pages) == ([], 0, 1)
+    everything = await store.track_page(1, None, 0, 100, visible=EVERYTHING)
+    assert len(everything.tracks) == 18 and everything.pages == 1
+
+
 async def test_lineage_and_children(store: Store) -> None:
     root, cover, variation, extension = await _lineage(store)
     assert [t.id for t in await store.ancestors(variation)] == [cover, root]  # direct parent first
@@ -324,11 +355,11 @@ async def test_find_tracks_and_pages(store: Store) -> None:
     assert await store.find_tracks(1, "%") == [] and await store.find_tracks(1, "_") == []
     assert await store.find_tracks(2, "") == []
     assert [t.id for t in await store.find_tracks(1, "", limit=2)] == [variation, cover]
-    page = await store.track_page(1, None, 0, 2)
+    page = await store.track_page(1, None, 0, 2, visible=EVERYTHING)
     assert ([t.id for t in page.tracks], page.page, page.pages) == ([variation, cover], 0, 2)
-    page = await store.track_page(1, None, 7, 2)  # past the end: the last page
+    page = await store.track_page(1, None, 7, 2, visible=EVERYTHING)  # past the end: the last page
     assert ([t.id for t in page.tracks], page.page, page.pages) == ([root], 1, 2)
-    page = await store.track_page(1, 99, 0, 2)
+    page = await store.track_page(1, 99, 0, 2, visible=EVERYTHING)
     assert (page.tracks, page.page, page.pages) == ([], 0, 1)
     await store.set_thread(root, 4242)
     assert (await store.track(root)).thread_id == 4242  # type: ignore[union-attr]

@@ -155,6 +155,25 @@ async def test_a_private_channels_tracks_stay_there(studio: Studio) -> None:
     assert not shown.ephemeral
 
 
+async def test_history_pages_are_full_and_count_only_what_the_member_may_see(studio: Studio) -> None:
+    """The store pages what a member may see: ten private tracks on top of three open ones neither empty bo's
+    first page nor add a page to his count."""
+    for n in range(3):
+        await studio.bo.slash(studio.channel, "music create", prompt="sunshine", title=f"Open {n}")
+        await studio.wait_for_posts(n + 1)
+    private = private_channel(studio)
+    for n in range(10):
+        await studio.ana.slash(private, "music create", prompt="whispers", title=f"Secret {n}")
+        await studio.wait_for_posts(n + 1, private)
+
+    shown = (await studio.bo.slash(studio.channel, "music history")).response.embeds[0]
+    assert [line.split("**")[1] for line in (shown.description or "").splitlines()] == ["Open 2", "Open 1", "Open 0"]
+    assert shown.footer.text == "Page 1 of 1"
+    # ana sees all thirteen: two pages, the first full.
+    shown = (await studio.ana.slash(studio.channel, "music history")).response.embeds[0]
+    assert len((shown.description or "").splitlines()) == 10 and shown.footer.text == "Page 1 of 2"
+
+
 async def test_a_remix_thread_counts_as_its_private_parent(studio: Studio) -> None:
     private = private_channel(studio)
     await studio.ana.slash(private, "music create", prompt="whispers", title="Secret Song")

@@ -54,13 +54,14 @@ async def _deliver_despite_deleted_status_messages(studio: Studio) -> None:
     assert post.id != status_id and post.embeds[0].title == "Still Here"
     assert sorted(await files(post)) == ["cover-1.png", "still-here-1.wav"]
 
-    # A download of a track deleted while the file was being made still reaches the member who paid for it.
+    # A download of a track deleted while the file was being made still reaches the member who paid for it, and
+    # names it as a lineage does ("a deleted track"; it was ana's, not bo's).
     download = await studio.bo.slash(studio.channel, "music download", track=1, format="wav")
     await studio.ana.click(post, custom_id="tunesmith:track:delete:1")
     [done] = await studio.until(
         lambda: [m for m in studio.messages() if m.id == download.response.id and m.attachments]
     )
-    assert done.content.startswith(f"⬇️ WAV of *your track* for <@{studio.bo.id}>: http")
+    assert done.content.startswith(f"⬇️ WAV of *a deleted track* for <@{studio.bo.id}>: http")
     [(name, data)] = (await files(done)).items()
     assert name == "download.wav" and data.startswith(WAV)
 

@@ -16,6 +16,7 @@ import pytest
 
 from bot.app import build
 from bot.domain.lyrics_timeline import parse_lrc, sung_text
+from bot.domain.requester import Requester
 from bot.sandbox import Sandbox
 from tests.ui.conftest import Studio, running
 from tests.ui.helpers import WAV, button_ids, defaults, files, menus, submit, track_id
@@ -362,3 +363,37 @@ async def test_menus_work_after_a_restart_and_an_old_confirmation_says_it_expire
             assert quota.server_remaining == 1000 - 10 - 1
         finally:
             await app.core.runtime.stop()
+
+
+async def test_a_track_deleted_while_a_tool_runs_is_not_named_in_the_post(
+    studio: Studio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bo asks for the WAV and the lyrics timeline of ana's songs; ana deletes each while the provider answers. bo
+    gets what he paid for, but the post calls the song "a deleted track" (as a lineage does): neither its title in
+    the text or the file names, nor its song re-posted beside the timeline."""
+    tools = studio.app.core.catalog.tool_provider
+    assert tools is not None
+    run_tool = tools.run_tool
+    ana = Requester(guild_id=studio.guild.id, channel_id=studio.channel.id, user_id=studio.ana.id)
+
+    async def deleted_meanwhile(clip_id: str | None, tool: Any, **options: Any) -> Any:
+        answer = await run_tool(clip_id, tool, **options)
+        [track] = [t for t in await studio.app.services.library.find(ana, "") if t.clip_id == clip_id]
+        await studio.app.services.library.delete(ana, track.id)
+        return answer
+
+    monkeypatch.setattr(tools, "run_tool", deleted_meanwhile)
+    for tool, title, headline, names in (
+        ("wav", "Harbour", "💾 **WAV**", ["tunesmith.wav"]),
+        ("lyrics-timeline", "Lighthouse", "🎤 **Lyrics timeline**", ["tunesmith.lrc"]),
+    ):
+        post = await song(studio, title)
+        asked = await studio.bo.slash(studio.channel, f"music tools {tool}", track=track_id(post))
+        assert (await answered(studio, asked)).endswith("(1 credit).")
+        message = await message_with(studio, post, headline)
+        assert message.content.startswith(f"{headline} of *a deleted track* for <@{studio.bo.id}>")
+        attached = await files(message)
+        assert sorted(attached) == names, tool
+        assert all(title.lower() not in text.lower() for text in (message.content, *attached))
+        if tool == "lyrics-timeline":
+            assert "[ti:" not in attached["tunesmith.lrc"].decode()

@@ -92,22 +92,32 @@ class Finisher:
             self._settling.difference_update(record.id for record, _, _, _ in items)
 
     async def _settle(self, items: list[_Success]) -> None:
-        # One completion per job: a webhook and a poll may both report the same task.
-        completions = {
-            record.id: Completion(
-                record.job,
-                titled(record.job, status.clips),
-                partials=titled(record.job, partials),
-                result_text=tool_result(status.clips) if record.job.operation.is_tool else None,
-            )
-            for record, status, _, partials in items
-        }
+        # One completion per job: a webhook and a poll may both report the same task. A job whose songs can't be
+        # made into one ends alone (the others of the group are stored all the same).
+        completions: dict[int, Completion] = {}
+        ended: set[int] = set()
+        for record, status, _, partials in items:
+            if record.id in ended:
+                continue
+            try:
+                completions[record.id] = Completion(
+                    record.job,
+                    titled(record.job, status.clips),
+                    partials=titled(record.job, partials),
+                    result_text=tool_result(status.clips) if record.job.operation.is_tool else None,
+                )
+            except Exception as exc:
+                completions.pop(record.id, None)
+                ended.add(record.id)
+                await self._unstorable(record.job, exc)
+        if not completions:
+            return
         webhooks = [webhook for _, _, webhook, _ in items if webhook is not None]
         try:
             finished = await self._store.finish_jobs(list(completions.values()), webhooks, self._clock.now())
         except Exception as exc:
             if len(completions) == 1:
-                await self._unstorable(next(iter(completions.values())), exc)
+                await self._unstorable(next(iter(completions.values())).job, exc)
                 return
             # One job's results must not hold back the others': each is written on its own.
             log.warning("storing %d finished jobs together failed; storing them one by one", len(completions))
@@ -117,23 +127,23 @@ class Finisher:
                 try:
                     finished.update(await self._store.finish_jobs([completion], receipts, self._clock.now()))
                 except Exception as one:
-                    await self._unstorable(completion, one)
+                    await self._unstorable(completion.job, one)
         for job_id, done in finished.items():
             self._registry.forget(job_id)
             self._metrics.inc("tunesmith_jobs_finished_total", state="succeeded")
             log.info("job %d succeeded with %d clip(s)", job_id, len(completions[job_id].clips))
             self._delivery.succeeded(done.job, done.tracks)
 
-    async def _unstorable(self, completion: Completion, exc: Exception) -> None:
+    async def _unstorable(self, job: Job, exc: Exception) -> None:
         """A finished job whose results cannot be written ends as failed (refunded, its member told, the error
         logged with a reference), instead of succeeding again at every poll without ever being stored. When even
         that write fails (the database is down) the job stays tracked, and a later poll tries again."""
         ref = reference()
-        log.error("storing the results of job %d failed (reference %s)", completion.job.id, ref, exc_info=exc)
+        log.error("storing the results of job %d failed (reference %s)", job.id, ref, exc_info=exc)
         try:
-            await self.fail(completion.job.id, Failure(FailureKind.INTERNAL, ref))
+            await self.fail(job.id, Failure(FailureKind.INTERNAL, ref))
         except Exception:
-            log.exception("could not end job %d either; a later poll tries again", completion.job.id)
+            log.exception("could not end job %d either; a later poll tries again", job.id)
 
     def abandon(self, job_id: int) -> None:
         """Stop holding a job that could not be ended (the store is failing): the next start recovers it."""

@@ -230,16 +230,23 @@ class Tracker:
             for record in batch:
                 if self._tracked(record.id) is not record:
                     continue  # finished meanwhile by a webhook, or cancelled
-                record.polls += 1
-                status = by_id.get(record.job.task_id or "")
-                if status is not None and not status.state.finished:
-                    record.unfinished_at = now - record.submitted_at
-                self._set_poll(record, now + self._interval(record, now))
-                if status is not None:
-                    await self._apply(record, status)
+                # One task's answer at a time: an error handling it ends that job only (the net's way); the
+                # batch's other jobs are handled all the same.
+                try:
+                    await self._polled(record, by_id.get(record.job.task_id or ""), now)
+                except Exception as exc:
+                    await self._net.end([record.id], "poll", exc)
         finally:
             self._polls_in_flight -= 1
             self._wake()
+
+    async def _polled(self, record: InFlight, status: TaskStatus | None, now: float) -> None:
+        record.polls += 1
+        if status is not None and not status.state.finished:
+            record.unfinished_at = now - record.submitted_at
+        self._set_poll(record, now + self._interval(record, now))
+        if status is not None:
+            await self._apply(record, status)
 
     async def _apply(self, record: InFlight, status: TaskStatus, webhook: WebhookReceipt | None = None) -> None:
         if status.state is TaskState.SUCCEEDED:
@@ -349,10 +356,14 @@ class Tracker:
                 if self._tracked(record.id) is not record:
                     continue  # finished meanwhile by a webhook or a poll
                 status = statuses.get(record.job.task_id or "")
-                if status is not None and status.state.finished:
-                    await self._apply(record, status)
-                else:
-                    await self._finisher.fail(record.id, Failure(FailureKind.TIMEOUT, deadline_s=self._config.deadline))
+                try:
+                    if status is not None and status.state.finished:
+                        await self._apply(record, status)
+                    else:
+                        timeout = Failure(FailureKind.TIMEOUT, deadline_s=self._config.deadline)
+                        await self._finisher.fail(record.id, timeout)
+                except Exception as exc:
+                    await self._net.end([record.id], "last look", exc)  # this job only, as in a poll
         finally:
             for record in batch:
                 record.expiring = False

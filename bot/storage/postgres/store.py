@@ -55,6 +55,7 @@ from bot.domain.ports import (
     TrackPage,
     WebhookReceipt,
 )
+from bot.domain.requester import Visible
 from bot.storage.postgres.migrations import (
     LOCK_ADMISSION,
     LOCK_PROCESS,
@@ -199,6 +200,23 @@ COUNT_AUTHOR_TRACKS = "SELECT COUNT(*) FROM tracks WHERE guild_id = $1 AND autho
 AUTHOR_TRACK_PAGE = (
     "SELECT * FROM tracks WHERE guild_id = $1 AND author_id = $2 AND NOT deleted ORDER BY id DESC LIMIT $3 OFFSET $4"
 )
+# What a member may see: the tracks of the channels they can view, and their own. An = ANY of a bound array (at most
+# a few hundred channels and threads per server) filtered along the (guild_id, id) indexes; no index of its own.
+_SEEN = "(channel_id = ANY($2::bigint[]) OR author_id = $3)"
+COUNT_SEEN_GUILD_TRACKS = f"SELECT COUNT(*) FROM tracks WHERE guild_id = $1 AND NOT deleted AND {_SEEN}"
+SEEN_GUILD_TRACK_PAGE = (
+    f"SELECT * FROM tracks WHERE guild_id = $1 AND NOT deleted AND {_SEEN} ORDER BY id DESC LIMIT $4 OFFSET $5"
+)
+_SEEN_BY = "(channel_id = ANY($3::bigint[]) OR author_id = $4)"
+COUNT_SEEN_AUTHOR_TRACKS = (
+    f"SELECT COUNT(*) FROM tracks WHERE guild_id = $1 AND author_id = $2 AND NOT deleted AND {_SEEN_BY}"
+)
+SEEN_AUTHOR_TRACK_PAGE = (
+    "SELECT * FROM tracks WHERE guild_id = $1 AND author_id = $2 AND NOT deleted"
+    f" AND {_SEEN_BY} ORDER BY id DESC LIMIT $5 OFFSET $6"
+)
+GUILD_TRACK_CHANNELS = "SELECT DISTINCT channel_id FROM tracks WHERE guild_id = $1 AND NOT deleted"
+AUTHOR_TRACK_CHANNELS = "SELECT DISTINCT channel_id FROM tracks WHERE guild_id = $1 AND author_id = $2 AND NOT deleted"
 SET_THREAD = "UPDATE tracks SET thread_id = $2 WHERE id = $1"
 SET_ALIGNMENT = "UPDATE tracks SET alignment = $2 WHERE id = $1"
 DELETE_TRACK = "UPDATE tracks SET deleted = TRUE WHERE id = $1 AND NOT deleted"
@@ -650,18 +668,41 @@ class PostgresStore:
             found = await self._pool.fetch(FIND_TRACKS, guild_id, like, text, limit)
         return [_track(r) for r in found]
 
-    async def track_page(self, guild_id: int, author_id: int | None, page: int, size: int) -> TrackPage:
+    async def track_channels(self, guild_id: int, author_id: int | None = None) -> set[int]:
+        if author_id is None:
+            found = await self._pool.fetch(GUILD_TRACK_CHANNELS, guild_id)
+        else:
+            found = await self._pool.fetch(AUTHOR_TRACK_CHANNELS, guild_id, author_id)
+        return {int(r["channel_id"]) for r in found}
+
+    async def track_page(
+        self, guild_id: int, author_id: int | None, page: int, size: int, *, visible: Visible
+    ) -> TrackPage:
+        params: list[Any] = [guild_id] if author_id is None else [guild_id, author_id]
+        if visible.everything:
+            count, select = (
+                (COUNT_GUILD_TRACKS, GUILD_TRACK_PAGE)
+                if author_id is None
+                else (
+                    COUNT_AUTHOR_TRACKS,
+                    AUTHOR_TRACK_PAGE,
+                )
+            )
+        else:
+            count, select = (
+                (COUNT_SEEN_GUILD_TRACKS, SEEN_GUILD_TRACK_PAGE)
+                if author_id is None
+                else (
+                    COUNT_SEEN_AUTHOR_TRACKS,
+                    SEEN_AUTHOR_TRACK_PAGE,
+                )
+            )
+            params += [sorted(visible.channel_ids), visible.author_id]
         async with self._pool.acquire() as conn:
-            if author_id is None:
-                total = int(await conn.fetchval(COUNT_GUILD_TRACKS, guild_id))
-            else:
-                total = int(await conn.fetchval(COUNT_AUTHOR_TRACKS, guild_id, author_id))
+            total = int(await conn.fetchval(count, *params))
             pages = max(1, -(-total // size))
             shown = min(max(page, 0), pages - 1)
-            if author_id is None:
-                found = await conn.fetch(GUILD_TRACK_PAGE, guild_id, size, shown * size)
-            else:
-                found = await conn.fetch(AUTHOR_TRACK_PAGE, guild_id, author_id, size, shown * size)
+            found = await conn.fetch(select, *params, size, shown * size)
         return TrackPage([_track(r) for r in found], shown, pages)
 
     async def set_thread(self, track_id: int, thread_id: int) -> None:
