@@ -95,6 +95,9 @@ class Finisher:
         except Exception:
             log.exception("storing %d finished jobs failed; they will be retried", len(completions))
             return
+        for job_id in completions.keys() - finished.keys():
+            # Not moved: it had ended already (another process finished or cancelled it); nothing left here.
+            self._registry.forget(job_id)
         for job_id, done in finished.items():
             self._registry.forget(job_id)
             self._metrics.inc("tunesmith_jobs_finished_total", state="succeeded")
@@ -108,6 +111,7 @@ class Finisher:
         Returns the ended job, or None when it had already ended."""
         ended = await self._store.end_job(job_id, state, failure, self._clock.now(), delivered=not deliver)
         if ended is None:
+            self._registry.forget(job_id)  # it had ended already (elsewhere, with many processes)
             return None
         self._registry.forget(job_id)
         self._metrics.inc("tunesmith_jobs_finished_total", state=ended.state.value)

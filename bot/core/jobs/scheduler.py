@@ -6,6 +6,7 @@ from __future__ import annotations
 import heapq
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from bot.core.catalog import Catalog
 from bot.core.jobs.config import JobsConfig
@@ -20,6 +21,9 @@ from bot.domain.models import Job, JobState
 from bot.domain.outcomes import Failure, FailureKind, Progress
 from bot.domain.ports import Clock, JobStore, MusicProvider
 from bot.domain.requests import JobRequest, load_job_request
+
+if TYPE_CHECKING:
+    from bot.core.jobs.cluster import SlotClaims
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +46,10 @@ class Scheduler:
         config: JobsConfig,
         tasks: Tasks,
         wake: Callable[[], None],
+        slots: SlotClaims | None = None,
     ) -> None:
         self._provider = provider
+        self._slots = slots  # many processes: the database hands out the provider's slots (bot/core/jobs/cluster.py)
         self._store = store
         self._registry = registry
         self._tracker = tracker
@@ -121,6 +127,11 @@ class Scheduler:
         return None
 
     def dispatch(self, now: float) -> None:
+        if self._slots is not None:
+            for granted in self._slots.granted(now):
+                self._registry.move(granted, Phase.SUBMITTING)
+                self._tasks.spawn(self._submit(granted), f"submit-{granted.id}")
+            return
         capacity = self._provider.max_concurrency - self._registry.at_provider()
         deferred: list[InFlight] = []
         while capacity > 0:
