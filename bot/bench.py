@@ -635,6 +635,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--no-jobs", action="store_true", help="measure admissions only (no end-to-end jobs)")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        metavar="N",
+        help="many processes: SQLite (1) beside PostgreSQL (--database) with 1..N processes (bot/bench_cluster.py)",
+    )
     args = parser.parse_args(argv)
     if args.database:
         try:
@@ -644,6 +650,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=os.environ.get("TUNESMITH_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
     )
+    if args.processes:
+        from bot.bench_cluster import bench as bench_processes
+
+        return asyncio.run(bench_processes(args))
     code = asyncio.run(main_async(args))
     if args.json:
         Path(args.json).write_text(json.dumps([r.__dict__ for r in args.results], default=str))
