@@ -62,6 +62,8 @@ class ClusterConfig:
     """Seconds between two reads of the change feed (caches follow other processes within about this)."""
     claim_s: float = 0.05
     """Least seconds between two claims of provider slots while jobs of this worker wait for one."""
+    claim_max_s: float = 0.5
+    """Claims that change nothing back off, doubling up to this (a long line waiting for slots stays cheap)."""
 
     @property
     def heartbeat_s(self) -> float:
@@ -135,6 +137,7 @@ class SlotClaims:
         self._grants: set[int] = set()  # hold a slot, per the last claim: to submit
         self._claiming = False
         self._next_claim = 0.0
+        self._interval = config.claim_s
         self._waiting = False
 
     def granted(self, now: float) -> list[InFlight]:
@@ -178,8 +181,10 @@ class SlotClaims:
         self._waiting = waiting
         if not waiting and not returned:
             return
+        if ready or returned:
+            self._interval = self._config.claim_s  # something new to tell: ask again soon
         self._claiming = True
-        self._next_claim = now + self._config.claim_s
+        self._next_claim = now + self._interval
         self._tasks.spawn(self._claim(ready, returned, now), "claim-slots")
 
     async def _claim(self, ready: list[int], returned: list[int], now: float) -> None:
@@ -192,7 +197,10 @@ class SlotClaims:
                 returned=returned,
                 now=now,
             )
+            fresh = set(granted) - self._grants
             self._grants = set(granted)
+            # Nothing new: the line waits for slots other workers hold; ask less often, up to claim_max_s.
+            self._interval = self._config.claim_s if fresh else min(self._interval * 2, self._config.claim_max_s)
         except Exception:
             log.exception("claiming provider slots failed; retrying")
             self._offered.difference_update(ready)  # offered again next time
