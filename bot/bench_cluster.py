@@ -56,6 +56,7 @@ from bot.storage.store import SqliteStore
 log = logging.getLogger(__name__)
 COST = 10
 ADMISSION_GUILDS = 20  # servers asking in the admission burst (budgets cover 80% of each one's asks)
+ADMISSIONS_IN_FLIGHT = 64  # admissions asked at once, over all processes (as many members as with one process)
 
 
 # --- the child processes -----------------------------------------------------------------------------------------
@@ -453,7 +454,7 @@ async def measure_admissions(url: str | None, processes: int, tag: str, *, guild
                 asks=per_guild,
                 members=50,
                 budget=budget,
-                concurrency=64,
+                concurrency=max(ADMISSIONS_IN_FLIGHT // processes, 1),
             )
             for i, share in enumerate(split_guilds(guilds, processes))
         ]
