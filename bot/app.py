@@ -70,9 +70,11 @@ def jobs_config(settings: Settings) -> JobsConfig:
         webhook_key=webhook_key(settings),
         poll_interval=settings.poll_interval,
         max_poll_interval=max(settings.poll_interval * 6, settings.poll_interval),
+        min_poll_gap=min(1.0, settings.poll_interval),
         deadline=settings.job_deadline,
         webhook_url_base=settings.public_url if settings.webhooks_enabled else None,
         safety_poll_interval=settings.webhook_safety_poll,
+        max_retry_after=settings.max_retry_after,
         expected_render_s=settings.sandbox_render_seconds if settings.active_provider == "sandbox" else 30.0,
         status_grace_s=10.0,
     )

@@ -11,6 +11,7 @@ from discord.ext import commands
 
 from bot.domain.ports import FileFetcher
 from bot.services import Services
+from bot.ui.access import ChannelHomes
 from bot.ui.errors import reply_error
 from bot.ui.posts import TrackPosts
 
@@ -39,6 +40,7 @@ class Tunesmith(commands.Bot):
         )
         self.services = services
         self.posts = TrackPosts(self, files)
+        self.channel_homes = ChannelHomes(self)  # where archived threads belong, for permissions
         self.sync_commands = sync_commands
 
     async def setup_hook(self) -> None:

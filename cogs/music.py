@@ -49,7 +49,7 @@ async def track_autocomplete(interaction: Interaction, current: str) -> list[app
     """The server's tracks as ``title · author · age``, newest first, filtered by what was typed."""
     if interaction.guild_id is None:
         return []
-    tracks = (await interaction.client.services.library.find(interaction.guild_id, current))[:25]
+    tracks = (await interaction.client.services.library.find(requester(interaction), current))[:25]
     guild = interaction.guild
     if guild is not None:
         # Without the (privileged) members intent the member cache is empty; asking for these ids by user id
@@ -95,7 +95,7 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
         if form:
             services = interaction.client.services
             services.catalog.ensure_available(operation)
-            parent = await services.library.track(requester(interaction).guild_id, track)
+            parent = await services.library.track(requester(interaction), track)
             modal = remix_modal(operation, parent, services.catalog.dialect)
             for key, value in values.items():
                 if value is not None and key in modal.inputs:
@@ -255,7 +255,7 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
     async def swap_vocals(self, interaction: Interaction, track: int, prompt: Style, lyrics: bool = False) -> None:
         """New vocals over the same backing."""
         if not lyrics:
-            parent = await interaction.client.services.library.track(requester(interaction).guild_id, track)
+            parent = await interaction.client.services.library.track(requester(interaction), track)
             if not parent.lyrics:
                 raise InvalidRequest("This track has no lyrics to sing: set lyrics:True to write some.")
             # An extension's lyrics grow past what a request may carry; sing the part that fits.
@@ -301,7 +301,7 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
     @app_commands.autocomplete(track=track_autocomplete)
     async def show(self, interaction: Interaction, track: int) -> None:
         """Post a track again, with working buttons."""
-        showing = await interaction.client.services.library.show(requester(interaction).guild_id, track)
+        showing = await interaction.client.services.library.show(requester(interaction), track)
         await interaction.response.defer(thinking=True)
         embed, files = await interaction.client.posts.track_post(showing.card)
         view = track_view(showing.card.track, showing.actions)
@@ -319,7 +319,7 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
     @app_commands.autocomplete(track=track_autocomplete)
     async def tree(self, interaction: Interaction, track: int) -> None:
         """A track's remix lineage: where it came from, what came of it."""
-        lineage = await interaction.client.services.library.lineage(requester(interaction).guild_id, track)
+        lineage = await interaction.client.services.library.lineage(requester(interaction), track)
         await interaction.response.send_message(embed=render.tree_embed(lineage))
 
     @app_commands.command(name="mashup", description="Blend two tracks into one song (both authors are credited)")
@@ -411,7 +411,7 @@ class Music(commands.GroupCog, group_name="music", group_description="Make songs
         services = interaction.client.services
         if name is None:
             services.catalog.ensure_available(Operation.PERSONA)
-            parent = await services.library.track(requester(interaction).guild_id, track)
+            parent = await services.library.track(requester(interaction), track)
             await interaction.response.send_modal(PersonaModal(parent))
             return
         await save_persona(interaction, track, name=name, description=description, start_s=start, end_s=end)

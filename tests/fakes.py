@@ -365,7 +365,7 @@ class RecordingNotifier:
         self.failed.append((job, failure, refunded))
         self._event.set()
 
-    async def wait_for(self, count: int, timeout: float = 20.0) -> None:
+    async def wait_for(self, count: int, timeout: float = 30.0) -> None:
         """In real time (integration tests): until ``count`` jobs were delivered, succeeded or failed."""
         async with asyncio.timeout(timeout):
             while len(self.finished_ids) < count:

@@ -215,7 +215,7 @@ class Admission:
             return None, None
         if track_id is None:
             raise InvalidRequest("Pick a track to start from.")
-        parent = await self._library.track(who.guild_id, track_id)
+        parent = await self._library.track(who, track_id)
         fields["clip_id"] = parent.clip_id
         if operation in (Operation.VARIATION, Operation.EXTEND) and "sound" not in fields and parent.tags:
             # Providers that emulate these (FUZZ) resubmit the parent's style; others ignore it.
@@ -235,7 +235,7 @@ class Admission:
                 raise InvalidRequest("A mashup takes two tracks: pick the second one too.")
             if second_track_id == track_id:
                 raise InvalidRequest("A mashup needs two different tracks.")
-            second = await self._library.track(who.guild_id, second_track_id)
+            second = await self._library.track(who, second_track_id)
             fields["clip_ids"] = [fields.pop("clip_id"), second.clip_id]
         return parent, second
 

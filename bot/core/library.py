@@ -17,6 +17,9 @@ from bot.domain.requester import Requester
 
 HISTORY_PAGE = 10
 LINEAGE_DEPTH = 25
+# Autocomplete looks this many times further than it shows, so tracks of channels the member can't view do not
+# leave it empty.
+FIND_LOOKAHEAD = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +28,7 @@ class Lineage:
     track: Track
     children: list[Track]
     second_parent: Track | None = None  # a mashup's other track (its own lineage is shown from it)
+    hidden: frozenset[int] = frozenset()  # tracks listed but not named: in channels the member can't view
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,46 +46,61 @@ class Library:
         self._catalog = catalog
         self._audit = audit
 
-    async def track(self, guild_id: int, track_id: int) -> Track:
-        """A track of this server (not deleted), or NotFound."""
+    async def visible(self, who: Requester, track: Track) -> bool:
+        """A member sees the tracks of the channels they can view (a thread counts as its parent), and their own."""
+        return track.author_id == who.user_id or await who.can_view(track.channel_id)
+
+    async def track(self, who: Requester, track_id: int) -> Track:
+        """A track of this server (not deleted) that ``who`` may see, or NotFound (the same words either way, so
+        a private channel's tracks cannot be probed)."""
         track = await self._store.track(track_id)
-        if track is None or track.guild_id != guild_id or track.deleted:
+        if track is None or track.guild_id != who.guild_id or track.deleted or not await self.visible(who, track):
             raise NotFound(f"There is no track #{track_id} in this server.")
         return track
 
-    async def find(self, guild_id: int, text: str, limit: int = 25) -> list[Track]:
-        """For autocomplete: tracks matching ``text`` (or the latest), newest first."""
-        return await self._store.find_tracks(guild_id, text.strip(), limit=limit)
+    async def find(self, who: Requester, text: str, limit: int = 25) -> list[Track]:
+        """For autocomplete: tracks ``who`` may see matching ``text`` (or the latest), newest first."""
+        found = await self._store.find_tracks(who.guild_id, text.strip(), limit=limit * FIND_LOOKAHEAD)
+        return [t for t in found if await self.visible(who, t)][:limit]
 
-    async def history(self, guild_id: int, author_id: int | None, page: int) -> TrackPage:
-        """One page of recent tracks (newest first), the page shown and the number of pages."""
-        return await self._store.track_page(guild_id, author_id, page, HISTORY_PAGE)
+    async def history(self, who: Requester, author_id: int | None, page: int) -> TrackPage:
+        """One page of recent tracks (newest first), the page shown and the number of pages; tracks of channels
+        ``who`` can't view are left out."""
+        shown = await self._store.track_page(who.guild_id, author_id, page, HISTORY_PAGE)
+        tracks = [t for t in shown.tracks if await self.visible(who, t)]
+        return TrackPage(tracks=tracks, page=shown.page, pages=shown.pages)
 
-    async def lineage(self, guild_id: int, track_id: int) -> Lineage:
-        track = await self.track(guild_id, track_id)
-        ancestors = await self._store.ancestors(track.id, limit=LINEAGE_DEPTH)
+    async def lineage(self, who: Requester, track_id: int) -> Lineage:
+        track = await self.track(who, track_id)
+        ancestors = list(reversed(await self._store.ancestors(track.id, limit=LINEAGE_DEPTH)))
         children = await self._store.children(track.id)
         second = await self._parent(track.second_parent_track_id)
-        return Lineage(ancestors=list(reversed(ancestors)), track=track, children=children, second_parent=second)
+        listed = [*ancestors, *children, *([second] if second is not None else [])]
+        hidden = await self._hidden(who, listed)
+        return Lineage(ancestors=ancestors, track=track, children=children, second_parent=second, hidden=hidden)
+
+    async def _hidden(self, who: Requester, tracks: list[Track]) -> frozenset[int]:
+        return frozenset([t.id for t in tracks if not t.deleted and not await self.visible(who, t)])
 
     async def _parent(self, track_id: int | None) -> Track | None:
         return await self._store.track(track_id) if track_id is not None else None
 
-    async def show(self, guild_id: int, track_id: int) -> Showing:
+    async def show(self, who: Requester, track_id: int) -> Showing:
         """A track to post again, with what its lineage line and buttons need."""
-        track = await self.track(guild_id, track_id)
+        track = await self.track(who, track_id)
         parent = await self._parent(track.parent_track_id)
         if track.operation is Operation.CONCAT and parent is not None and parent.operation is Operation.EXTEND:
             # A full song joined from an extension's new part: credited, as when it was posted, to what was extended.
             parent = await self._parent(parent.parent_track_id) or parent
         second = await self._parent(track.second_parent_track_id)
-        card = TrackCard(track=track, parent=parent, second_parent=second)
+        hidden = await self._hidden(who, [p for p in (parent, second) if p is not None])
+        card = TrackCard(track=track, parent=parent, second_parent=second, hidden=hidden)
         return Showing(card, self._catalog.available())
 
     async def delete(self, who: Requester, track_id: int) -> Track:
         """The author, or someone who may moderate the channel the track lives in, deletes it."""
-        track = await self.track(who.guild_id, track_id)
-        if track.author_id != who.user_id and not who.can_moderate(track.channel_id):
+        track = await self.track(who, track_id)
+        if track.author_id != who.user_id and not await who.can_moderate(track.channel_id):
             raise NotAllowed("Only the track's author or a moderator (Manage Messages) can delete it.")
         await self._store.delete_track(track_id)
         await self._audit.record(who.guild_id, TrackDeleted(who.user_id, track_id, track.display_title))

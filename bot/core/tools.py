@@ -115,7 +115,7 @@ class Toolbox:
         if tool.asynchronous:
             raise InvalidRequest(f"{tool.label} takes a while: it is started as a job.")
         options = {k: v for k, v in (options or {}).items() if v is not None and v != ""}
-        track = await self._library.track(who.guild_id, track_id) if tool.needs_clip and track_id is not None else None
+        track = await self._library.track(who, track_id) if tool.needs_clip and track_id is not None else None
         if tool.needs_clip and track is None:
             raise InvalidRequest("Pick a track first.")
         known = track.alignment if tool is Tool.LYRICS_TIMELINE and track is not None else None

@@ -113,7 +113,7 @@ class OperationUnavailable(TunesmithError):
 
 
 class ErrorKind(StrEnum):
-    """Why a provider refused or failed, normalised across providers (providers.md §3)."""
+    """Why a provider refused or failed, normalised across providers (docs/providers.md)."""
 
     REJECTED = "rejected"  # 400 / success:false: the request itself is wrong
     MODERATION = "moderation"  # the provider's content filter

@@ -31,6 +31,7 @@ SOUND_MAX = 199  # Producer: "tags < 200" (strict); FUZZ tags share the field
 LYRICS_MAX = 2999  # Producer: "prompt < 3000" (strict)
 LYRICS_IDEA_MAX = 119  # sonic/lyrics: description "< 120 chars"
 EXTEND_DURATION_MAX = 180.0  # FUZZ: extend_duration_s max 3 minutes
+SECONDS_MAX = 3600.0  # a time within a track (a start, an end): at most an hour in
 WEBHOOK_URL_MAX = 1024
 CLIP_ID_MAX = 100
 SEED_MAX = 64
@@ -169,7 +170,7 @@ _TOOLS = frozenset(
 _ON_A_TRACK = (_TOOLS - {Operation.UPSAMPLE_TAGS}) | {Operation.DOWNLOAD, Operation.PERSONA}
 _NO_TRACKS = frozenset({Operation.DOWNLOAD, Operation.LYRICS, Operation.PERSONA})
 
-# Default prices in the provider's own credits (design.md §2); admins may change them per server.
+# Default prices in the provider's own credits (the prices of docs/providers.md); admins may change them per server.
 DEFAULT_COSTS: dict[Operation, int] = {
     Operation.CREATE: 10,
     Operation.EXTEND: 10,
@@ -221,7 +222,9 @@ def _check_http_url(value: str, what: str) -> str:
 
 # --- requests ---------------------------------------------------------------------------------------------------
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # allow_inf_nan=False: "inf", "nan" and "1e999" are refused like any other out-of-range number (no provider
+    # can take them: JSON has no such numbers).
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class _Advanced(_Request):
@@ -283,7 +286,7 @@ class ExtendMusic(_Advanced, _FromClip):
     """Continue a track from a time (Producer ``starts_at``, FUZZ ``start_s`` and ``extend_duration_s``)."""
 
     operation: Literal[Operation.EXTEND] = Operation.EXTEND
-    starts_at: float | None = Field(default=None, ge=0.0, description="seconds")
+    starts_at: float | None = Field(default=None, ge=0.0, le=SECONDS_MAX, description="seconds")
     duration_s: float | None = Field(default=None, gt=0.0, le=EXTEND_DURATION_MAX)
     sound: Sound | None = None
     lyrics: Lyrics | None = None
@@ -310,8 +313,8 @@ class ReplaceSection(_Advanced, _FromClip):
     """Regenerate one section, from ``starts_at`` to ``ends_at`` (or the end)."""
 
     operation: Literal[Operation.REPLACE] = Operation.REPLACE
-    starts_at: float = Field(ge=0.0)
-    ends_at: float | None = None
+    starts_at: float = Field(ge=0.0, le=SECONDS_MAX)
+    ends_at: float | None = Field(default=None, ge=0.0, le=SECONDS_MAX)
     sound: Sound | None = None
     lyrics: Lyrics | None = None
     title: Title | None = None
@@ -441,6 +444,8 @@ def explain(exc: ValidationError) -> str:
             text = f"{name} cannot be empty"
         elif kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
             bound = next(iter(ctx.values()), "")
+            if isinstance(bound, float):
+                bound = f"{bound:g}"  # 3600, not 3600.0
             word = {
                 "greater_than_equal": "at least",
                 "greater_than": "more than",
@@ -448,6 +453,10 @@ def explain(exc: ValidationError) -> str:
                 "less_than": "less than",
             }[kind]
             text = f"{name} must be {word} {bound}"
+        elif kind == "finite_number":
+            text = f"{name} must be a finite number"
+        elif kind in {"float_parsing", "int_parsing", "float_type", "int_type"}:
+            text = f"{name} must be a number"
         elif kind == "missing":
             text = f"{name} is required"
         elif kind == "extra_forbidden":

@@ -26,6 +26,7 @@ class FailureKind(StrEnum):
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"  # the bot stopped while answering at once (a lyrics draft)
     NOT_STARTED = "not_started"  # the status message could not be posted, so the job never ran
+    INTERNAL = "internal"  # an unexpected error in the bot itself; ``detail`` is the reference logged with it
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,7 @@ class TrackCard:
     parent: Track | None = None
     nonce: str = ""
     second_parent: Track | None = None  # a mashup's other track (both authors are credited)
+    hidden: frozenset[int] = frozenset()  # parents not to name: in a channel the member who asked can't view
 
 
 @dataclass(frozen=True, slots=True)

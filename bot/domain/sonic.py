@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from bot.domain.errors import InvalidRequest
 from bot.domain.lyrics_timeline import AlignedWord, LyricLine, LyricsAlignment, parse_lrc, sung_text, to_lrc
-from bot.domain.models import CLIP_ID_MAX, Operation, TaskFailure, TaskState, WebhookTarget, explain
+from bot.domain.models import CLIP_ID_MAX, SECONDS_MAX, Operation, TaskFailure, TaskState, WebhookTarget, explain
 
 __all__ = [
     "DEFAULT_SONIC_MODEL",
@@ -144,7 +144,7 @@ def _http_url(value: str) -> str:
 # --- requests ---------------------------------------------------------------------------------------------------
 ClipId = Annotated[str, Field(min_length=1, max_length=CLIP_ID_MAX)]
 Weight = Annotated[float, Field(ge=0.0, le=1.0)]
-Seconds = Annotated[float, Field(ge=0.0)]
+Seconds = Annotated[float, Field(ge=0.0, le=SECONDS_MAX)]
 
 
 class _SonicRequest(BaseModel):

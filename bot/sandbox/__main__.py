@@ -9,6 +9,7 @@ import logging
 import signal
 
 from bot.sandbox.server import Sandbox
+from bot.sandbox.store import STARTING_CREDITS
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PUBLIC=LOCAL",
         help="deliver webhooks for URLs starting with PUBLIC to LOCAL instead (a TLS proxy's job)",
     )
+    parser.add_argument(
+        "--credits", type=int, default=STARTING_CREDITS, help=f"the account's credits (default {STARTING_CREDITS:,})"
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser
 
@@ -51,6 +55,7 @@ async def _serve(args: argparse.Namespace) -> None:
         webhook_base_rewrite=rewrite,
         legacy_signatures=args.legacy_signatures,
         duplicate_webhooks=args.duplicate_webhooks,
+        credits=args.credits,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

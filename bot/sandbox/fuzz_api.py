@@ -1,4 +1,4 @@
-"""The FoxAIHub "FUZZ 2.0" wire format (seed: foxaihub-fuzz-2.0.txt; providers.md §2), under /api/v2/fuzz."""
+"""The FoxAIHub "FUZZ 2.0" wire format (docs/providers.md, FUZZ 2.0), under /api/v2/fuzz."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The AI Music API "Producer" wire format (seed: ai-music-api-producer.txt; providers.md §1), under /api/v1."""
+"""The AI Music API "Producer" wire format (docs/providers.md, Producer), under /api/v1."""
 
 from __future__ import annotations
 

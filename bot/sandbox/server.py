@@ -25,7 +25,7 @@ from bot.sandbox import fuzz_api, producer_api, sonic_api
 from bot.sandbox.faults import Armed, FaultKind, Faults
 from bot.sandbox.files import FileRoutes
 from bot.sandbox.songs import Songs
-from bot.sandbox.store import Failure, Task, TaskStore
+from bot.sandbox.store import STARTING_CREDITS, Failure, Task, TaskStore
 from bot.sandbox.uploads import FetchError, extension_for, fetch_audio
 from bot.sandbox.validation import Rejected, json_object
 from bot.sandbox.webhooks import Delivery, WebhookSender
@@ -77,6 +77,7 @@ class Sandbox:
         legacy_signatures: bool = False,
         duplicate_webhooks: bool = False,
         upload_resolver: Callable[[str], Awaitable[bytes | None]] | None = None,
+        credits: int = STARTING_CREDITS,
     ) -> None:
         self.render_seconds = render_seconds
         # Stands in for fetching an upload's audio_url over the network, for sources that can't run here
@@ -84,7 +85,7 @@ class Sandbox:
         self.upload_resolver = upload_resolver
         self.api_key = api_key
         self.stats = SandboxStats()
-        self.store = TaskStore()
+        self.store = TaskStore(credits)
         # Each clip's song (20-30 s by default); ``clip_seconds`` forces every clip to that length instead.
         self.songs = Songs(lambda clip_id: self.store.clips.get(clip_id), clip_seconds)
         self.faults = Faults()

@@ -104,11 +104,11 @@ class Task:
 
 
 class TaskStore:
-    def __init__(self) -> None:
+    def __init__(self, credits: int = STARTING_CREDITS) -> None:
         self.tasks: dict[str, Task] = {}
         self.clips: dict[str, ClipSpec] = {}
         self._serial = 0
-        self._credits = STARTING_CREDITS
+        self._credits = credits
         # Only tasks that may still fail are checked for refunds, so reading the balance stays cheap.
         self._refundable: list[Task] = []
 

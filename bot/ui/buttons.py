@@ -1,7 +1,7 @@
 """Persistent buttons and menus. Their custom_ids (``tunesmith:<area>:<action>:<id>``) point at database rows, so
 a button on a post from before a restart still works: discord.py rebuilds the item from its id.
 
-A track post carries the remix buttons of design.md (those the provider can do now), a "Remix…" menu with the
+A track post carries the remix buttons (those the provider can do now), a "Remix…" menu with the
 remixes only some providers have (remaster, add vocals, add instrumental, sample, mashup, save the voice as a
 persona), and a "Tools…" menu with the studio tools (stems, WAV, MIDI, BPM, lyrics timeline, VOX)."""
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Order and rows of the track post's buttons; Extend, Cover and Variation come first (design.md §1).
+# Order and rows of the track post's buttons; Extend, Cover and Variation come first: they are what members press most.
 TRACK_ACTIONS: tuple[tuple[str, str, discord.ButtonStyle, int], ...] = (
     ("extend", "Extend", discord.ButtonStyle.primary, 0),
     ("cover", "Cover", discord.ButtonStyle.primary, 0),
@@ -97,7 +97,7 @@ class TrackButton(
                     log.warning("could not delete the post of track %d", track.id)
             return
         operation = _OPERATION_OF[self.action]
-        track = await services.library.track(who.guild_id, self.track_id)
+        track = await services.library.track(who, self.track_id)
         services.catalog.ensure_available(operation)
         if operation is Operation.DOWNLOAD:
             await start_job(interaction, operation, {"format": "wav"}, track_id=track.id)
@@ -165,7 +165,7 @@ class RemixMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"tunes
             services = interaction.client.services
             operation = Operation(self.item.values[0])
             services.catalog.ensure_available(operation)
-            track = await services.library.track(requester(interaction).guild_id, self.track_id)
+            track = await services.library.track(requester(interaction), self.track_id)
             if operation is Operation.PERSONA:
                 await interaction.response.send_modal(PersonaModal(track))
                 return
@@ -293,7 +293,7 @@ async def history_page(
     interaction: discord.Interaction[Tunesmith], author_id: int | None, page: int
 ) -> tuple[discord.Embed, discord.ui.View]:
     who = requester(interaction)
-    shown = await interaction.client.services.library.history(who.guild_id, author_id, page)
+    shown = await interaction.client.services.library.history(who, author_id, page)
     page, pages = shown.page, shown.pages
     embed = render.history_embed(shown.tracks, page, pages, author_id=author_id)
     view = discord.ui.View(timeout=None)

@@ -18,8 +18,9 @@ import discord
 from bot.domain.errors import ConfirmationNeeded, NotAllowed
 from bot.domain.models import Operation, Track
 from bot.domain.outcomes import Failure, FailureKind, Progress
-from bot.domain.requester import Requester
+from bot.domain.requester import ChannelAccess, Requester
 from bot.ui import render
+from bot.ui.access import HereOnly, MemberAccess
 from bot.ui.confirm import ask_to_confirm
 
 if TYPE_CHECKING:
@@ -34,16 +35,29 @@ def requester(interaction: discord.Interaction[Tunesmith]) -> Requester:
         raise NotAllowed("Tunesmith works in servers, not in direct messages.")
     user = interaction.user
     roles = frozenset(r.id for r in getattr(user, "roles", ()))
-    permissions = interaction.permissions
     channel = interaction.channel
+    parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
+    access: ChannelAccess
+    if isinstance(user, discord.Member) and interaction.guild is not None:
+        # Server-wide permissions (roles), not the channel's: power over what lives elsewhere comes from there.
+        wide = user.guild_permissions
+        access = MemberAccess(user, interaction.client.channel_homes)
+        is_admin, is_moderator = wide.manage_guild or wide.administrator, wide.manage_messages or wide.administrator
+    else:
+        # Only the channel's permissions are known: Manage Server and Administrator are server-wide anyway, but
+        # Manage Messages may be this channel's alone.
+        here = interaction.permissions
+        access = HereOnly(interaction.channel_id, parent_id)
+        is_admin, is_moderator = here.manage_guild or here.administrator, here.administrator
     return Requester(
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
         user_id=user.id,
         role_ids=roles,
-        parent_channel_id=channel.parent_id if isinstance(channel, discord.Thread) else None,
-        is_admin=permissions.manage_guild or permissions.administrator,
-        is_moderator=permissions.manage_messages or permissions.administrator,
+        parent_channel_id=parent_id,
+        is_admin=is_admin,
+        is_moderator=is_moderator,
+        access=access,
     )
 
 

@@ -3,6 +3,7 @@ persona. Their length limits follow the active provider's vocabulary (Sonic take
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -161,9 +162,12 @@ def parse(fields: tuple[Field, ...], raw: dict[str, str]) -> dict[str, Any]:
             values[spec.key] = int(digits)
         elif spec.number:
             try:
-                values[spec.key] = float(text.replace(",", "."))
+                number = float(text.replace(",", "."))
             except ValueError:
-                raise InvalidRequest(f"{spec.label} must be a number, not “{text[:20]}”.") from None
+                number = math.nan
+            if not math.isfinite(number):  # "inf", "nan" and "1e999" parse, but no provider takes them
+                raise InvalidRequest(f"{spec.label} must be a number, not “{text[:20]}”.")
+            values[spec.key] = number
         else:
             values[spec.key] = text
     return values

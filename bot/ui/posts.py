@@ -47,6 +47,11 @@ class TrackPosts:
             files.append(discord.File(io.BytesIO(image), filename=render.cover_filename(track)))
         link = track.audio_url if audio is None else None
         embed = render.track_embed(
-            track, card.parent, image_attached=image_attached, audio_link=link, second_parent=card.second_parent
+            track,
+            card.parent,
+            image_attached=image_attached,
+            audio_link=link,
+            second_parent=card.second_parent,
+            hidden=card.hidden,
         )
         return embed, files

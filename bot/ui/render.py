@@ -152,6 +152,9 @@ def failure_reason(failure: Failure) -> str:
         return "Could not start."
     if kind is FailureKind.INTERRUPTED:
         return "Interrupted."
+    if kind is FailureKind.INTERNAL:
+        reference = f" If it keeps happening, give an admin this reference: **{detail}**." if detail else ""
+        return f"Something went wrong on our side, so the job was stopped.{reference}"
     return detail or "The job failed."
 
 
@@ -183,14 +186,30 @@ def refusal(error: Exception) -> str:
 
 
 # --- tracks -------------------------------------------------------------------------------------------------------
-def lineage_line(track: Track, parent: Track | None, second_parent: Track | None = None) -> str | None:
+DELETED_TRACK = "a deleted track"
+PRIVATE_TRACK = "a track in a private channel"
+
+
+def credit(track: Track, hidden: frozenset[int] = frozenset()) -> str:
+    """A track named in a lineage: title and author; neither for a deleted track, nor for one the member who
+    asked can't view (``hidden``: its channel is private to them)."""
+    if track.deleted:
+        return DELETED_TRACK
+    if track.id in hidden:
+        return PRIVATE_TRACK
+    return f"*{clip(track.display_title, 80)}* by {user(track.author_id)}"
+
+
+def lineage_line(
+    track: Track, parent: Track | None, second_parent: Track | None = None, hidden: frozenset[int] = frozenset()
+) -> str | None:
     if parent is None:
         return None
     label = _LINEAGE.get(track.operation, "Remix of")
-    line = f"{label} *{clip(parent.display_title, 80)}* by {user(parent.author_id)}"
+    line = f"{label} {credit(parent, hidden)}"
     if second_parent is not None:
         # Both authors are credited.
-        line += f" and *{clip(second_parent.display_title, 80)}* by {user(second_parent.author_id)}"
+        line += f" and {credit(second_parent, hidden)}"
     return line
 
 
@@ -201,10 +220,11 @@ def track_embed(
     image_attached: bool,
     audio_link: str | None = None,
     second_parent: Track | None = None,
+    hidden: frozenset[int] = frozenset(),
 ) -> discord.Embed:
     """The track post: title, style, model, duration, author, lineage, lyrics excerpt and the cover."""
     parts: list[str] = []
-    line = lineage_line(track, parent, second_parent)
+    line = lineage_line(track, parent, second_parent, hidden)
     if line:
         parts.append(line)
     if track.tags:
@@ -280,24 +300,27 @@ def history_embed(tracks: list[Track], page: int, pages: int, *, author_id: int 
 def tree_embed(lineage: Lineage) -> discord.Embed:
     track = lineage.track
     embed = discord.Embed(title=f"Lineage of {clip(track.display_title, 200)}", colour=BRAND)
+
+    def entry(t: Track, *, operation: bool = False) -> str:
+        # A deleted track, or one in a channel the member can't view, is there but not named.
+        if t.deleted:
+            return f"*{DELETED_TRACK}*"
+        if t.id in lineage.hidden:
+            return f"*{PRIVATE_TRACK}*"
+        kind = f" · {t.operation.label}" if operation else ""
+        return f"`#{t.id}` {clip(t.display_title, 60)}{kind} · {user(t.author_id)}"
+
     lines: list[str] = []
     for depth, ancestor in enumerate(lineage.ancestors):
-        lines.append(
-            f"{'　' * depth}↳ `#{ancestor.id}` {clip(ancestor.display_title, 60)} · {user(ancestor.author_id)}"
-        )
+        lines.append(f"{'　' * depth}↳ {entry(ancestor)}")
     depth = len(lineage.ancestors)
     second = lineage.second_parent
     if second is not None:
         # A mashup has two parents: the other one beside the first, at the same depth.
-        lines.append(
-            f"{'　' * max(depth - 1, 0)}↳ `#{second.id}` {clip(second.display_title, 60)} · {user(second.author_id)}"
-        )
+        lines.append(f"{'　' * max(depth - 1, 0)}↳ {entry(second)}")
     lines.append(f"{'　' * depth}↳ **`#{track.id}` {clip(track.display_title, 60)}** · {user(track.author_id)}")
     for child in lineage.children:
-        lines.append(
-            f"{'　' * (depth + 1)}↳ `#{child.id}` {clip(child.display_title, 60)} · {child.operation.label} · "
-            f"{user(child.author_id)}"
-        )
+        lines.append(f"{'　' * (depth + 1)}↳ {entry(child, operation=True)}")
     if not lineage.children:
         lines.append(f"{'　' * (depth + 1)}(no remixes yet)")
     embed.description = clip("\n".join(lines), 4096)

@@ -151,4 +151,4 @@ async def test_the_first_place_in_line_is_what_the_member_sees() -> None:
     async with rig(start=False, max_concurrency=1) as r:
         positions = [(await r.admitted(who=Requester(1, 10, 100 + i))).position for i in range(3)]
         assert positions == [1, 2, 3]
-    assert WHO.can_moderate(10) is False and ADMIN.can_moderate(10) is True
+    assert await WHO.can_moderate(10) is False and await ADMIN.can_moderate(10) is True

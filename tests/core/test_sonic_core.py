@@ -59,7 +59,7 @@ async def test_an_extension_is_joined_into_the_full_song_and_its_takes_kept_in_t
         assert sorted(c.clip_id for c in concats) == sorted(t.clip_id for t in takes)
         assert root_clip not in {c.clip_id for c in concats}
         # The lineage shows the take between the song and its full version.
-        lineage = await r.core.library.lineage(1, full[0].id)
+        lineage = await r.core.library.lineage(WHO, full[0].id)
         assert [a.id for a in lineage.ancestors] == [root, full[0].parent_track_id]
         assert await r.ledger(admitted.job.id) == [(LedgerKind.RESERVE, -12), (LedgerKind.COMMIT, 0)]
         joining = [p for jid, p in r.notifier.progress if jid == admitted.job.id and p.joining]
@@ -124,11 +124,11 @@ async def test_a_mashup_has_two_parents_and_credits_both_authors() -> None:
         mashup = card.track
         assert (mashup.parent_track_id, mashup.second_parent_track_id) == (ana_song, bo_song)
         # Both songs list the mashup among what came of them; its lineage names both.
-        assert mashup.id in [c.id for c in (await r.core.library.lineage(1, bo_song)).children]
-        assert mashup.id in [c.id for c in (await r.core.library.lineage(1, ana_song)).children]
-        lineage = await r.core.library.lineage(1, mashup.id)
+        assert mashup.id in [c.id for c in (await r.core.library.lineage(WHO, bo_song)).children]
+        assert mashup.id in [c.id for c in (await r.core.library.lineage(WHO, ana_song)).children]
+        lineage = await r.core.library.lineage(WHO, mashup.id)
         assert [a.id for a in lineage.ancestors] == [ana_song] and lineage.second_parent.id == bo_song  # type: ignore[union-attr]
-        shown = await r.core.library.show(1, mashup.id)
+        shown = await r.core.library.show(WHO, mashup.id)
         assert shown.card.second_parent is not None and shown.card.second_parent.id == bo_song
 
 

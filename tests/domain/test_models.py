@@ -20,6 +20,7 @@ from bot.domain.models import (
     build_request,
     load_request,
 )
+from bot.domain.requests import build_job_request
 
 finite = st.floats(allow_nan=False, allow_infinity=False, min_value=-10, max_value=10)
 
@@ -144,3 +145,37 @@ def test_download_format_and_seed_as_number() -> None:
 def test_requests_survive_storage(sound: str, instrumental: bool) -> None:
     request = CreateMusic(sound=sound, instrumental=instrumental)
     assert load_request(request.model_dump(mode="json", exclude_none=True)) == request
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), 1e999])
+def test_a_number_no_provider_can_take_is_refused_by_every_request(value: float) -> None:
+    """JSON has no inf or nan: a request holding one could never be sent, so none can be built."""
+    cases = [
+        (Operation.REPLACE, {"clip_id": "c", "starts_at": value}),
+        (Operation.REPLACE, {"clip_id": "c", "starts_at": 1.0, "ends_at": value}),
+        (Operation.EXTEND, {"clip_id": "c", "starts_at": value}),
+        (Operation.CREATE, {"sound": "jazz", "weirdness": value}),
+        (Operation.COVER, {"clip_id": "c", "sound": "jazz", "cover_strength": value}),
+    ]
+    for operation, values in cases:
+        with pytest.raises(InvalidRequest, match=r"must be|at (least|most)"):
+            build_request(operation, **values)
+        # Sonic has no cover strength: the field is left out of its request, not refused.
+        for dialect in ("generic", "sonic") if "cover_strength" not in values else ("generic",):
+            with pytest.raises(InvalidRequest):
+                build_job_request(operation, values, dialect=dialect)  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequest, match="finite"):
+        build_request(Operation.REPLACE, clip_id="c", starts_at=value)
+    with pytest.raises(InvalidRequest):
+        build_job_request(Operation.SAMPLE, {"clip_id": "c", "start_s": value, "end_s": 10.0}, dialect="sonic")
+    with pytest.raises(InvalidRequest):
+        build_job_request(Operation.VOX, {"clip_id": "c", "vocal_start_s": 1.0, "vocal_end_s": value}, dialect="sonic")
+
+
+def test_a_time_within_a_track_is_at_most_an_hour() -> None:
+    with pytest.raises(InvalidRequest, match="Start must be at most 3600"):
+        build_request(Operation.EXTEND, clip_id="c", starts_at=1e300)
+    with pytest.raises(InvalidRequest, match="End must be at most 3600"):
+        build_request(Operation.REPLACE, clip_id="c", starts_at=1.0, ends_at=1e300)
+    with pytest.raises(InvalidRequest, match="Start must be at most 3600"):
+        build_job_request(Operation.REPLACE, {"clip_id": "c", "starts_at": 1e300}, dialect="sonic")

@@ -100,7 +100,7 @@ async def live(
             await sb.stop()
 
 
-async def wait_until(predicate: Callable[[], bool | Awaitable[bool]], timeout: float = 10.0) -> None:
+async def wait_until(predicate: Callable[[], bool | Awaitable[bool]], timeout: float = 30.0) -> None:
     """Real time: poll a condition the sandbox or the web server changes (they have no event to await)."""
     async with asyncio.timeout(timeout):
         while True:

@@ -933,7 +933,7 @@ async def test_upsample_tags(sonic: SonicClient, server: LoopbackProvider) -> No
             A,
             Tool.VOX,
             {"vocal_start_s": float("nan"), "vocal_end_s": 5},
-            "Vocal start: Input should be a finite number.",
+            "Vocal start must be a finite number.",
         ),
         (A, Tool.BPM, {"speed": 2}, "Speed is not an option of this command."),
         (None, Tool.WAV, {}, "WAV needs a track."),

@@ -8,7 +8,7 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from bot.sandbox import Sandbox
 from tests.sandbox.helpers import KEY, FakeClock
 
 SECRET = "a-webhook-secret-of-some-length"
+WAIT_S = 30.0  # the longest wait for something the sandbox does in the background (returns as soon as it happened)
 PUBLIC = "https://bot.example/hooks"
 
 
@@ -38,10 +39,17 @@ class Receiver:
         self.arrived.set()
         return web.json_response({"ok": True}, status=self.status)
 
-    async def next(self, wait_s: float = 5.0) -> tuple[dict[str, str], bytes]:
+    async def next(self, wait_s: float = WAIT_S) -> tuple[dict[str, str], bytes]:
         await asyncio.wait_for(self.arrived.wait(), wait_s)
         self.arrived.clear()
         return self.received[-1]
+
+
+async def eventually(predicate: Callable[[], bool], wait_s: float = WAIT_S) -> None:
+    """Wait until ``predicate()`` holds (a webhook sent in the background); a busy machine only makes it later."""
+    async with asyncio.timeout(wait_s):
+        while not predicate():
+            await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -129,10 +137,7 @@ async def test_duplicate_webhooks_share_one_id(receiver: Receiver) -> None:
         sandbox.duplicate_webhooks = True
         await _create(client)
         await receiver.next()
-        for _ in range(50):
-            if len(receiver.received) == 2:
-                break
-            await asyncio.sleep(0.02)
+        await eventually(lambda: len(receiver.received) == 2)
         first, second = receiver.received
         assert first[1] == second[1]
         assert first[0]["X-Webhook-Id"] == second[0]["X-Webhook-Id"]
@@ -175,10 +180,7 @@ async def test_receiver_errors_are_counted(receiver: Receiver) -> None:
     async with _sandbox(receiver) as sandbox, _client(sandbox) as client:
         await _create(client)
         await receiver.next()
-        for _ in range(50):
-            if sandbox.stats.webhooks_failed:
-                break
-            await asyncio.sleep(0.02)
+        await eventually(lambda: sandbox.stats.webhooks_failed > 0)
         assert sandbox.stats.webhooks_sent == 1 and sandbox.stats.webhooks_failed == 1
         assert sandbox.webhooks.deliveries[0].status == 500
 
@@ -191,7 +193,7 @@ async def test_webhook_follows_an_injected_clock(receiver: Receiver) -> None:
         await asyncio.sleep(0.2)
         assert receiver.received == []
         clock.advance(60)
-        body = json.loads((await receiver.next(wait_s=2.0))[1])
+        body = json.loads((await receiver.next())[1])
         assert body["task_id"] == task_id
         assert sandbox.finished_at[task_id] == pytest.approx(clock.now)
 

@@ -26,6 +26,10 @@ from bot.domain.requester import Requester
 from bot.sandbox import Sandbox
 from bot.ui.errors import unwrap
 
+# The longest a test waits for the bot (in real time; it returns as soon as the condition holds): generous, so a
+# machine busy with other work makes a test slower, never red.
+WAIT_S = 30.0
+
 
 class ShiftedClock(SystemClock):
     """Real time, that a test can move forward (a cooldown passing) without waiting for it."""
@@ -60,7 +64,7 @@ class Studio:
         expected = (TunesmithError, discord.app_commands.CheckFailure, *self.expected_errors)
         return [e for e in self.env.errors if not isinstance(unwrap(e), expected)]
 
-    async def until(self, predicate: Callable[[], Any], timeout: float = 15.0) -> Any:
+    async def until(self, predicate: Callable[[], Any], timeout: float = WAIT_S) -> Any:
         """Wait (in real time: the job runtime runs outside the bot) until predicate() is truthy; return it.
 
         The predicate may be a coroutine function (e.g. to read a job from the store)."""
@@ -80,7 +84,7 @@ class Studio:
     def track_posts(self, channel: Any = None) -> list[discord.Message]:
         return [m for m in self.messages(channel) if m.embeds and (m.embeds[0].footer.text or "").startswith("Track #")]
 
-    async def wait_for_posts(self, count: int, channel: Any = None, timeout: float = 15.0) -> list[discord.Message]:
+    async def wait_for_posts(self, count: int, channel: Any = None, timeout: float = WAIT_S) -> list[discord.Message]:
         return await self.until(lambda: (p := self.track_posts(channel)) and len(p) >= count and p, timeout)
 
     async def credits(self, member: Any = None) -> int:

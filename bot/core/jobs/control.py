@@ -29,7 +29,7 @@ class JobControl:
         job = await self._store.job(job_id)
         if job is None or job.guild_id != who.guild_id:
             raise NotFound(f"There is no job #{job_id} in this server.")
-        if job.user_id != who.user_id and not who.can_moderate(job.channel_id):
+        if job.user_id != who.user_id and not await who.can_moderate(job.channel_id):
             raise NotAllowed("You can only cancel your own jobs.")
         if job.state.finished:
             raise InvalidRequest(f"Job #{job_id} already ended ({job.state.value}).")

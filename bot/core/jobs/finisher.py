@@ -12,6 +12,7 @@ from bot.core.group_commit import GroupCommit
 from bot.core.jobs.config import JobsConfig
 from bot.core.jobs.delivery import Delivery
 from bot.core.jobs.registry import InFlight, Registry
+from bot.core.jobs.safety import reference
 from bot.core.jobs.tasks import Tasks
 from bot.core.metrics import Metrics
 from bot.domain.errors import InvalidRequest
@@ -55,6 +56,7 @@ class Finisher:
         self._delivery = delivery
         self._clock = clock
         self._metrics = metrics
+        self._settling: set[int] = set()  # jobs whose results wait in the group commit
         self._successes: GroupCommit[_Success] = GroupCommit(
             self._store_successes,
             spawn=lambda flush: tasks.spawn(flush, "store-completions"),
@@ -73,12 +75,23 @@ class Finisher:
         """A task finished with its songs: stored with the others finishing now. Not awaited: the write logs its
         own failure, and the job stays tracked so a later poll (or the safety net) tries again. ``partials``: the
         takes a follow-up joined into these songs (kept as their parents)."""
+        self._settling.add(record.id)
         self._successes.add((record, status, webhook, partials))
+
+    def settling(self, job_id: int) -> bool:
+        """Whether the job's results are on their way to the store (they end it, one way or the other)."""
+        return job_id in self._settling
 
     async def drain(self) -> None:
         await self._successes.drain()
 
     async def _store_successes(self, items: list[_Success]) -> None:
+        try:
+            await self._settle(items)
+        finally:
+            self._settling.difference_update(record.id for record, _, _, _ in items)
+
+    async def _settle(self, items: list[_Success]) -> None:
         # One completion per job: a webhook and a poll may both report the same task.
         completions = {
             record.id: Completion(
@@ -92,10 +105,23 @@ class Finisher:
         webhooks = [webhook for _, _, webhook, _ in items if webhook is not None]
         try:
             finished = await self._store.finish_jobs(list(completions.values()), webhooks, self._clock.now())
-        except Exception:
-            log.exception("storing %d finished jobs failed; they will be retried", len(completions))
-            return
-        for job_id in completions.keys() - finished.keys():
+            written = set(completions)  # jobs whose write went through (moved, or found ended already)
+        except Exception as exc:
+            if len(completions) == 1:
+                await self._unstorable(next(iter(completions.values())), exc)
+                return
+            # One job's results must not hold back the others': each is written on its own.
+            log.warning("storing %d finished jobs together failed; storing them one by one", len(completions))
+            finished = {}
+            written = set()
+            for completion in completions.values():
+                receipts = [w for w in webhooks if w.task_id == completion.job.task_id]
+                try:
+                    finished.update(await self._store.finish_jobs([completion], receipts, self._clock.now()))
+                    written.add(completion.job.id)
+                except Exception as one:
+                    await self._unstorable(completion, one)
+        for job_id in written - finished.keys():
             # Not moved: it had ended already (another process finished or cancelled it); nothing left here.
             self._registry.forget(job_id)
         for job_id, done in finished.items():
@@ -103,6 +129,21 @@ class Finisher:
             self._metrics.inc("tunesmith_jobs_finished_total", state="succeeded")
             log.info("job %d succeeded with %d clip(s)", job_id, len(completions[job_id].clips))
             self._delivery.succeeded(done.job, done.tracks)
+
+    async def _unstorable(self, completion: Completion, exc: Exception) -> None:
+        """A finished job whose results cannot be written ends as failed (refunded, its member told, the error
+        logged with a reference), instead of succeeding again at every poll without ever being stored. When even
+        that write fails (the database is down) the job stays tracked, and a later poll tries again."""
+        ref = reference()
+        log.error("storing the results of job %d failed (reference %s)", completion.job.id, ref, exc_info=exc)
+        try:
+            await self.fail(completion.job.id, Failure(FailureKind.INTERNAL, ref))
+        except Exception:
+            log.exception("could not end job %d either; a later poll tries again", completion.job.id)
+
+    def abandon(self, job_id: int) -> None:
+        """Stop holding a job that could not be ended (the store is failing): the next start recovers it."""
+        self._registry.forget(job_id)
 
     async def fail(
         self, job_id: int, failure: Failure, *, deliver: bool = True, state: JobState = JobState.FAILED

@@ -52,7 +52,10 @@ class InFlight:
     next_poll: float = 0.0
     webhook: bool = False  # the provider reports back by webhook; polls are only a safety net
     polls: int = 0
+    probe: bool = False  # polled early to learn a render time nobody knows yet (bot/core/jobs/estimate.py)
+    unfinished_at: float = 0.0  # the task's age when a poll last found it unfinished (what render times learn from)
     expiring: bool = False  # a last look before the deadline is on its way
+    look_again_at: float = 0.0  # past the deadline: the next last look not before this (the provider said wait)
     position: int | None = None  # the queue position last reported to the member
     advancing: bool = False  # a follow-up step is on its way (bot/core/jobs/followup.py)
 

@@ -12,6 +12,7 @@ from bot.core.catalog import Catalog
 from bot.core.jobs.config import JobsConfig
 from bot.core.jobs.finisher import Finisher
 from bot.core.jobs.registry import InFlight, Phase, Registry
+from bot.core.jobs.safety import SafetyNet
 from bot.core.jobs.tasks import Tasks
 from bot.core.jobs.tracker import Tracker
 from bot.core.metrics import Metrics
@@ -61,9 +62,12 @@ class Scheduler:
         self._config = config
         self._tasks = tasks
         self._wake = wake
+        self._net = SafetyNet(finisher)  # an unexpected error while submitting ends the job (bot/core/jobs/safety.py)
         # (when, job id): held jobs' release times and queued jobs' back-offs. Entries that no longer match their
         # record are stale and skipped, so nothing has to be removed when a job moves on or ends.
         self._timers: list[tuple[float, int]] = []
+        # A Retry-After on a submit holds every submit (not the status polls: the tracker keeps its own).
+        self._submit_not_before = 0.0
 
     # --- intake --------------------------------------------------------------------------------------------------
     def admitted(self, job: Job, request: JobRequest | None = None) -> int | None:
@@ -122,15 +126,23 @@ class Scheduler:
                 (record.phase is Phase.HELD and record.release_at == when)
                 or (record.phase is Phase.QUEUED and record.retry_at == when)
             ):
-                return when
+                break
             heapq.heappop(timers)
-        return None
+        due = timers[0][0] if timers else None
+        if self._submit_not_before and len(self._registry.queue):
+            # Queued jobs wait for the provider's Retry-After (cleared by dispatch once it has passed).
+            due = self._submit_not_before if due is None else max(due, self._submit_not_before)
+        return due
 
     def dispatch(self, now: float) -> None:
+        if now < self._submit_not_before:
+            return  # the provider asked us to wait before submitting again
+        self._submit_not_before = 0.0
         if self._slots is not None:
             for granted in self._slots.granted(now):
                 self._registry.move(granted, Phase.SUBMITTING)
-                self._tasks.spawn(self._submit(granted), f"submit-{granted.id}")
+                submit = self._net.guard(self._submit(granted), [granted.id], "submit")
+                self._tasks.spawn(submit, f"submit-{granted.id}")
             return
         capacity = self._provider.max_concurrency - self._registry.at_provider()
         deferred: list[InFlight] = []
@@ -143,7 +155,7 @@ class Scheduler:
                 continue
             self._registry.move(record, Phase.SUBMITTING)
             capacity -= 1
-            self._tasks.spawn(self._submit(record), f"submit-{record.id}")
+            self._tasks.spawn(self._net.guard(self._submit(record), [record.id], "submit"), f"submit-{record.id}")
         for record in deferred:
             self._registry.requeue(record)
 
@@ -195,9 +207,12 @@ class Scheduler:
                 return  # cancelled while the submission was in flight: never send it again
             # The client already retried with backoff; keep the job queued and try again later.
             record.attempts += 1
-            delay = exc.retry_after or min(
-                self._config.submit_retry_base * 2 ** min(record.attempts - 1, 5), SUBMIT_BACKOFF_MAX
-            )
+            # The provider's Retry-After (capped: a million seconds would hold the queue past every deadline),
+            # else exponential back-off.
+            wait = self._config.honoured_wait(exc.retry_after)
+            if wait:
+                self._submit_not_before = max(self._submit_not_before, now + wait)
+            delay = wait or min(self._config.submit_retry_base * 2 ** min(record.attempts - 1, 5), SUBMIT_BACKOFF_MAX)
             log.warning("job %d submit failed (%s); retrying in %.0fs", job.id, exc.kind.value, delay)
             record.retry_at = now + delay
             self._registry.move(record, Phase.QUEUED)

@@ -8,15 +8,17 @@ import heapq
 import hmac
 import logging
 import secrets
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 
 from bot.core.catalog import Catalog
 from bot.core.jobs.config import JobsConfig
+from bot.core.jobs.estimate import Expected, RenderEstimates, RenderKey, Schedule, next_poll_in
 from bot.core.jobs.finisher import Finisher
 from bot.core.jobs.followup import FollowUps
 from bot.core.jobs.gateway import TaskGateway
 from bot.core.jobs.registry import InFlight, Phase, Registry
+from bot.core.jobs.safety import SafetyNet
 from bot.core.jobs.tasks import Tasks
 from bot.core.metrics import Metrics
 from bot.core.outbox import Outbox
@@ -30,30 +32,21 @@ log = logging.getLogger(__name__)
 SEEN_WEBHOOKS = 10_000  # ids remembered in memory; older repeats are caught by the store
 
 
-class RenderEstimate:
-    """How long a render takes, learned from what the tracker observes (a running average).
-
-    Keyed by operation so a schedule that learns per provider, model and operation fits here; for now one
-    estimate serves every operation, seeded with the expected render time."""
-
-    def __init__(self, seed_s: float) -> None:
-        self._estimate = seed_s
-
-    def expected(self, operation: Operation) -> float:
-        return self._estimate
-
-    def observe(self, operation: Operation, seconds: float) -> None:
-        self._estimate = 0.7 * self._estimate + 0.3 * max(seconds, 0.1)
+PROBES = 3
+"""Tasks per provider and operation polled early while their render time is unknown (see estimate.py)."""
 
 
-def poll_interval(*, age: float, polls: int, webhook: bool, expected_s: float, config: JobsConfig) -> float:
-    """Seconds to the next poll: rare for webhook tasks, else growing with age, first near the expected end."""
+def poll_interval(
+    *, age: float, polls: int, webhook: bool, expected: Expected, config: JobsConfig, probe: bool = False
+) -> float:
+    """Seconds to a task's next poll: rare for webhook tasks (a safety net), else from the learned schedule."""
     if webhook:
         return config.safety_poll_interval
-    base = config.poll_interval
-    if polls == 0:
-        return max(base, 0.6 * expected_s - age)
-    return min(base * (1.0 + age / 60.0), config.max_poll_interval)
+    return next_poll_in(age=age, polls=polls, expected=expected, schedule=schedule_of(config), probe=probe)
+
+
+def schedule_of(config: JobsConfig) -> Schedule:
+    return Schedule(min_gap=config.min_poll_gap, max_gap=max(config.max_poll_interval, config.min_poll_gap))
 
 
 class Tracker:
@@ -85,6 +78,7 @@ class Tracker:
         self._config = config
         self._tasks = tasks
         self._wake = wake
+        self._net = SafetyNet(finisher)  # an unexpected error while tracking ends the job (bot/core/jobs/safety.py)
         self.gateway = TaskGateway(provider)
         self.followups = FollowUps(
             provider=provider,
@@ -96,12 +90,18 @@ class Tracker:
             webhook_for=self.webhook_for,
             resume=self._resume,
         )
-        self.estimate = RenderEstimate(config.expected_render_s)
+        self.estimate = RenderEstimates(
+            config.expected_render_s,
+            seeds=config.render_seeds,
+            floor_s=min(0.1, config.min_poll_gap),
+            ceiling_s=config.deadline,
+        )
         # (when, job id); entries whose time no longer matches the record are stale and skipped.
         self._heap: list[tuple[float, int]] = []
         self._poll_not_before = 0.0  # a rate limit on status calls holds every poll, not only one task's
         self._polls_in_flight = 0
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._probes: Counter[tuple[str, Operation]] = Counter()  # probes started per provider and operation
         # Without an operator key (tests, the benchmark) a per-process key still gives every job its own secret.
         self._webhook_key = config.webhook_key or secrets.token_bytes(32)
 
@@ -111,8 +111,15 @@ class Tracker:
         job = record.job
         record.submitted_at = job.submitted_at.timestamp() if job.submitted_at else now
         record.webhook = self.webhooks_on and self.gateway.uses_webhook(job)
+        if first_poll is not None:
+            record.unfinished_at = -1.0  # recovered: how long it really took is unknown (we were down)
         if record.phase not in (Phase.SUBMITTED, Phase.RUNNING):
             self._registry.move(record, Phase.RUNNING if job.state is JobState.RUNNING else Phase.SUBMITTED)
+        if not record.webhook and not record.probe and not self.expected(record).learned:
+            probes = (self._provider.name, job.operation)
+            if self._probes[probes] < PROBES:
+                self._probes[probes] += 1
+                record.probe = True
         self._set_poll(record, first_poll if first_poll is not None else now + self._interval(record, now))
         if first_poll is None:
             self._outbox.progress(job, self.progress(record))
@@ -122,7 +129,7 @@ class Tracker:
         return Progress(
             state=state,
             started_at=record.submitted_at,
-            expected_s=self.estimate.expected(record.job.operation),
+            expected_s=self.expected(record).seconds,
             joining=record.job.followup is not None,
         )
 
@@ -155,13 +162,22 @@ class Tracker:
             heapq.heappop(heap)  # stale: the task finished or was rescheduled
         return None
 
+    def render_key(self, job: Job) -> RenderKey:
+        model = job.request.get("model")
+        return RenderKey(self._provider.name, model if isinstance(model, str) else None, job.operation)
+
+    def expected(self, record: InFlight) -> Expected:
+        """How long this job's render is expected to take (learned; the status line's "about … left" too)."""
+        return self.estimate.expected(self.render_key(record.job))
+
     def _interval(self, record: InFlight, now: float) -> float:
         return poll_interval(
             age=now - record.submitted_at,
             polls=record.polls,
             webhook=record.webhook,
-            expected_s=self.estimate.expected(record.job.operation),
+            expected=self.expected(record),
             config=self._config,
+            probe=record.probe,
         )
 
     # --- polling -------------------------------------------------------------------------------------------------
@@ -172,7 +188,8 @@ class Tracker:
         if soonest is None or soonest > now:
             return
         # Coalesce tasks due soon into the same calls, so batches fill up (FUZZ: 25 ids a call).
-        horizon = now + self._config.poll_interval / 2
+        # The horizon stays within one poll gap, so coalescing never pulls a poll far ahead of its task's end.
+        horizon = now + min(self._config.poll_interval / 2, self._config.min_poll_gap)
         size = max(1, self._provider.batch_size)
         room = (self._config.max_parallel_polls - self._polls_in_flight) * size
         due: list[InFlight] = []
@@ -188,7 +205,7 @@ class Tracker:
                 # Pushed out now so the next loop turn does not poll them again while this call runs.
                 self._set_poll(record, now + self._config.max_poll_interval)
             self._polls_in_flight += 1
-            self._tasks.spawn(self._poll(batch), f"poll-{batch[0].id}")
+            self._tasks.spawn(self._net.guard(self._poll(batch), [r.id for r in batch], "poll"), f"poll-{batch[0].id}")
 
     async def _poll(self, batch: Sequence[InFlight]) -> None:
         try:
@@ -198,11 +215,14 @@ class Tracker:
             except ProviderError as exc:
                 self._metrics.inc("tunesmith_provider_errors_total", kind=exc.kind.value)
                 now = self._clock.now()
-                if exc.retry_after:
-                    self._poll_not_before = now + exc.retry_after
+                # Capped: one Retry-After of a million seconds must not stop polling for days. It holds status
+                # polls only; submits keep their own back-off (the scheduler's).
+                wait = self._config.honoured_wait(exc.retry_after) or 0.0
+                if wait:
+                    self._poll_not_before = max(self._poll_not_before, now + wait)
                 for record in batch:
                     record.polls += 1
-                    self._set_poll(record, now + max(exc.retry_after or 0.0, self._interval(record, now)))
+                    self._set_poll(record, now + max(wait, self._interval(record, now)))
                 log.warning("status poll failed (%s); backing off", exc.kind.value)
                 return
             now = self._clock.now()
@@ -211,8 +231,10 @@ class Tracker:
                 if self._tracked(record.id) is not record:
                     continue  # finished meanwhile by a webhook, or cancelled
                 record.polls += 1
-                self._set_poll(record, now + self._interval(record, now))
                 status = by_id.get(record.job.task_id or "")
+                if status is not None and not status.state.finished:
+                    record.unfinished_at = now - record.submitted_at
+                self._set_poll(record, now + self._interval(record, now))
                 if status is not None:
                     await self._apply(record, status)
         finally:
@@ -249,30 +271,62 @@ class Tracker:
                     record.advancing = False
                     self._wake()
 
-                self._tasks.spawn(self.followups.advance(record, status, webhook, done), f"followup-{record.id}")
+                step = self.followups.advance(record, status, webhook, done)
+                self._tasks.spawn(self._net.guard(step, [record.id], "follow-up"), f"followup-{record.id}")
             return
         seconds = max(self._clock.now() - record.submitted_at, 0.0)
-        self.estimate.observe(record.job.operation, seconds)
+        key = self.render_key(record.job)
+        learned = self.estimate.expected(key).learned
+        if webhook is not None:
+            self.estimate.observe(key, seconds)  # the provider said when: exact
+        elif record.unfinished_at >= 0:
+            # Polled: it ended between the last "not yet" and now.
+            self.estimate.observe_polled(key, not_done_at=record.unfinished_at, done_at=seconds)
+        if not learned and self.estimate.expected(key).learned:
+            self._replan(key)
         self._metrics.observe(
             "tunesmith_render_seconds", seconds, provider=self._provider.name, operation=record.job.operation.value
         )
         self._finisher.succeeded(record, status, webhook)
 
+    def _replan(self, key: RenderKey) -> None:
+        """The first render time of a provider's operation was learned: tasks waiting on the seed's guess are
+        polled by what was learned instead (at once, when their render should be over). Once per key."""
+        now = self._clock.now()
+        for record in self._registry:
+            if (
+                record.webhook
+                or record.job.operation is not key.operation
+                or self._tracked(record.id) is not record
+                or record.next_poll <= now
+            ):
+                continue
+            when = now + self._interval(record, now)
+            if when < record.next_poll:
+                self._set_poll(record, when)
+        self._wake()
+
     # --- deadlines -----------------------------------------------------------------------------------------------
     def expire(self, now: float) -> None:
+        # While the provider tells us to wait, no deadline is enforced (a last look would be refused too), up to
+        # the grace past it: a provider that never answers again still ends its jobs.
+        limit = self._config.deadline
+        if now < self._poll_not_before:
+            limit += self._config.last_look_grace
         overdue = [
             r
             for r in self._registry
             if r.phase in (Phase.SUBMITTED, Phase.RUNNING)
             and not r.expiring
-            and now - r.submitted_at > self._config.deadline
+            and now - r.submitted_at > limit
+            and now >= r.look_again_at
         ]
         size = max(1, self._provider.batch_size)
         for start in range(0, len(overdue), size):
             batch = overdue[start : start + size]
             for record in batch:
                 record.expiring = True
-            self._tasks.spawn(self._expire_batch(batch), "expire")
+            self._tasks.spawn(self._net.guard(self._expire_batch(batch), [r.id for r in batch], "last look"), "expire")
 
     async def _expire_batch(self, batch: Sequence[InFlight]) -> None:
         """Ask the provider one last time before giving up: a task may have finished while we were down or
@@ -280,8 +334,17 @@ class Tracker:
         try:
             try:
                 statuses = {s.task_id: s for s in await self.gateway.fetch([r.job for r in batch])}
-            except ProviderError:
+            except ProviderError as exc:
                 statuses = {}
+                if exc.retryable:
+                    # The provider cannot answer now (429, 5xx): a finished song must not be refunded for that.
+                    # Look again after its wait, until the grace past the deadline runs out.
+                    now = self._clock.now()
+                    wait = self._config.honoured_wait(exc.retry_after)
+                    if wait:
+                        self._poll_not_before = max(self._poll_not_before, now + wait)
+                    again = now + max(wait or 0.0, self._config.poll_interval)
+                    batch = [r for r in batch if not self._look_again(r, again)]
             for record in batch:
                 if self._tracked(record.id) is not record:
                     continue  # finished meanwhile by a webhook or a poll
@@ -293,6 +356,14 @@ class Tracker:
         finally:
             for record in batch:
                 record.expiring = False
+
+    def _look_again(self, record: InFlight, when: float) -> bool:
+        """Defer a task's last look to ``when``; False once the grace past its deadline is spent."""
+        if when - record.submitted_at > self._config.deadline + self._config.last_look_grace:
+            return False
+        record.look_again_at = when
+        record.expiring = False
+        return True
 
     # --- webhooks ------------------------------------------------------------------------------------------------
     @property

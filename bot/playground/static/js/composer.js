@@ -322,14 +322,15 @@ export class Composer {
     this.ac.timer = setTimeout(async () => {
       const options = this.buildOptions(entry, parsed, { focused: focus.name });
       const data = this.commandData(entry, options);
-      const nonce = await this.app.interactions.autocomplete(this.app.currentChannelId, data);
+      const nonce = await this.app.interactions.autocomplete(this.app.currentChannelId, data, (sent) => {
+        if (this.ac.key === key) this.ac.nonce = sent; // known before the answer can arrive
+      });
       if (this.ac.key !== key) return;
       if (!nonce) {
         this.ac.choices = [];
         this.showMessage(option.name, "Loading options failed.");
         return;
       }
-      this.ac.nonce = nonce;
     }, AUTOCOMPLETE_DELAY_MS);
   }
 

@@ -53,9 +53,12 @@ export class Interactions {
     return payload.nonce;
   }
 
-  /** Autocomplete for the focused option; the answer comes as APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE. */
-  async autocomplete(channelId, data) {
+  /** Autocomplete for the focused option; the answer comes as APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE.
+   * `sending(nonce)` is called before the request goes out: the answer may arrive on the gateway before the
+   * POST's own response does (a busy machine), and must be recognised then. */
+  async autocomplete(channelId, data, sending) {
     const payload = this.base(TYPE.AUTOCOMPLETE, channelId, data);
+    if (sending) sending(payload.nonce);
     try {
       await this.post(payload);
     } catch {
