@@ -71,14 +71,22 @@ async def open_store(database: str, schema: str | None) -> Store:
 
 class FileNotifier:
     """The Notifier port for child processes: every post is a line appended to a file (one ``write`` each, so lines
-    of several processes never mix), with the time, the job, the track, the task and the worker."""
+    of several processes never mix), with the time, the job, the track, the task, the worker and the post's nonce.
+
+    A card that carries a delivery claim is posted with its nonce, and, as Discord does with ``enforce_nonce``, a
+    second post with a nonce already used (by any process: the file is shared) is answered with the first one
+    instead of being made again."""
 
     def __init__(self, path: str, worker: str) -> None:
+        self._path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._worker = worker
 
     def _line(self, *parts: object) -> None:
         os.write(self._fd, (" ".join(str(p) for p in parts) + "\n").encode())
+
+    def _posted_with(self, nonce: str) -> bool:
+        return any(p.nonce == nonce for p in read_posts(self._path) if p.kind == "post")
 
     def job_progress(self, job: Job, progress: Progress) -> None:
         return None
@@ -87,13 +95,16 @@ class FileNotifier:
         job = result.job
         deliveries = []
         for card in result.cards:
-            self._line("post", time.monotonic(), job.id, card.track.id, job.task_id, self._worker)
             track = card.track
+            claim = getattr(card, "claim", None)
+            nonce = str(getattr(claim, "nonce", "-") or "-")
+            if nonce == "-" or not self._posted_with(nonce):
+                self._line("post", time.monotonic(), job.id, track.id, job.task_id, self._worker, nonce)
             deliveries.append(Delivery(track_id=track.id, channel_id=track.channel_id, message_id=track.id))
         return deliveries
 
     async def job_failed(self, job: Job, failure: Failure, refunded: int) -> None:
-        self._line("fail", time.monotonic(), job.id, failure.kind.value, job.task_id, self._worker)
+        self._line("fail", time.monotonic(), job.id, failure.kind.value, job.task_id, self._worker, "-")
 
     async def audit(self, guild_id: int, channel_id: int, entry: AuditEntry) -> None:
         return None
@@ -363,6 +374,7 @@ class Post:
     what: str  # the track id (post) or the failure kind
     task_id: str
     worker: str
+    nonce: str = "-"  # the delivery claim's nonce the post was made with ("-": none)
 
 
 def read_posts(path: str | Path) -> list[Post]:
@@ -370,8 +382,8 @@ def read_posts(path: str | Path) -> list[Post]:
     with contextlib.suppress(FileNotFoundError):
         for line in Path(path).read_text().splitlines():
             parts = line.split()
-            if len(parts) == 6:
-                found.append(Post(parts[0], float(parts[1]), int(parts[2]), parts[3], parts[4], parts[5]))
+            if len(parts) in (6, 7):
+                found.append(Post(parts[0], float(parts[1]), int(parts[2]), *parts[3:]))
     return found
 
 
