@@ -203,7 +203,7 @@ MIGRATIONS: tuple[str, ...] = (
         channel_id INTEGER PRIMARY KEY,
         next_at    REAL    NOT NULL
     );
-    CREATE TRIGGER settings_change_insertd AFTER INSERT ON guild_settings BEGIN
+    CREATE TRIGGER settings_change_inserted AFTER INSERT ON guild_settings BEGIN
         INSERT INTO cache_changes (scope, guild_id, changed_at)
         VALUES ('settings', NEW.guild_id, (julianday('now') - 2440587.5) * 86400.0);
     END;
@@ -215,7 +215,7 @@ MIGRATIONS: tuple[str, ...] = (
         INSERT INTO cache_changes (scope, guild_id, changed_at)
         VALUES ('settings', OLD.guild_id, (julianday('now') - 2440587.5) * 86400.0);
     END;
-    CREATE TRIGGER blocklist_change_insertd AFTER INSERT ON blocked_terms BEGIN
+    CREATE TRIGGER blocklist_change_inserted AFTER INSERT ON blocked_terms BEGIN
         INSERT INTO cache_changes (scope, guild_id, changed_at)
         VALUES ('blocklist', NEW.guild_id, (julianday('now') - 2440587.5) * 86400.0);
     END;
@@ -227,7 +227,7 @@ MIGRATIONS: tuple[str, ...] = (
         INSERT INTO cache_changes (scope, guild_id, changed_at)
         VALUES ('blocklist', OLD.guild_id, (julianday('now') - 2440587.5) * 86400.0);
     END;
-    CREATE TRIGGER catalog_change_insertd AFTER INSERT ON retired_operations BEGIN
+    CREATE TRIGGER catalog_change_inserted AFTER INSERT ON retired_operations BEGIN
         INSERT INTO cache_changes (scope, guild_id, changed_at)
         VALUES ('catalog', 0, (julianday('now') - 2440587.5) * 86400.0);
     END;
