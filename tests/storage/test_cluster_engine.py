@@ -185,3 +185,33 @@ async def test_a_webhook_reaching_the_other_worker_completes_the_job_once() -> N
         # A later replay, anywhere, is recognised.
         assert not await a.web.accept_webhook("event-1", job.id, status)
         assert not await b.web.accept_webhook("event-1", job.id, status)
+
+
+async def test_a_paused_worker_learns_its_jobs_moved_and_drops_them() -> None:
+    """A worker that was only paused (its heartbeat went stale, its jobs were taken over) hears so at its next
+    heartbeat and lets go; the jobs finish once, where they went, without being submitted again."""
+    async with engines(2, render_s=3.0) as (cores, provider, schema):
+        paused, other = cores
+        notifiers = [RecordingNotifier(), RecordingNotifier()]
+        for core, notifier in zip(cores, notifiers, strict=True):
+            await core.runtime.start(notifier)
+        jobs = [
+            (await paused.admission.admit(member(g), Operation.CREATE, {"sound": "jazz", "title": "T"})).job
+            for g in (1, 2, 3)
+        ]
+
+        async def all_submitted() -> bool:
+            return all(s != "queued" for s in (await states(schema)).values())
+
+        await until(all_submitted)
+        # The other worker scans as if the first had been silent for the whole take-over time.
+        assert other.cluster is not None and paused.cluster is not None
+        store = cast(PostgresStore, other.store)
+        now = SystemClock().now()
+        taken = await store.take_over(other.cluster.worker, now, stale_before=now + 1)
+        assert sorted(j.id for j in taken.unfinished) == sorted(j.id for j in jobs)
+        await other.adoption.adopt(taken.unfinished, taken.undelivered)
+        await until(lambda: all(j.id not in paused.registry for j in jobs))
+        await until(lambda: sum(len(n.succeeded) for n in notifiers) == len(jobs))
+        assert sorted(r.job.id for n in notifiers for r in n.succeeded) == sorted(j.id for j in jobs)
+        assert provider.submits == len(jobs)
