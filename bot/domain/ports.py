@@ -434,6 +434,11 @@ class ClusterStore(Protocol):
         ``stale_before``, and those nobody holds. Two workers never take the same job."""
         ...
 
+    async def strays(self, worker: str, held: Sequence[int]) -> list[Job]:
+        """Jobs at the provider (submitted or running) leased to ``worker`` that it does not hold (``held``): it
+        must have let go of them by mistake (a race with a worker it took them from); it takes them up again."""
+        ...
+
     async def adopt(self, worker: str, job_id: int) -> Job | None:
         """Lease one live job to ``worker`` now, whoever held it (a webhook for it reached this worker); None when
         the job is not live any more."""

@@ -67,6 +67,18 @@ class SqliteCluster:
             undelivered=[j for j in jobs if j.state.finished],
         )
 
+    async def strays(self, worker: str, held: Sequence[int]) -> list[Job]:
+        found = await self._db.read(
+            lambda c: rows(
+                c.execute(
+                    "SELECT * FROM jobs WHERE owner = ? AND delivered_at IS NULL AND state IN ('submitted', 'running')"
+                    " AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id",
+                    (worker, _ids(held)),
+                )
+            )
+        )
+        return [_job(r) for r in found]
+
     async def adopt(self, worker: str, job_id: int) -> Job | None:
         def adopt(conn: sqlite3.Connection) -> dict[str, Any] | None:
             row = conn.execute(

@@ -2,7 +2,7 @@
 
 300 jobs over 30 servers (each process admits for its third of the servers, as Discord's shards would deal them;
 each server asks for more than its budget covers). The first process is killed while its jobs are at the provider
-and in the queue; the other two take them over after the take-over time (2 s here) and finish them. Then:
+and in the queue; the other two take them over after the take-over time (5 s here) and finish them. Then:
 every job ended exactly once (one reservation, one settlement), the ledger balances to the credit, no server spent
 beyond its budget, and no track was posted twice (each process's notifier appends its posts to one file).
 """
@@ -22,7 +22,7 @@ GUILDS = 30
 PER_GUILD = 10  # jobs each server's budget covers
 ASKS = 12  # what each server asks for
 PROCESSES = 3
-TAKEOVER_S = 2.0
+TAKEOVER_S = 5.0  # long enough that a loaded machine's live processes never look dead
 
 
 async def test_three_processes_one_killed_every_job_ends_once_and_posts_once(tmp_path: Path) -> None:

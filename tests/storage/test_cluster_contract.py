@@ -94,6 +94,18 @@ async def test_a_webhook_worker_adopts_a_live_job_only(store: Both) -> None:
     assert await store.adopt(A, job.id) is None
 
 
+async def test_a_workers_strays_are_its_jobs_at_the_provider_it_does_not_hold(store: Both) -> None:
+    held = await admit(store, A)
+    stray = await admit(store, A)
+    waiting = await admit(store, A)  # queued: not at the provider
+    await admit(store, B)
+    for job in (held, stray):
+        assert await store.mark_submitted(job.id, f"task-{job.id}", NOW)
+    found = await store.strays(A, [held.id, waiting.id - 100])
+    assert [j.id for j in found] == [stray.id] and found[0].task_id == f"task-{stray.id}"
+    assert await store.strays(A, [held.id, stray.id]) == []
+
+
 # --- the global queue --------------------------------------------------------------------------------------------
 async def test_slots_are_shared_by_every_worker_and_handed_out_fairly(store: Both) -> None:
     # Server 1 queues four jobs (through A), server 2 one (through B); the provider takes three at once.
@@ -212,6 +224,7 @@ _PARAMS: dict[str, tuple[Any, ...]] = {
     "HEARTBEAT": ("w", 0.0, [1, 2]),
     "TAKE_OVER": ("w", 0.0, 500),
     "ADOPT": ("w", 1),
+    "STRAYS": ("w", [1, 2]),
     "RELEASE": ("w",),
     "RETURN_SLOTS": ([1], "w"),
     "MARK_READY": ([1], "w", 0.0),

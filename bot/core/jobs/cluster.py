@@ -299,6 +299,12 @@ class Cluster:
             # Another worker took it while this one was silent (a long pause): it runs there now.
             if self._registry.forget(job_id) is not None:
                 log.warning("job %d was taken over by another worker; dropped here", job_id)
+        # A job of this worker at the provider that it does not hold (it let go in a race with the worker it had
+        # moved to, which then moved it back): taken up again, so no job is left without anyone following it.
+        strays = [j for j in await self._store.strays(self.worker, held) if j.id not in self._registry]
+        if strays:
+            log.warning("worker %s takes up %d of its jobs it was not following", self.worker, len(strays))
+            await self._adoption.adopt(strays, [])
         taken = await self._store.take_over(self.worker, now, now - self.config.takeover_s)
         if taken.unfinished or taken.undelivered:
             log.info(

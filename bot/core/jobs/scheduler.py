@@ -187,7 +187,11 @@ class Scheduler:
                 return
             now = self._clock.now()
             if not await self._store.mark_submitted(job.id, task_id, now):
-                return  # cancelled while we were submitting: the provider's task is simply ignored
+                # Cancelled while we were submitting (the provider's task is simply ignored), or, with many
+                # processes, submitted by a worker it had moved to: nothing of it is left to do here.
+                if self._registry.get(job.id) is record:
+                    self._registry.forget(job.id)
+                return
             if self._registry.get(job.id) is not record:
                 return
             self._metrics.observe("tunesmith_queue_wait_seconds", max(now - job.created_at.timestamp(), 0.0))

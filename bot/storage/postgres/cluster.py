@@ -34,6 +34,10 @@ TAKE_OVER = (
     " ORDER BY j.id LIMIT $3 FOR UPDATE SKIP LOCKED)"
     " RETURNING *"
 )
+STRAYS = (
+    "SELECT * FROM jobs WHERE owner = $1 AND delivered_at IS NULL AND state IN ('submitted', 'running')"
+    " AND NOT (id = ANY($2::bigint[])) ORDER BY id"
+)
 ADOPT = f"UPDATE jobs SET owner = $1 WHERE id = $2 AND state IN {_ACTIVE} RETURNING *"
 RELEASE = (
     "WITH gone AS (DELETE FROM workers WHERE id = $1)"
@@ -103,6 +107,9 @@ class PostgresCluster:
             unfinished=[j for j in jobs if not j.state.finished],
             undelivered=[j for j in jobs if j.state.finished],
         )
+
+    async def strays(self, worker: str, held: Sequence[int]) -> list[Job]:
+        return [Job.model_validate(dict(r)) for r in await self._pool.fetch(STRAYS, worker, list(held))]
 
     async def adopt(self, worker: str, job_id: int) -> Job | None:
         row = await self._pool.fetchrow(ADOPT, worker, job_id)
