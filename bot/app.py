@@ -20,10 +20,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.client import Tunesmith
+from bot.client import Tunesmith, make_bot
 from bot.config import TOKEN_HELP, Settings
 from bot.core.assembly import Core
 from bot.core.clock import SystemClock
+from bot.core.jobs.cluster import ClusterConfig, new_worker_id
 from bot.core.jobs.config import JobsConfig
 from bot.core.settings import Defaults
 from bot.discord_endpoints import point_discord_at
@@ -34,6 +35,7 @@ from bot.providers.files import GuardedFileFetcher
 from bot.sandbox import Sandbox
 from bot.services import Services
 from bot.storage.factory import open_store
+from bot.storage.postgres import PostgresStore
 from bot.ui.notifier import DiscordNotifier
 from bot.web.server import WebOptions, WebServer
 
@@ -47,6 +49,11 @@ def webhook_key(settings: Settings) -> bytes | None:
         return None
     if settings.webhook_secret is not None:
         return settings.webhook_secret.get_secret_value().encode()
+    if settings.database.kind == "postgresql":
+        # A webhook may reach any process: every one must derive the same per-job secrets.
+        raise ConfigError(
+            "webhooks with PostgreSQL (many processes) need TUNESMITH_WEBHOOK_SECRET, the same in every process"
+        )
     path = settings.database_path.with_name(settings.database_path.name + ".webhook-key")
     if path.exists():
         return path.read_bytes()
@@ -150,12 +157,20 @@ async def build(
             stack.push_async_callback(sandbox.stop)
             log.info("no provider key set: using the built-in sandbox provider at %s", sandbox.base_url)
         provider = make_provider(settings, http, sandbox_base_url=sandbox.base_url if sandbox else None)
+        # On PostgreSQL this process is one worker of many: jobs are leased, the queue and the provider's slots
+        # are shared, caches follow the others (bot/core/jobs/cluster.py). SQLite serves one process alone.
+        cluster = (
+            (store, ClusterConfig(worker=new_worker_id(), takeover_s=settings.takeover_seconds))
+            if isinstance(store, PostgresStore)
+            else None
+        )
         core = Core(
             store=store,
             provider=provider,
             clock=clock,
             config=jobs or jobs_config(settings),
             defaults=defaults(settings),
+            cluster=cluster,
         )
         stack.push_async_callback(core.runtime.stop)
         services = Services.of(core)
@@ -165,8 +180,21 @@ async def build(
             allow_private=settings.active_provider == "sandbox", allowed_networks=trusted_file_hosts(settings)
         )
         stack.push_async_callback(files.aclose)
-        bot = Tunesmith(services, files, sync_commands=settings.sync_commands)
-        notifier = DiscordNotifier(bot, clock=clock)
+        bot = make_bot(
+            services,
+            files,
+            sync_commands=settings.sync_commands,
+            shard_count=settings.shard_count,
+            shard_ids=settings.shards,
+        )
+        edits = cluster[0] if cluster is not None else None
+        spacing = settings.channel_edit_spacing
+
+        async def channel_budget(channel_id: int) -> float:
+            assert edits is not None
+            return await edits.claim_channel_edit(channel_id, clock.now(), spacing)
+
+        notifier = DiscordNotifier(bot, clock=clock, channel_budget=channel_budget if edits is not None else None)
         stack.push_async_callback(notifier.close)
         web = WebServer(core.web, webhook_parser(settings), options=WebOptions.from_settings(settings))
         if start_web:

@@ -997,6 +997,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out.add_argument("--check", action="store_true", help="exit non-zero when a figure misses its target")
     out.add_argument("--json", help="also write the results to this file")
+    work.add_argument(
+        "--processes",
+        type=int,
+        metavar="N",
+        help="many processes: SQLite (1) beside PostgreSQL (--database) with 1..N processes (bot/bench_cluster.py)",
+    )
     return parser
 
 
@@ -1013,6 +1019,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=os.environ.get("TUNESMITH_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
     )
+    if args.processes:
+        from bot.bench_cluster import bench as bench_processes
+
+        return asyncio.run(bench_processes(args))
     code = asyncio.run(main_async(args))
     if args.json:
         Path(args.json).write_text(json.dumps(args.results, default=str))

@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     # (bot/storage/url.py). A secret: it may carry a password, and only its redacted form is ever logged.
     database_url: SecretStr | None = None
 
+    # Many processes on one PostgreSQL database: each runs some of Discord's shards (README → Running at scale).
+    shard_count: int | None = Field(default=None, ge=1, le=100_000)  # None: one process, no sharding
+    shard_ids: str | None = None  # "0,1": the shards this process runs (default: all of shard_count)
+    takeover_seconds: float = Field(default=30.0, gt=0, le=3600, description="silence before a process's jobs move")
+    channel_edit_spacing: float = Field(default=1.0, ge=0, le=60, description="seconds between two edits per channel")
+
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)
     public_url: str | None = None
@@ -178,6 +184,28 @@ class Settings(BaseSettings):
         """The database to use: TUNESMITH_DATABASE_URL's, else the SQLite file at TUNESMITH_DATABASE_PATH."""
         url = self.database_url.get_secret_value() if self.database_url is not None else None
         return parse_database_url(url, default_path=self.database_path)
+
+    @model_validator(mode="after")
+    def _shards_fit(self) -> Settings:
+        ids = self.shards
+        if ids is not None and self.shard_count is None:
+            raise ValueError("TUNESMITH_SHARD_IDS needs TUNESMITH_SHARD_COUNT")
+        if ids is not None and self.shard_count is not None and any(i >= self.shard_count for i in ids):
+            raise ValueError("TUNESMITH_SHARD_IDS must be below TUNESMITH_SHARD_COUNT (shards count from 0)")
+        return self
+
+    @property
+    def shards(self) -> list[int] | None:
+        """TUNESMITH_SHARD_IDS as numbers ("0,1" → [0, 1]); None when unset."""
+        if self.shard_ids is None:
+            return None
+        try:
+            ids = sorted({int(part) for part in self.shard_ids.split(",") if part.strip()})
+        except ValueError:
+            raise ValueError("TUNESMITH_SHARD_IDS is a comma-separated list of shard numbers, e.g. 0,1") from None
+        if not ids or ids[0] < 0:
+            raise ValueError("TUNESMITH_SHARD_IDS is a comma-separated list of shard numbers, e.g. 0,1")
+        return ids
 
     @model_validator(mode="after")
     def _provider_has_key(self) -> Settings:

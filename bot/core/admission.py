@@ -150,6 +150,7 @@ class Admission:
         audit: AuditRecorder,
         intake: Callable[[Job, JobRequest], int | None],
         clock: Clock,
+        owner: str | None = None,
     ) -> None:
         self._store = store
         self._library = library
@@ -159,6 +160,7 @@ class Admission:
         self._audit = audit
         self._intake = intake
         self._clock = clock
+        self._owner = owner  # the worker new jobs are leased to (many processes), else None
 
     async def admit(
         self,
@@ -303,6 +305,7 @@ class Admission:
             now=now,
             with_last_job=settings.cooldown_s > 0 and not who.is_admin,
             second_parent_track_id=second.id if second is not None else None,
+            owner=self._owner,
         )
         job = await self._store.admit(ticket, decide)
         return job, remaining

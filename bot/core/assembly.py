@@ -16,6 +16,7 @@ from bot.core.catalog import Catalog
 from bot.core.clock import SystemClock
 from bot.core.confirmations import Confirmations
 from bot.core.credit_admin import CreditAdmin
+from bot.core.jobs.cluster import Adoption, Cluster, ClusterConfig, SlotClaims
 from bot.core.jobs.config import JobsConfig
 from bot.core.jobs.control import JobControl
 from bot.core.jobs.delivery import Delivery
@@ -34,7 +35,7 @@ from bot.core.personas import Personas
 from bot.core.settings import Defaults, SettingsBook
 from bot.core.studio import StudioAdmin
 from bot.core.tools import Toolbox
-from bot.domain.ports import Clock, MusicProvider, Store
+from bot.domain.ports import Clock, ClusterStore, MusicProvider, Store
 
 
 class Core:
@@ -49,7 +50,10 @@ class Core:
         metrics: Metrics | None = None,
         config: JobsConfig | None = None,
         defaults: Defaults | None = None,
+        cluster: tuple[ClusterStore, ClusterConfig] | None = None,
     ) -> None:
+        """``cluster``: this process is one worker of many on a shared database (its store's cluster port and
+        this worker's settings); None runs alone (SQLite, tests)."""
         clock = clock or SystemClock()
         metrics = metrics or Metrics()
         config = config or JobsConfig()
@@ -89,6 +93,20 @@ class Core:
             config=config,
             tasks=tasks,
         )
+        worker = cluster[1].worker if cluster is not None else None
+        self.slots = (
+            SlotClaims(
+                store=cluster[0],
+                registry=self.registry,
+                provider=provider,
+                config=cluster[1],
+                clock=clock,
+                tasks=tasks,
+                wake=wakeup.set,
+            )
+            if cluster is not None
+            else None
+        )
         self.tracker = Tracker(
             provider=provider,
             store=store,
@@ -116,6 +134,31 @@ class Core:
             config=config,
             tasks=tasks,
             wake=wakeup.set,
+            slots=self.slots,
+        )
+        self.adoption = Adoption(
+            registry=self.registry,
+            scheduler=self.scheduler,
+            tracker=self.tracker,
+            finisher=self.finisher,
+            delivery=self.delivery,
+            clock=clock,
+        )
+        self.cluster = (
+            Cluster(
+                store=cluster[0],
+                config=cluster[1],
+                registry=self.registry,
+                adoption=self.adoption,
+                slots=self.slots,
+                settings=self.settings,
+                blocklist=self.blocklist,
+                catalog=self.catalog,
+                clock=clock,
+                tasks=tasks,
+            )
+            if cluster is not None and self.slots is not None
+            else None
         )
         self.runtime = JobRuntime(
             store=store,
@@ -130,8 +173,16 @@ class Core:
             config=config,
             tasks=tasks,
             wakeup=wakeup,
+            adoption=self.adoption,
+            cluster=self.cluster,
         )
-        self.web = WebDesk(tracker=self.tracker, registry=self.registry, metrics=metrics, provider_name=provider.name)
+        self.web = WebDesk(
+            tracker=self.tracker,
+            registry=self.registry,
+            metrics=metrics,
+            provider_name=provider.name,
+            cluster=self.cluster,
+        )
 
         # The services members and admins call.
         self.library = Library(store=store, settings=self.settings, catalog=self.catalog, audit=self.audit)
@@ -144,6 +195,7 @@ class Core:
             audit=self.audit,
             intake=self.scheduler.admitted,
             clock=clock,
+            owner=worker,
         )
         self.jobs = JobControl(store=store, scheduler=self.scheduler, finisher=self.finisher, audit=self.audit)
         self.lyrics = Lyrics(

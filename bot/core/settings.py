@@ -67,6 +67,11 @@ class SettingsBook:
         """Settings another store call just wrote (e.g. inside a period reset): the cache follows."""
         self._cache[settings.guild_id] = settings
 
+    def forget(self, guild_id: int) -> None:
+        """Another process changed this server's settings (bot/core/jobs/cluster.py): read them again next time."""
+        self._cache.pop(guild_id, None)
+        self._costs.pop(guild_id, None)
+
     def costs(self, settings: GuildSettings) -> dict[Operation, int]:
         """The prices in force in a server (the operator's defaults, then the server's own); do not modify."""
         known = self._costs.get(settings.guild_id)

@@ -169,6 +169,7 @@ class JobTicket:
     now: float
     with_last_job: bool = False  # read the member's latest job too (only a cooldown needs it)
     second_parent_track_id: int | None = None  # a mashup's other track
+    owner: str | None = None  # the worker (process) the job is leased to from the start, when many share the store
 
 
 AdmissionDecision = Callable[[AdmissionSnapshot], int]
@@ -416,6 +417,88 @@ class PersonaStore(Protocol):
     async def persona(self, persona_id: int) -> Persona | None: ...
 
     async def delete_persona(self, persona_id: int) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TakenOver:
+    """Jobs a worker just leased from workers that went silent (or that nobody held)."""
+
+    unfinished: list[Job]  # still queued, submitted or running, oldest first
+    undelivered: list[Job]  # finished, their outcome not yet delivered, oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class CacheChange:
+    """One change another process may have cached: a server's settings or block rules, or the retired operations
+    (``scope`` "settings", "blocklist" or "catalog"; ``guild_id`` 0 for the catalog)."""
+
+    seq: int
+    scope: str
+    guild_id: int
+
+
+class ClusterStore(Protocol):
+    """Many bot processes ("workers") on one database: leases, the global queue, the change feed, and the
+    per-channel edit budget. Each call is one transaction. The SQLite store implements it too (one process: its
+    leases are always its own), so both stores pass one contract suite."""
+
+    async def heartbeat(self, worker: str, now: float, held: Sequence[int]) -> list[int]:
+        """Say ``worker`` is alive at ``now``; returns the ids among ``held`` no longer leased to it (another
+        worker took them over while this one was silent)."""
+        ...
+
+    async def take_over(self, worker: str, now: float, stale_before: float, *, limit: int = 500) -> TakenOver:
+        """Lease to ``worker`` the undelivered jobs (live or finished) of workers whose last heartbeat is older than
+        ``stale_before``, and those nobody holds. Two workers never take the same job."""
+        ...
+
+    async def strays(self, worker: str, held: Sequence[int]) -> list[Job]:
+        """Jobs at the provider (submitted or running) leased to ``worker`` that it does not hold (``held``): it
+        must have let go of them by mistake (a race with a worker it took them from); it takes them up again."""
+        ...
+
+    async def adopt(self, worker: str, job_id: int) -> Job | None:
+        """Lease one live job to ``worker`` now, whoever held it (a webhook for it reached this worker); None when
+        the job is not live any more."""
+        ...
+
+    async def release(self, worker: str) -> None:
+        """``worker`` stops: its leases are given back (others take them over at once) and its heartbeat goes."""
+        ...
+
+    async def claim_slots(
+        self,
+        worker: str,
+        provider: str,
+        concurrency: int,
+        *,
+        ready: Sequence[int],
+        returned: Sequence[int],
+        now: float,
+    ) -> list[int]:
+        """The global fair queue. In one transaction, for one provider at a time: mark ``ready`` (the worker's
+        queued jobs that may start), put ``returned`` back in line (dispatched, but their submit must wait), hand
+        the free provider slots (``concurrency`` minus the jobs at the provider or dispatched, counted across
+        every worker) to the ready jobs in fair order (servers in turn, members in turn inside a server), and
+        return the ids of the worker's jobs that hold a slot and are still queued (to submit now)."""
+        ...
+
+    async def latest_change(self) -> int:
+        """The sequence number of the latest cache change (0 when none)."""
+        ...
+
+    async def changes_since(self, seq: int) -> list[CacheChange]:
+        """Cache changes after ``seq``, oldest first."""
+        ...
+
+    async def prune_changes(self, before: float) -> int:
+        """Forget cache changes made before ``before``."""
+        ...
+
+    async def claim_channel_edit(self, channel_id: int, now: float, spacing: float) -> float:
+        """Reserve the next edit slot of a channel, shared by every process: slots are ``spacing`` seconds apart.
+        Returns how long to wait before editing (0: at once)."""
+        ...
 
 
 class Store(

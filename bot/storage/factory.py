@@ -17,6 +17,8 @@ async def open_store(target: DatabaseTarget, *, lock: bool = True) -> Store:
     """
     if target.kind == "postgresql":
         assert target.dsn is not None
-        return await PostgresStore.open(target.dsn, lock=lock)
+        # Many bot processes may share PostgreSQL: jobs are leased to one process at a time (bot/core/jobs/cluster.py),
+        # so no process lock is taken there.
+        return await PostgresStore.open(target.dsn, lock=False)
     assert target.path is not None
     return await SqliteStore.open(target.path, lock=lock)

@@ -185,6 +185,69 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (job_id, slot)
     );
     """,
+    # 6: many processes on one database (PostgreSQL's step 4; SQLite runs
+    # one process, but keeps the same tables so the cluster port behaves the same on both): a job's lease (owner,
+    # its worker's heartbeat), the global queue (ready, dispatched), the change feed that invalidates caches, and
+    # the per-channel edit budget.
+    """
+    ALTER TABLE jobs ADD COLUMN owner TEXT;
+    ALTER TABLE jobs ADD COLUMN ready_at REAL;
+    ALTER TABLE jobs ADD COLUMN dispatched_at REAL;
+    CREATE INDEX jobs_leased ON jobs (owner) WHERE delivered_at IS NULL;
+    CREATE INDEX jobs_waiting ON jobs (provider, id) WHERE state = 'queued';
+    CREATE TABLE workers (
+        id           TEXT PRIMARY KEY,
+        heartbeat_at REAL NOT NULL,
+        started_at   REAL NOT NULL
+    );
+    CREATE TABLE cache_changes (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        scope      TEXT    NOT NULL,
+        guild_id   INTEGER NOT NULL,
+        changed_at REAL    NOT NULL
+    );
+    CREATE INDEX cache_changes_at ON cache_changes (changed_at);
+    CREATE TABLE channel_edits (
+        channel_id INTEGER PRIMARY KEY,
+        next_at    REAL    NOT NULL
+    );
+    CREATE TRIGGER settings_change_inserted AFTER INSERT ON guild_settings BEGIN
+        INSERT INTO cache_changes (scope, guild_id, changed_at)
+        VALUES ('settings', NEW.guild_id, (julianday('now') - 2440587.5) * 86400.0);
+    END;
+    CREATE TRIGGER settings_change_updated AFTER UPDATE ON guild_settings BEGIN
+        INSERT INTO cache_changes (scope, guild_id, changed_at)
+        VALUES ('settings', NEW.guild_id, (julianday('now') - 2440587.5) * 86400.0);
+    END;
+    CREATE TRIGGER settings_change_deleted AFTER DELETE ON guild_settings BEGIN
+        INSERT INTO cache_changes (scope, guild_id, changed_at)
+        VALUES ('settings', OLD.guild_id, (julianday('now') - 2440587.5) * 86400.0);
+    END;
+    CREATE TRIGGER blocklist_change_inserted AFTER INSERT ON blocked_terms BEGIN
+        INSERT INTO cache_changes (scope, guild_id, changed_at)
+        VALUES ('blocklist', NEW.guild_id, (julianday('now') - 2440587.5) * 86400.0);
+    END;
+    CREATE TRIGGER blocklist_change_updated AFTER UPDATE ON blocked_terms BEGIN
+        INSERT INTO cache_changes (scope, guild_id, changed_at)
+        VALUES ('blocklist', NEW.guild_id, (julianday('now') - 2440587.5) * 86400.0);
+    END;
+    CREATE TRIGGER blocklist_change_deleted AFTER DELETE ON blocked_terms BEGIN
+        INSERT INTO cache_changes (scope, guild_id, changed_at)
+        VALUES ('blocklist', OLD.guild_id, (julianday('now') - 2440587.5) * 86400.0);
+    END;
+    CREATE TRIGGER catalog_change_inserted AFTER INSERT ON retired_operations BEGIN
+        INSERT INTO cache_changes (scope, guild_id, changed_at)
+        VALUES ('catalog', 0, (julianday('now') - 2440587.5) * 86400.0);
+    END;
+    CREATE TRIGGER catalog_change_updated AFTER UPDATE ON retired_operations BEGIN
+        INSERT INTO cache_changes (scope, guild_id, changed_at)
+        VALUES ('catalog', 0, (julianday('now') - 2440587.5) * 86400.0);
+    END;
+    CREATE TRIGGER catalog_change_deleted AFTER DELETE ON retired_operations BEGIN
+        INSERT INTO cache_changes (scope, guild_id, changed_at)
+        VALUES ('catalog', 0, (julianday('now') - 2440587.5) * 86400.0);
+    END;
+    """,
 )
 
 

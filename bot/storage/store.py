@@ -41,6 +41,7 @@ from bot.domain.ports import (
     WebhookReceipt,
 )
 from bot.domain.requester import Visible
+from bot.storage.cluster import SqliteCluster
 from bot.storage.database import Database, rows
 
 _ACTIVE = ("queued", "submitted", "running")
@@ -170,8 +171,9 @@ def _save_settings(conn: sqlite3.Connection, settings: GuildSettings) -> None:
     )
 
 
-class SqliteStore:
-    """The Store port on SQLite. ``await SqliteStore.open(path)``; close with :meth:`close`."""
+class SqliteStore(SqliteCluster):
+    """The Store port (and the ClusterStore port, bot/storage/cluster.py) on SQLite.
+    ``await SqliteStore.open(path)``; close with :meth:`close`."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -209,7 +211,8 @@ class SqliteStore:
             # The reservation (-cost in the ledger) is written by a trigger on this insert.
             cursor = conn.execute(
                 "INSERT INTO jobs (guild_id, channel_id, user_id, operation, request, provider, state, cost,"
-                " period_key, parent_track_id, second_parent_track_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " period_key, parent_track_id, second_parent_track_id, created_at, owner)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     ticket.guild_id,
                     ticket.channel_id,
@@ -223,6 +226,7 @@ class SqliteStore:
                     ticket.parent_track_id,
                     ticket.second_parent_track_id,
                     ticket.now,
+                    ticket.owner,
                 ),
             )
             # Built from what was just written (no read back, no validation of values we made ourselves).

@@ -21,7 +21,7 @@ from bot.domain.outcomes import Delivery, DeliveryIncomplete, Failure, JobResult
 from bot.domain.ports import Clock
 from bot.ui import render
 from bot.ui.buttons import track_view
-from bot.ui.status import StatusEdits
+from bot.ui.status import ChannelBudget, StatusEdits
 from bot.ui.tool_posts import stems_message
 
 if TYPE_CHECKING:
@@ -47,11 +47,18 @@ class DiscordNotifier:
         clock: Clock,
         edit_interval: float = 5.0,
         refresh_interval: float = 15.0,
+        channel_budget: ChannelBudget | None = None,
     ) -> None:
         self._bot = bot
         self._posts = bot.posts
         self._clock = clock
-        self.status = StatusEdits(self._edit_status, self._clock, interval=edit_interval, refresh=refresh_interval)
+        self.status = StatusEdits(
+            self._edit_status,
+            self._clock,
+            interval=edit_interval,
+            refresh=refresh_interval,
+            channel_budget=channel_budget,
+        )
 
     async def close(self) -> None:
         await self.status.close()

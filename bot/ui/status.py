@@ -21,6 +21,8 @@ from bot.domain.ports import Clock
 log = logging.getLogger(__name__)
 
 Edit = Callable[[Job, Progress], Awaitable[None]]
+ChannelBudget = Callable[[int], Awaitable[float]]
+"""Reserves a channel's next edit slot, shared by every process on the database; returns the seconds to wait."""
 
 
 @dataclass(slots=True, eq=False)
@@ -34,8 +36,17 @@ class _Slot:
 
 
 class StatusEdits:
-    def __init__(self, edit: Edit, clock: Clock, *, interval: float = 5.0, refresh: float = 15.0) -> None:
+    def __init__(
+        self,
+        edit: Edit,
+        clock: Clock,
+        *,
+        interval: float = 5.0,
+        refresh: float = 15.0,
+        channel_budget: ChannelBudget | None = None,
+    ) -> None:
         self._edit = edit
+        self._channel_budget = channel_budget  # many processes: a channel's edits are spaced across all of them
         self._clock = clock
         self._interval = interval
         self._refresh = refresh
@@ -89,6 +100,14 @@ class StatusEdits:
             wait = slot.last_edit + self._interval - self._clock.now()
             if wait > 0:
                 await self._clock.sleep(wait)
+            if self._channel_budget is not None and slot.pending is not None:
+                try:
+                    turn = await self._channel_budget(slot.job.channel_id)
+                except Exception:  # the database is away: the per-message interval still holds
+                    log.warning("could not reserve an edit of channel %d", slot.job.channel_id, exc_info=True)
+                    turn = 0.0
+                if turn > 0:
+                    await self._clock.sleep(turn)  # the latest state is taken after the wait
             progress, slot.pending = slot.pending, None
             if progress is None:
                 continue

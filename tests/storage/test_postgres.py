@@ -266,7 +266,7 @@ async def test_requests_are_jsonb_and_ids_are_snowflakes(store: PostgresStore, r
 _PARAMS: dict[str, tuple[Any, ...]] = {
     "ADMISSION_SNAPSHOT": (1, 2, "p", True),
     "ADMISSION_LOCK": (1,),
-    "INSERT_JOB": (1, 2, 3, "create", "{}", "sandbox", 10, "p", None, 0.0, None),
+    "INSERT_JOB": (1, 2, 3, "create", "{}", "sandbox", 10, "p", None, 0.0, None, None),
     "JOB": (1,),
     "UNFINISHED_JOBS": (),
     "UNDELIVERED_JOBS": (),

@@ -111,3 +111,27 @@ async def test_a_failed_edit_is_logged_and_the_next_state_still_goes_out() -> No
     await clock.advance(6.0)
     assert calls == [JobState.SUBMITTED, JobState.RUNNING]
     await status.close()
+
+
+async def test_a_channels_edits_wait_their_turn_across_processes() -> None:
+    """With many processes, each edit first reserves the channel's next turn (a row in the database): two messages
+    in one channel are edited a turn apart, and each shows its latest state."""
+    clock = FakeClock()
+    edits = Edits(clock)
+    turns: list[float] = []
+
+    async def budget(channel_id: int) -> float:
+        assert channel_id == 2
+        start = max([clock.now(), *(t + 1.0 for t in turns)])
+        turns.append(start)
+        return start - clock.now()
+
+    status = StatusEdits(edits, clock, interval=5.0, refresh=15.0, channel_budget=budget)
+    first, second = job(clock, job_id=1), job(clock, job_id=2, message=501)
+    status.report(first, Progress(JobState.QUEUED, position=2))
+    status.report(second, Progress(JobState.QUEUED, position=3))
+    await clock.advance(5.0)
+    assert [(t, j) for t, j, _ in edits.made] == [(5.0, 1)]
+    status.report(second, Progress(JobState.QUEUED, position=1))
+    await clock.advance(1.0)
+    assert [(t, j, p.position) for t, j, p in edits.made] == [(5.0, 1, 2), (6.0, 2, 1)]

@@ -81,3 +81,26 @@ def test_secrets_never_appear_in_errors(monkeypatch: pytest.MonkeyPatch) -> None
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert "sk-very-secret" not in str(caught.value)
+
+
+def test_shards_of_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().shards is None and load_settings().shard_count is None
+    monkeypatch.setenv("TUNESMITH_SHARD_COUNT", "4")
+    monkeypatch.setenv("TUNESMITH_SHARD_IDS", "2, 3")
+    settings = load_settings()
+    assert settings.shard_count == 4 and settings.shards == [2, 3]
+    assert settings.takeover_seconds == 30 and settings.channel_edit_spacing == 1
+
+
+@pytest.mark.parametrize(
+    ("count", "ids", "says"),
+    [(None, "0,1", "needs TUNESMITH_SHARD_COUNT"), ("2", "1,2", "below TUNESMITH_SHARD_COUNT"), ("2", "a", "e.g. 0,1")],
+)
+def test_shard_ids_that_cannot_be_run_are_refused(
+    monkeypatch: pytest.MonkeyPatch, count: str | None, ids: str, says: str
+) -> None:
+    if count is not None:
+        monkeypatch.setenv("TUNESMITH_SHARD_COUNT", count)
+    monkeypatch.setenv("TUNESMITH_SHARD_IDS", ids)
+    with pytest.raises(ConfigError, match=says):
+        load_settings()

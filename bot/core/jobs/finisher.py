@@ -115,6 +115,7 @@ class Finisher:
         webhooks = [webhook for _, _, webhook, _ in items if webhook is not None]
         try:
             finished = await self._store.finish_jobs(list(completions.values()), webhooks, self._clock.now())
+            written = set(completions)  # jobs whose write went through (moved, or found ended already)
         except Exception as exc:
             if len(completions) == 1:
                 await self._unstorable(next(iter(completions.values())).job, exc)
@@ -122,12 +123,17 @@ class Finisher:
             # One job's results must not hold back the others': each is written on its own.
             log.warning("storing %d finished jobs together failed; storing them one by one", len(completions))
             finished = {}
+            written = set()
             for completion in completions.values():
                 receipts = [w for w in webhooks if w.task_id == completion.job.task_id]
                 try:
                     finished.update(await self._store.finish_jobs([completion], receipts, self._clock.now()))
+                    written.add(completion.job.id)
                 except Exception as one:
                     await self._unstorable(completion.job, one)
+        for job_id in written - finished.keys():
+            # Not moved: it had ended already (another process finished or cancelled it); nothing left here.
+            self._registry.forget(job_id)
         for job_id, done in finished.items():
             self._registry.forget(job_id)
             self._metrics.inc("tunesmith_jobs_finished_total", state="succeeded")
@@ -156,6 +162,7 @@ class Finisher:
         Returns the ended job, or None when it had already ended."""
         ended = await self._store.end_job(job_id, state, failure, self._clock.now(), delivered=not deliver)
         if ended is None:
+            self._registry.forget(job_id)  # it had ended already (elsewhere, with many processes)
             return None
         self._registry.forget(job_id)
         self._metrics.inc("tunesmith_jobs_finished_total", state=ended.state.value)

@@ -12,16 +12,15 @@ import contextlib
 import logging
 
 from bot.core.catalog import Catalog
+from bot.core.jobs.cluster import Adoption, Cluster
 from bot.core.jobs.config import JobsConfig
 from bot.core.jobs.delivery import Delivery
 from bot.core.jobs.finisher import Finisher
-from bot.core.jobs.registry import Phase, Registry
+from bot.core.jobs.registry import Registry
 from bot.core.jobs.scheduler import Scheduler
 from bot.core.jobs.tasks import Tasks
 from bot.core.jobs.tracker import Tracker
 from bot.core.outbox import Outbox
-from bot.domain.models import JobState, Operation
-from bot.domain.outcomes import Failure, FailureKind
 from bot.domain.ports import Clock, JobStore, Notifier
 
 log = logging.getLogger(__name__)
@@ -45,6 +44,8 @@ class JobRuntime:
         config: JobsConfig,
         tasks: Tasks,
         wakeup: asyncio.Event,
+        adoption: Adoption,
+        cluster: Cluster | None = None,
     ) -> None:
         self._store = store
         self._registry = registry
@@ -58,6 +59,8 @@ class JobRuntime:
         self._config = config
         self._tasks = tasks
         self._wakeup = wakeup
+        self._adoption = adoption
+        self._cluster = cluster  # many processes on one database (bot/core/jobs/cluster.py); None: this one alone
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._last_sweep = 0.0
@@ -74,7 +77,13 @@ class JobRuntime:
     async def start(self, notifier: Notifier | None = None) -> None:
         """Recover unfinished work, attach the notifier (results go out through it from now on), run the loop."""
         await self._catalog.load()
-        await self.recover()
+        if self._cluster is not None:
+            # Among many workers: take over what nobody runs (a stopped worker's jobs, a dead one's once it is
+            # silent for the take-over time), not everything unfinished.
+            await self._cluster.start()
+            self.wake()
+        else:
+            await self.recover()
         if notifier is not None:
             self._outbox.attach(notifier)
         self._stopping = False
@@ -96,27 +105,17 @@ class JobRuntime:
                 await self._loop_task
             self._loop_task = None
         await self._tasks.cancel_all()
+        if self._cluster is not None:
+            # Only now that nothing of this worker runs any more: other workers carry its jobs on at once.
+            with contextlib.suppress(Exception):
+                async with self._clock.timeout(self._config.stop_grace):
+                    await self._cluster.stop()
         self._outbox.detach()
 
     async def recover(self) -> None:
-        now = self._clock.now()
         unfinished = await self._store.unfinished_jobs()
         undelivered = await self._store.undelivered_jobs()
-        for job in unfinished:
-            if job.id in self._registry:
-                continue
-            if job.operation is Operation.LYRICS:
-                # Drafting is answered inside the command; a restart cut it off and the member got an error.
-                await self._finisher.fail(job.id, Failure(FailureKind.INTERRUPTED, "Interrupted."), deliver=False)
-                continue
-            if job.task_id:
-                phase = Phase.RUNNING if job.state is JobState.RUNNING else Phase.SUBMITTED
-                # Poll right away: a webhook may have been missed while we were down.
-                self._tracker.track(self._registry.add(job, phase), now, first_poll=now)
-            else:
-                self._scheduler.recovered(job)
-        for job in undelivered:
-            self._delivery.recovered(job.id)
+        await self._adoption.adopt(unfinished, undelivered)
         if unfinished or undelivered:
             log.info("recovered %d unfinished and %d undelivered jobs", len(unfinished), len(undelivered))
         self.wake()
@@ -127,6 +126,8 @@ class JobRuntime:
             self._wakeup.clear()
             try:
                 now = self._clock.now()
+                if self._cluster is not None:
+                    self._cluster.tick(now)
                 self._scheduler.release_held(now)
                 self._scheduler.dispatch(now)
                 self._tracker.poll_due(now)
@@ -154,6 +155,8 @@ class JobRuntime:
 
     def _next_wake(self, now: float) -> float:
         candidates = [self._last_sweep + self._config.sweep_interval - now]
+        if self._cluster is not None:
+            candidates.append(self._cluster.next_due() - now)
         for due in (self._scheduler.next_due(), self._tracker.next_due(), self._delivery.next_due()):
             if due is not None:
                 candidates.append(due - now)

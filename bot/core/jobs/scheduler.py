@@ -6,6 +6,7 @@ from __future__ import annotations
 import heapq
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from bot.core.catalog import Catalog
 from bot.core.jobs.config import JobsConfig
@@ -21,6 +22,9 @@ from bot.domain.models import Job, JobState
 from bot.domain.outcomes import Failure, FailureKind, Progress
 from bot.domain.ports import Clock, JobStore, MusicProvider
 from bot.domain.requests import JobRequest, load_job_request
+
+if TYPE_CHECKING:
+    from bot.core.jobs.cluster import SlotClaims
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +47,10 @@ class Scheduler:
         config: JobsConfig,
         tasks: Tasks,
         wake: Callable[[], None],
+        slots: SlotClaims | None = None,
     ) -> None:
         self._provider = provider
+        self._slots = slots  # many processes: the database hands out the provider's slots (bot/core/jobs/cluster.py)
         self._store = store
         self._registry = registry
         self._tracker = tracker
@@ -132,6 +138,12 @@ class Scheduler:
         if now < self._submit_not_before:
             return  # the provider asked us to wait before submitting again
         self._submit_not_before = 0.0
+        if self._slots is not None:
+            for granted in self._slots.granted(now):
+                self._registry.move(granted, Phase.SUBMITTING)
+                submit = self._net.guard(self._submit(granted), [granted.id], "submit")
+                self._tasks.spawn(submit, f"submit-{granted.id}")
+            return
         capacity = self._provider.max_concurrency - self._registry.at_provider()
         deferred: list[InFlight] = []
         while capacity > 0:
@@ -175,7 +187,11 @@ class Scheduler:
                 return
             now = self._clock.now()
             if not await self._store.mark_submitted(job.id, task_id, now):
-                return  # cancelled while we were submitting: the provider's task is simply ignored
+                # Cancelled while we were submitting (the provider's task is simply ignored), or, with many
+                # processes, submitted by a worker it had moved to: nothing of it is left to do here.
+                if self._registry.get(job.id) is record:
+                    self._registry.forget(job.id)
+                return
             if self._registry.get(job.id) is not record:
                 return
             self._metrics.observe("tunesmith_queue_wait_seconds", max(now - job.created_at.timestamp(), 0.0))

@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 LOCK_MIGRATIONS = 1_702_013_101
 LOCK_ADMISSION = 1_702_013_102
 LOCK_PROCESS = 1_702_013_103
+LOCK_QUEUE = 1_702_013_104  # the global queue: one dispatch decision at a time per provider
 
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -272,6 +273,60 @@ MIGRATIONS: tuple[str, ...] = (
         claimed_at unix_time NOT NULL,
         PRIMARY KEY (job_id, slot)
     );
+    """,
+    # 4: many processes on one database (SQLite's step 6). A job is leased to one worker (``owner``) while it is
+    # alive (its ``workers`` row's heartbeat); the global queue marks jobs ready (their status message exists) and
+    # dispatched (holding one of the provider's slots); ``cache_changes`` is the feed every process polls to drop
+    # cached settings, block rules and retired operations another process changed (written by triggers, so no
+    # store method can forget it); ``channel_edits`` spaces status-message edits per channel across processes.
+    r"""
+    ALTER TABLE jobs ADD COLUMN owner TEXT;
+    ALTER TABLE jobs ADD COLUMN ready_at unix_time;
+    ALTER TABLE jobs ADD COLUMN dispatched_at unix_time;
+    -- a worker's jobs (heartbeat: lost leases; release), and the take-over scan: every job not yet delivered
+    CREATE INDEX jobs_leased ON jobs (owner, id) WHERE delivered_at IS NULL;
+    -- the global queue, and the provider's slots taken: live jobs by provider
+    CREATE INDEX jobs_waiting ON jobs (provider, id) WHERE state IN ('queued', 'submitted', 'running');
+
+    CREATE TABLE workers (
+        id           TEXT      PRIMARY KEY,
+        heartbeat_at unix_time NOT NULL,
+        started_at   unix_time NOT NULL
+    );
+
+    CREATE TABLE cache_changes (
+        seq        BIGINT    GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        scope      TEXT      NOT NULL CHECK (scope IN ('settings', 'blocklist', 'catalog')),
+        guild_id   BIGINT    NOT NULL,
+        changed_at unix_time NOT NULL DEFAULT extract(epoch FROM clock_timestamp())
+    );
+    CREATE INDEX cache_changes_at ON cache_changes (changed_at);
+
+    CREATE TABLE channel_edits (
+        channel_id BIGINT    PRIMARY KEY,
+        next_at    unix_time NOT NULL
+    );
+
+    CREATE FUNCTION tunesmith_guild_changed() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' THEN
+            INSERT INTO cache_changes (scope, guild_id) VALUES (TG_ARGV[0], OLD.guild_id);
+        ELSE
+            INSERT INTO cache_changes (scope, guild_id) VALUES (TG_ARGV[0], NEW.guild_id);
+        END IF;
+        RETURN NULL;
+    END $$;
+    CREATE FUNCTION tunesmith_catalog_changed() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+    BEGIN
+        INSERT INTO cache_changes (scope, guild_id) VALUES ('catalog', 0);
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER settings_changed AFTER INSERT OR UPDATE OR DELETE ON guild_settings
+        FOR EACH ROW EXECUTE FUNCTION tunesmith_guild_changed('settings');
+    CREATE TRIGGER blocklist_changed AFTER INSERT OR UPDATE OR DELETE ON blocked_terms
+        FOR EACH ROW EXECUTE FUNCTION tunesmith_guild_changed('blocklist');
+    CREATE TRIGGER catalog_changed AFTER INSERT OR UPDATE OR DELETE ON retired_operations
+        FOR EACH ROW EXECUTE FUNCTION tunesmith_catalog_changed();
     """,
 )
 

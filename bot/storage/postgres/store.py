@@ -13,8 +13,9 @@
   statement, released by commit or rollback or a dropped connection, and it works behind a transaction-pooling
   proxy. Everything else that changes what admission counts (refunds, finished jobs, grants) only ever frees
   credits or slots, so it needs no lock: an admission sees it or decides as if just before it.
-- One process per database until jobs are leased across processes (issue 13's multi-process work): opening takes
-  a session advisory lock, like the SQLite store's lock file, unless ``lock=False`` (tools, tests).
+- Many processes share one database: jobs are leased to one process at a time (bot/storage/postgres/cluster.py,
+  bot/core/jobs/cluster.py), so the bot opens it with ``lock=False``. ``lock=True`` still takes a session advisory
+  lock that keeps a second process off the schema (a tool that must be alone on it).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from bot.domain.ports import (
     WebhookReceipt,
 )
 from bot.domain.requester import Visible
+from bot.storage.postgres.cluster import PostgresCluster
 from bot.storage.postgres.migrations import (
     LOCK_ADMISSION,
     LOCK_PROCESS,
@@ -91,8 +93,8 @@ ADMISSION_SNAPSHOT = (
 ADMISSION_LOCK = f"SELECT pg_advisory_xact_lock({LOCK_ADMISSION}, hashint8($1))"
 INSERT_JOB = (
     "INSERT INTO jobs (guild_id, channel_id, user_id, operation, request, provider, state, cost, period_key,"
-    " parent_track_id, created_at, second_parent_track_id)"
-    " VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11) RETURNING id"
+    " parent_track_id, created_at, second_parent_track_id, owner)"
+    " VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11, $12) RETURNING id"
 )
 JOB = "SELECT * FROM jobs WHERE id = $1"
 UNFINISHED_JOBS = f"SELECT * FROM jobs WHERE state IN {_ACTIVE} ORDER BY id"
@@ -354,8 +356,9 @@ def _when(now: float) -> datetime:
     return datetime.fromtimestamp(now, UTC)
 
 
-class PostgresStore:
-    """The Store port on PostgreSQL. ``await PostgresStore.open(url)``; close with :meth:`close`."""
+class PostgresStore(PostgresCluster):
+    """The Store port (and the ClusterStore port, bot/storage/postgres/cluster.py) on PostgreSQL.
+    ``await PostgresStore.open(url)``; close with :meth:`close`."""
 
     def __init__(self, pool: asyncpg.Pool, *, schema: str, version: int, holder: asyncpg.Connection | None) -> None:
         self._pool = pool
@@ -474,6 +477,7 @@ class PostgresStore:
                 ticket.parent_track_id,
                 ticket.now,
                 ticket.second_parent_track_id,
+                ticket.owner,
             )
         return Job(
             id=int(job_id),
