@@ -219,6 +219,10 @@ async def test_history_s_last_page_and_lyrics_compose_buttons_after_a_restart(re
         await studio.wait_for_posts(number)
     history = (await studio.bo.slash(studio.channel, "music history")).response
     assert history.embeds[0].footer.text == "Page 1 of 2"
+    titles = [line.split("**")[1] for line in (history.embeds[0].description or "").splitlines()]
+    assert titles == [f"Track {n}" for n in range(11, 1, -1)]  # newest first, ten to a page
+    assert button_ids(history) == ["tunesmith:history:newer:0:0", "tunesmith:history:older:0:1"]
+    assert [c["disabled"] for c in history.components[0]["components"]] == [True, False]  # nothing newer
     result = await studio.ana.slash(studio.channel, "music lyrics", idea="a lighthouse keeper")
     [drafts] = result.followups or [result.response]
     assert button_ids(drafts) == ["tunesmith:lyrics:compose:12:0", "tunesmith:lyrics:compose:12:1"]
