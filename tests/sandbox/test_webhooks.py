@@ -18,6 +18,7 @@ from aiohttp import web
 
 from bot.sandbox import Sandbox
 from tests.sandbox.helpers import KEY, FakeClock
+from tests.waiting import until
 
 SECRET = "a-webhook-secret-of-some-length"
 PUBLIC = "https://bot.example/hooks"
@@ -129,10 +130,7 @@ async def test_duplicate_webhooks_share_one_id(receiver: Receiver) -> None:
         sandbox.duplicate_webhooks = True
         await _create(client)
         await receiver.next()
-        for _ in range(50):
-            if len(receiver.received) == 2:
-                break
-            await asyncio.sleep(0.02)
+        await until(lambda: len(receiver.received) == 2)
         first, second = receiver.received
         assert first[1] == second[1]
         assert first[0]["X-Webhook-Id"] == second[0]["X-Webhook-Id"]
@@ -175,10 +173,7 @@ async def test_receiver_errors_are_counted(receiver: Receiver) -> None:
     async with _sandbox(receiver) as sandbox, _client(sandbox) as client:
         await _create(client)
         await receiver.next()
-        for _ in range(50):
-            if sandbox.stats.webhooks_failed:
-                break
-            await asyncio.sleep(0.02)
+        await until(lambda: sandbox.stats.webhooks_failed)
         assert sandbox.stats.webhooks_sent == 1 and sandbox.stats.webhooks_failed == 1
         assert sandbox.webhooks.deliveries[0].status == 500
 
@@ -188,7 +183,9 @@ async def test_webhook_follows_an_injected_clock(receiver: Receiver) -> None:
     sandbox = Sandbox(render_seconds=60.0, clock=clock, webhook_base_rewrite=(PUBLIC, f"{receiver.base}/hooks"))
     async with sandbox, _client(sandbox) as client:
         task_id = await _create(client)
-        await asyncio.sleep(0.2)
+        # The webhook's timer looks at the (fake) clock again and again; a few looks later it still has not fired.
+        looked = clock.reads
+        await until(lambda: clock.reads >= looked + 3)
         assert receiver.received == []
         clock.advance(60)
         body = json.loads((await receiver.next(wait_s=2.0))[1])
