@@ -197,6 +197,6 @@ async def test_stop_cancels_pending_webhooks(receiver: Receiver) -> None:
     sandbox = Sandbox(render_seconds=30.0, webhook_base_rewrite=(PUBLIC, f"{receiver.base}/hooks"))
     async with sandbox, _client(sandbox) as client:
         await _create(client)
-        assert len(sandbox._background) == 1
-    assert sandbox._background == set()
+        assert sandbox.background_work == 1
+    assert sandbox.background_work == 0
     assert receiver.received == []

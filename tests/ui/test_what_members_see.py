@@ -4,12 +4,10 @@ over loopback) and asserts on the messages, files, credits and texts a member re
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from bot.app import build
 from tests.ui.conftest import Studio, running
@@ -206,14 +204,7 @@ async def test_account_credit_and_timeout_failures_in_plain_words(tmp_path: Path
         assert await studio.credits() == 1000
 
 
-@pytest.fixture
-async def restartable(tmp_path: Path) -> AsyncIterator[Studio]:
-    async with running(tmp_path) as world:
-        yield world
-
-
-async def test_history_s_last_page_and_lyrics_compose_buttons_after_a_restart(restartable: Studio) -> None:
-    studio = restartable
+async def test_history_s_last_page_and_lyrics_compose_buttons_after_a_restart(studio: Studio) -> None:
     for number in range(1, 12):  # eleven tracks: a full first page of ten and a last page of one
         await studio.ana.slash(studio.channel, "music create", prompt="lofi", title=f"Track {number}")
         await studio.wait_for_posts(number)
