@@ -14,6 +14,7 @@ from bot.core.blocklist import file_name_text
 from bot.domain.audit import Refused
 from bot.domain.errors import (
     Blocked,
+    ConfirmationNeeded,
     CreditsExhausted,
     InvalidRequest,
     MissingRole,
@@ -23,10 +24,11 @@ from bot.domain.errors import (
     QuotaExceeded,
     WrongChannel,
 )
-from bot.domain.models import Operation
+from bot.domain.models import GuildSettings, Operation, Period
 from bot.domain.requester import Requester
 from bot.domain.sonic import SONIC_MODELS
 from tests.core.rig import ADMIN, WHO, Rig, rig
+from tests.fakes import MemoryStore
 
 
 async def _admit_many(r: Rig, count: int, *, members: int = 1) -> list[object]:
@@ -363,3 +365,39 @@ def test_the_content_filter_reads_every_field_a_member_writes_in_the_order_a_ref
     assert content_of(SimpleNamespace(sound="S", tags="Tg"), None)["style"] == "S"  # type: ignore[arg-type]
     empty = content_of(SimpleNamespace(), None)  # type: ignore[arg-type]
     assert set(empty.values()) == {None} and len(empty) == 9
+
+
+async def test_a_default_model_is_not_sent_to_a_provider_without_a_choice_of_models() -> None:
+    # Set while the server's provider had models; the operator then moved to one with none.
+    store = MemoryStore()
+    await store.save_settings(GuildSettings(guild_id=1, budget=1000, period=Period.MONTH, default_model="FUZZ-2.0 Pro"))
+    async with rig(store=store, start=False, models=()) as r:
+        admitted = await r.admitted({"sound": "lofi"})
+        assert admitted.job.request.get("model") is None
+
+
+async def test_asking_to_confirm_names_the_operation_its_cost_and_what_is_left() -> None:
+    async with rig(confirm_above=20) as r:
+        await r.core.credits.set_cost(ADMIN, Operation.COVER, 30)
+        await r.admit({"sound": "folk", "title": "Root"})
+        await r.delivered(1)
+        with pytest.raises(ConfirmationNeeded) as asked:
+            await r.admit({"sound": "rock"}, operation=Operation.COVER, track_id=1)
+        assert (asked.value.operation, asked.value.cost, asked.value.remaining) == ("Cover", 30, 990)
+        assert str(asked.value) == "This costs 30 credits (you have 990 left)."
+        assert await r.remaining() == 990  # nothing reserved until the member confirms
+
+
+async def test_an_early_reset_starts_fresh_credits_for_the_jobs_after_it() -> None:
+    async with rig(budget=30, start=False) as r:
+        await r.admit()
+        await r.admit()
+        assert await r.remaining() == 10
+        await r.core.credits.reset_period(ADMIN)
+        assert await r.remaining() == 30
+        after = await r.admitted()
+        assert after.remaining == 20 and await r.remaining() == 20  # charged to the new period, not the old one
+        await r.admit()
+        await r.admit()
+        with pytest.raises(CreditsExhausted):
+            await r.admit()
