@@ -91,3 +91,10 @@ def test_a_daily_server_is_shown_tomorrow_s_reset_not_the_month_s() -> None:
     assert daily.period is Period.DAY and daily.resets_at == datetime(2026, 11, 22, tzinfo=UTC)
     monthly = quota_of(_settings(period=Period.MONTH), Balances(), now=NOV_21, costs={})
     assert monthly.resets_at == datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def test_a_period_starts_and_ends_on_the_exact_second_whatever_the_fraction_of_now() -> None:
+    fraction = NOV_21 + 0.25  # clocks give fractions of a second
+    assert period_start(fraction, Period.DAY) == datetime(2026, 11, 21, tzinfo=UTC)
+    assert period_end(fraction, Period.DAY) == datetime(2026, 11, 22, tzinfo=UTC)
+    assert period_end(fraction, Period.WEEK) == datetime(2026, 11, 23, tzinfo=UTC)
