@@ -208,6 +208,11 @@ class Sandbox:
         return self._clock()
 
     @property
+    def background_work(self) -> int:
+        """Webhook timers and upload fetches still running (none once stopped)."""
+        return len(self._background)
+
+    @property
     def finished_at(self) -> dict[str, float]:
         """task_id -> clock() time at which each finished task (succeeded or failed) became complete."""
         return self.store.finished_at(self.now())

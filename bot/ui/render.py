@@ -72,6 +72,16 @@ def duration(seconds: float | None) -> str:
     return f"{total // 60}:{total % 60:02d}"
 
 
+def span(seconds: float) -> str:
+    """A length of time in words, as a member reads it: "45 seconds", "1 minute", "2.5 minutes", "2 hours"."""
+    for unit, size in (("hour", 3600.0), ("minute", 60.0)):
+        if seconds >= size:
+            amount = round(seconds / size, 1)
+            return f"{amount:g} {unit}{'' if amount == 1 else 's'}"
+    amount = round(seconds)
+    return f"{amount:g} second{'' if amount == 1 else 's'}"
+
+
 def relative(moment: datetime) -> str:
     return f"<t:{int(moment.timestamp())}:R>"
 
@@ -144,8 +154,7 @@ def failure_reason(failure: Failure) -> str:
     if kind in (FailureKind.AUTH, FailureKind.CREDITS):
         return "The music provider refused the bot's account; an admin has to fix it."
     if kind is FailureKind.TIMEOUT:
-        minutes = (failure.deadline_s or 600.0) / 60
-        return f"The music provider did not finish within {minutes:g} minutes, so the job was given up."
+        return f"The music provider did not finish within {span(failure.deadline_s or 600.0)}, so the job was given up."
     if kind is FailureKind.CANCELLED:
         return "Cancelled."
     if kind is FailureKind.NOT_STARTED:
@@ -611,7 +620,7 @@ def audit_line(entry: audit.AuditEntry) -> str:
             action, summary = "delete", f"track #{track_id} {title}"
         case audit.ModerationNote(strikes=strikes, window_s=window_s):
             action = "moderation-note"
-            summary = f"{strikes} requests refused by the provider's content filter in {window_s / 60:g} minutes"
+            summary = f"{strikes} requests refused by the provider's content filter in {span(window_s)}"
             outcome = "worth a look"
         case audit.OperationReinstated(provider=provider, operation=operation):
             action, summary = "provider", f"{operation.label} switched back on ({provider})"

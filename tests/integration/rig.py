@@ -22,6 +22,7 @@ from bot.providers import FuzzClient, ProducerClient, SonicClient
 from bot.sandbox import Sandbox
 from bot.storage.store import SqliteStore
 from tests.fakes import RecordingNotifier
+from tests.waiting import until
 
 WHO = Requester(guild_id=1, channel_id=10, user_id=100)
 FAST = JobsConfig(poll_interval=0.05, max_poll_interval=0.2, expected_render_s=0.1)
@@ -102,11 +103,4 @@ async def live(
 
 async def wait_until(predicate: Callable[[], bool | Awaitable[bool]], timeout: float = 30.0) -> None:
     """Real time: poll a condition the sandbox or the web server changes (they have no event to await)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            value = predicate()
-            if not isinstance(value, bool):
-                value = await value
-            if value:
-                return
-            await asyncio.sleep(0.02)
+    await until(predicate, timeout=timeout)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import httpx
@@ -102,7 +101,11 @@ async def test_restart_recovers_every_job_exactly_once(tmp_path: Path) -> None:
         notes = RecordingNotifier()
         async with live(path, sandbox=sandbox, notifier=notes) as second:
             await notes.wait_for(4)
-            await asyncio.sleep(0.5)  # nothing more arrives
+
+            async def all_delivered() -> bool:  # nothing is left to deliver, so nothing more can arrive
+                return await second.store.undelivered_jobs() == []
+
+            await wait_until(all_delivered)
             assert sorted(notes.finished_ids) == sorted([quick, *slow])
             assert sandbox.stats.submits == 4  # nothing was submitted twice
             for job_id in [quick, *slow]:

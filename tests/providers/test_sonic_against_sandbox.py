@@ -8,6 +8,7 @@ import asyncio
 import io
 from collections import Counter
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import mido
@@ -39,6 +40,7 @@ from bot.providers import SandboxClient
 from bot.providers.sonic import SonicClient
 from bot.sandbox import Sandbox
 from tests.providers.test_against_sandbox import WAV, assert_real_files, finish
+from tests.waiting import until
 
 KEY = "sonic-loopback-key"
 WORDS = "[Verse]\nHarbour lights are calling me home\nSalt wind on the window\n[Chorus]\nHome, home, harbour home"
@@ -160,11 +162,12 @@ async def test_stems_are_separate_wavs_named_for_their_voice(sonic: SonicClient,
     parent = await song(sonic)
     for tool, expected in ((Tool.STEMS_BASIC, {"Vocals", "Instrumental"}), (Tool.STEMS_FULL, None)):
         task_id = await sonic.submit_tool(parent.clip_id, tool)
-        for _ in range(200):
+
+        async def finished(tool: Tool = tool, task_id: str = task_id) -> Any:
             [status] = await sonic.fetch_tool(tool, [task_id])
-            if status.state.finished:
-                break
-            await asyncio.sleep(0.05)
+            return status if status.state.finished else None
+
+        status = await until(finished, interval=0.05)
         assert status.state is TaskState.SUCCEEDED and status.result is not None
         names = {s.name for s in status.result.tracks}
         if expected is not None:

@@ -160,7 +160,8 @@ async def test_credits_failure(sandbox: Sandbox, producer: httpx.AsyncClient, fu
 
 
 async def test_real_credit_exhaustion(sandbox: Sandbox, producer: httpx.AsyncClient) -> None:
-    sandbox.store._credits = 5
+    sandbox.store.charge(sandbox.store.credits(sandbox.now()) - 5)  # spent down to 5 credits
+    assert sandbox.store.credits(sandbox.now()) == 5
     refused = await producer.post("/producer/create", json={"sound": "pop"})
     assert refused.status_code == 402
     assert (await producer.post("/producer/upload", json={"audio_url": "https://example.com/a.mp3"})).status_code == 200

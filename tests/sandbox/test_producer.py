@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,6 +12,7 @@ from aiohttp import web
 
 from bot.sandbox import Sandbox
 from tests.sandbox.helpers import KEY, RENDER_S, FakeClock, create_clip, finish, submit
+from tests.waiting import until
 
 CLIP_FIELDS = {
     "clip_id",
@@ -235,11 +235,7 @@ async def audio_host() -> AsyncIterator[str]:
 
 async def _settle_upload(sandbox: Sandbox, task_id: str) -> None:
     """Wait (real time) for the upload's background fetch; its render time is then up to the fake clock."""
-    for _ in range(200):
-        if not sandbox.store.tasks[task_id].fetch_pending:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("upload fetch did not finish")
+    await until(lambda: not sandbox.store.tasks[task_id].fetch_pending)
 
 
 def _closed_port() -> int:

@@ -8,7 +8,7 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ from aiohttp import web
 
 from bot.sandbox import Sandbox
 from tests.sandbox.helpers import KEY, FakeClock
+from tests.waiting import until
 
 SECRET = "a-webhook-secret-of-some-length"
 WAIT_S = 30.0  # the longest wait for something the sandbox does in the background (returns as soon as it happened)
@@ -43,13 +44,6 @@ class Receiver:
         await asyncio.wait_for(self.arrived.wait(), wait_s)
         self.arrived.clear()
         return self.received[-1]
-
-
-async def eventually(predicate: Callable[[], bool], wait_s: float = WAIT_S) -> None:
-    """Wait until ``predicate()`` holds (a webhook sent in the background); a busy machine only makes it later."""
-    async with asyncio.timeout(wait_s):
-        while not predicate():
-            await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -137,7 +131,7 @@ async def test_duplicate_webhooks_share_one_id(receiver: Receiver) -> None:
         sandbox.duplicate_webhooks = True
         await _create(client)
         await receiver.next()
-        await eventually(lambda: len(receiver.received) == 2)
+        await until(lambda: len(receiver.received) == 2)
         first, second = receiver.received
         assert first[1] == second[1]
         assert first[0]["X-Webhook-Id"] == second[0]["X-Webhook-Id"]
@@ -180,7 +174,7 @@ async def test_receiver_errors_are_counted(receiver: Receiver) -> None:
     async with _sandbox(receiver) as sandbox, _client(sandbox) as client:
         await _create(client)
         await receiver.next()
-        await eventually(lambda: sandbox.stats.webhooks_failed > 0)
+        await until(lambda: sandbox.stats.webhooks_failed)
         assert sandbox.stats.webhooks_sent == 1 and sandbox.stats.webhooks_failed == 1
         assert sandbox.webhooks.deliveries[0].status == 500
 
@@ -190,7 +184,9 @@ async def test_webhook_follows_an_injected_clock(receiver: Receiver) -> None:
     sandbox = Sandbox(render_seconds=60.0, clock=clock, webhook_base_rewrite=(PUBLIC, f"{receiver.base}/hooks"))
     async with sandbox, _client(sandbox) as client:
         task_id = await _create(client)
-        await asyncio.sleep(0.2)
+        # The webhook's timer looks at the (fake) clock again and again; a few looks later it still has not fired.
+        looked = clock.reads
+        await until(lambda: clock.reads >= looked + 3)
         assert receiver.received == []
         clock.advance(60)
         body = json.loads((await receiver.next())[1])
@@ -202,6 +198,6 @@ async def test_stop_cancels_pending_webhooks(receiver: Receiver) -> None:
     sandbox = Sandbox(render_seconds=30.0, webhook_base_rewrite=(PUBLIC, f"{receiver.base}/hooks"))
     async with sandbox, _client(sandbox) as client:
         await _create(client)
-        assert len(sandbox._background) == 1
-    assert sandbox._background == set()
+        assert sandbox.background_work == 1
+    assert sandbox.background_work == 0
     assert receiver.received == []

@@ -30,6 +30,7 @@ from bot.storage.postgres import PostgresStore
 from bot.storage.postgres.migrations import LOCK_MIGRATIONS, LOCK_PROCESS, MIGRATIONS
 from tests import pg
 from tests.storage.test_store_contract import NOW, PERIOD, admit, clip, ticket
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,16 +128,16 @@ async def test_two_processes_starting_together_migrate_once(schema: str) -> None
                 )
                 for _ in range(2)
             ]
+
             # Wait until both wait on the migration lock (PostgreSQL shows waiting advisory locks in pg_locks).
-            async with asyncio.timeout(60):
-                while (
-                    await holder.fetchval(
-                        "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = $1",
-                        LOCK_MIGRATIONS,
-                    )
-                    < 2
-                ):
-                    await asyncio.sleep(0.05)
+            async def both_waiting() -> bool:
+                waiting = await holder.fetchval(
+                    "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = $1",
+                    LOCK_MIGRATIONS,
+                )
+                return bool(waiting >= 2)
+
+            await until(both_waiting, timeout=60.0, interval=0.05)
         outputs = [await asyncio.wait_for(p.communicate(), timeout=60) for p in procs]
     finally:
         for proc in procs:
@@ -543,9 +544,9 @@ async def test_losing_the_lock_connection_is_logged(schema: str, caplog: pytest.
             )
         finally:
             await conn.close()
-        async with asyncio.timeout(10):
-            while not any("lost the connection that keeps other Tunesmith" in r.getMessage() for r in caplog.records):
-                await asyncio.sleep(0.02)  # asyncpg reports the lost connection from its protocol; nothing to await
+        # asyncpg reports the lost connection from its protocol; nothing to await
+        lost = "lost the connection that keeps other Tunesmith"
+        await until(lambda: any(lost in r.getMessage() for r in caplog.records))
         # Without the lock another bot can start, which is what the operator is told.
         await (await PostgresStore.open(pg.URL, schema=schema, min_size=1)).close()
         assert await store.job(1) is None  # the pool's own connections still work

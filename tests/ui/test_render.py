@@ -71,6 +71,22 @@ def track(track_id: int = 4, title: str = "Night") -> Track:
             Failure(FailureKind.TIMEOUT, deadline_s=600.0),
             "The music provider did not finish within 10 minutes, so the job was given up.",
         ),
+        (
+            Failure(FailureKind.TIMEOUT, deadline_s=1.0),
+            "The music provider did not finish within 1 second, so the job was given up.",
+        ),
+        (
+            Failure(FailureKind.TIMEOUT, deadline_s=45.0),
+            "The music provider did not finish within 45 seconds, so the job was given up.",
+        ),
+        (
+            Failure(FailureKind.TIMEOUT, deadline_s=90.0),
+            "The music provider did not finish within 1.5 minutes, so the job was given up.",
+        ),
+        (
+            Failure(FailureKind.TIMEOUT, deadline_s=3600.0),
+            "The music provider did not finish within 1 hour, so the job was given up.",
+        ),
         (Failure(FailureKind.CANCELLED), "Cancelled."),
         (Failure(FailureKind.NOT_STARTED), "Could not start."),
         (Failure(FailureKind.REJECTED, "The style is too long."), "The style is too long."),

@@ -135,3 +135,38 @@ async def test_a_channels_edits_wait_their_turn_across_processes() -> None:
     status.report(second, Progress(JobState.QUEUED, position=1))
     await clock.advance(1.0)
     assert [(t, j, p.position) for t, j, p in edits.made] == [(5.0, 1, 2), (6.0, 2, 1)]
+
+
+async def test_the_status_texts_a_member_reads_and_the_default_5_second_limit() -> None:
+    clock = FakeClock()
+    edits = Edits(clock)
+    status = StatusEdits(edits, clock)  # the notifier's defaults: 5 s between edits, 15 s refreshes
+    queued = job(clock)
+    headline = "🎵 <@3> · **Create** · “Night” · job #1"
+    assert render.status_text(queued, Progress(JobState.QUEUED, position=4)) == (
+        f"{headline}\n⏳ Queued · #4 in line · 10 credits"
+    )
+    assert render.status_text(queued, Progress(JobState.QUEUED)) == f"{headline}\n⏳ Queued · 10 credits"
+    assert render.status_text(queued, Progress(JobState.SUBMITTED, started_at=clock.now())) == (
+        f"{headline}\n📨 Submitted to the provider · 10 credits"
+    )
+    started = clock.now()
+    rendering = Progress(JobState.RUNNING, started_at=started, expected_s=90.0)
+    assert render.status_text(queued, rendering, now=started + 75.0) == (
+        f"{headline}\n🎛️ Rendering · 1:15 elapsed · about 0:15 left · 10 credits"
+    )
+    # Past the expected time, no "left" is promised.
+    assert render.status_text(queued, rendering, now=started + 125.0) == (
+        f"{headline}\n🎛️ Rendering · 2:05 elapsed · 10 credits"
+    )
+    status.report(queued, Progress(JobState.SUBMITTED, started_at=started))
+    await clock.advance(4.9)
+    assert edits.made == []
+    await clock.advance(0.1)
+    assert [p.state for _, _, p in edits.made] == [JobState.SUBMITTED]
+    status.report(queued, rendering)
+    await clock.advance(4.9)
+    assert len(edits.made) == 1
+    await clock.advance(0.1)
+    assert [p.state for _, _, p in edits.made] == [JobState.SUBMITTED, JobState.RUNNING]
+    await status.close()

@@ -30,6 +30,7 @@ from bot.sandbox import Sandbox
 from bot.web.server import WebOptions, WebServer
 from bot.web.signatures import SignatureError, verify
 from tests.integration.rig import Live, live
+from tests.waiting import until
 
 PUBLIC = "https://tunesmith.example"
 NOW = 1_767_225_600  # 2026-01-01T00:00:00Z, the clock the server is given
@@ -117,9 +118,7 @@ class Receiver:
     async def submitted(self) -> tuple[int, str, str]:
         """A job submitted with a webhook: (job id, task id, its webhook secret)."""
         job_id = await self.rig.admit()
-        async with asyncio.timeout(10):
-            while (known := await self.rig.core.web.webhook_secret(job_id)) is None:
-                await asyncio.sleep(0.02)  # waiting for the submit; no event is exposed for it
+        known = await until(lambda: self.rig.core.web.webhook_secret(job_id))  # the submit has happened
         return job_id, *known
 
     async def post(
