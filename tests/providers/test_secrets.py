@@ -153,7 +153,9 @@ async def test_no_secret_on_any_failure_path(caplog: pytest.LogCaptureFixture, a
 async def test_no_secret_with_any_recorded_answer(caplog: pytest.LogCaptureFixture, name: str) -> None:
     caplog.set_level(logging.DEBUG)
     collected = Collected()
-    await _exercise(recorded(f"producer/{name}"), collected)
+    wire = await _exercise(recorded(f"producer/{name}"), collected)
+    assert any(r.headers.get("Authorization") == f"Bearer {PRODUCER_KEY}" for r in wire.requests)
+    assert any(r.headers.get("api-key") == FUZZ_KEY for r in wire.requests)
     _assert_clean(caplog, collected)
 
 
