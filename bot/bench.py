@@ -157,7 +157,7 @@ async def sandbox_process(render: float, webhook_target: str | None = None, *, c
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient() as client:
-            for _ in range(200):
+            for _ in range(400):
                 with contextlib.suppress(httpx.TransportError):
                     if (await client.get(f"{base}/_sandbox/stats")).status_code == 200:
                         break

@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from typing import Any
 
 import httpx
 
+from bot.bench import sandbox_process, sandbox_stats
 from bot.core.admission import check_quota, check_rules
 from bot.core.assembly import Core
 from bot.core.credits import period_key, quota_of
@@ -50,6 +50,7 @@ from bot.domain.ports import AdmissionDecision, AdmissionSnapshot, JobTicket, St
 from bot.domain.requester import Requester
 from bot.providers import FuzzClient
 from bot.providers.http import ProviderHttpClient
+from bot.sandbox.store import STARTING_CREDITS
 from bot.storage.postgres import PostgresStore
 from bot.storage.store import SqliteStore
 
@@ -264,50 +265,9 @@ async def admit_main(args: argparse.Namespace) -> int:
 
 
 # --- the parent's side ---------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.asynccontextmanager
-async def sandbox(render: float) -> AsyncIterator[str]:
-    """``python -m bot.sandbox`` in a child process; yields its base URL."""
-    port = free_port()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.sandbox",
-        "--port",
-        str(port),
-        "--render-seconds",
-        f"{render}",
-        "--clip-seconds",
-        "1",
-        "--log-level",
-        "WARNING",
-        stdout=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient() as client:
-            for _ in range(400):
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get(f"{base}/_sandbox/stats")).status_code == 200:
-                        break
-                await asyncio.sleep(0.05)
-            else:
-                raise RuntimeError("the sandbox did not start")
-        yield base
-    finally:
-        proc.terminate()
-        await asyncio.wait_for(proc.wait(), timeout=10)
-
-
-async def sandbox_stats(base: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(timeout=30) as client:
-        stats: dict[str, Any] = (await client.get(f"{base}/_sandbox/stats", params={"finished": "1"})).json()
-        return stats
+def sandbox(render: float) -> contextlib.AbstractAsyncContextManager[str]:
+    """``python -m bot.sandbox`` in a child process (the single-process bench's, with its default account)."""
+    return sandbox_process(render, credits=STARTING_CREDITS)
 
 
 @dataclass
