@@ -428,6 +428,14 @@ class TakenOver:
 
 
 @dataclass(frozen=True, slots=True)
+class PollRoom:
+    """What a worker about to make a batched status poll learns first (bot/core/jobs/tracker.py)."""
+
+    lost: list[int]  # of its own batch, jobs no longer leased to it or no longer at the provider: not polled
+    due: list[Job]  # other workers' tasks at the provider, due for a poll: they fill the batch's room
+
+
+@dataclass(frozen=True, slots=True)
 class CacheChange:
     """One change another process may have cached: a server's settings or block rules, or the retired operations
     (``scope`` "settings", "blocklist" or "catalog"; ``guild_id`` 0 for the catalog)."""
@@ -460,6 +468,21 @@ class ClusterStore(Protocol):
     async def adopt(self, worker: str, job_id: int) -> Job | None:
         """Lease one live job to ``worker`` now, whoever held it (a webhook for it reached this worker); None when
         the job is not live any more."""
+        ...
+
+    async def poll_room(
+        self,
+        worker: str,
+        provider: str,
+        *,
+        mine: Sequence[int],
+        submitted_before: float,
+        skip: Sequence[int],
+        limit: int,
+    ) -> PollRoom:
+        """Before a batched status poll: which of ``mine`` (the batch) are no longer leased to ``worker`` or no
+        longer at the provider, and up to ``limit`` tasks of other workers at the provider (submitted or running,
+        with a task id), submitted before ``submitted_before``, not in ``skip``, oldest first. Reads only."""
         ...
 
     async def release(self, worker: str) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.domain.models import Job
-from bot.domain.ports import CacheChange, TakenOver
+from bot.domain.ports import CacheChange, PollRoom, TakenOver
 from bot.storage.database import Database, rows
 
 _ACTIVE = "('queued', 'submitted', 'running')"
@@ -78,6 +78,37 @@ class SqliteCluster:
             )
         )
         return [_job(r) for r in found]
+
+    async def poll_room(
+        self,
+        worker: str,
+        provider: str,
+        *,
+        mine: Sequence[int],
+        submitted_before: float,
+        skip: Sequence[int],
+        limit: int,
+    ) -> PollRoom:
+        def read(conn: sqlite3.Connection) -> PollRoom:
+            lost = [
+                int(r[0])
+                for r in conn.execute(
+                    "SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?))"
+                    " AND (owner IS NOT ? OR state NOT IN ('submitted', 'running'))",
+                    (_ids(mine), worker),
+                )
+            ]
+            due = rows(
+                conn.execute(
+                    "SELECT * FROM jobs WHERE provider = ? AND state IN ('submitted', 'running') AND submitted_at < ?"
+                    " AND owner IS NOT ? AND task_id IS NOT NULL AND delivered_at IS NULL"
+                    " AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY submitted_at LIMIT ?",
+                    (provider, submitted_before, worker, _ids(skip), max(limit, 0)),
+                )
+            )
+            return PollRoom(lost=lost, due=[_job(r) for r in due])
+
+        return await self._db.read(read)
 
     async def adopt(self, worker: str, job_id: int) -> Job | None:
         def adopt(conn: sqlite3.Connection) -> dict[str, Any] | None:

@@ -47,11 +47,13 @@ async def until(check: Callable[[], Any], *, within: float = 15.0) -> float:
 
 @contextlib.asynccontextmanager
 async def engines(
-    count: int, *, takeover_s: float = 30.0, concurrency: int = 10, render_s: float = 0.2
+    count: int, *, takeover_s: float = 30.0, concurrency: int = 10, render_s: float = 0.2, batch_size: int = 1
 ) -> AsyncIterator[tuple[list[Core], FakeProvider, str]]:
     async with pg.fresh_schema() as schema:
         clock = SystemClock()
-        provider = FakeProvider(cast(FakeClock, clock), render_s=render_s, max_concurrency=concurrency)
+        provider = FakeProvider(
+            cast(FakeClock, clock), render_s=render_s, max_concurrency=concurrency, batch_size=batch_size
+        )
         stores = [
             await PostgresStore.open(pg.URL, schema=schema, lock=False, min_size=1, max_size=5) for _ in range(count)
         ]
@@ -215,3 +217,77 @@ async def test_a_paused_worker_learns_its_jobs_moved_and_drops_them() -> None:
         await until(lambda: sum(len(n.succeeded) for n in notifiers) == len(jobs))
         assert sorted(r.job.id for n in notifiers for r in n.succeeded) == sorted(j.id for j in jobs)
         assert provider.submits == len(jobs)
+
+
+async def test_one_poll_answers_both_workers_tasks_and_each_job_finishes_once() -> None:
+    """Polling is shared: a batched poll with room left carries the other worker's due tasks, and one found
+    finished is leased here and finished here (its worker drops it); every job ends and is delivered once."""
+    async with engines(2, render_s=0.3, batch_size=25) as (cores, provider, schema):
+        a, b = cores
+        # The second worker polls nothing of its own (as if always behind): only the first one's polls can
+        # answer its tasks.
+        b.tracker._poll_not_before = float("inf")
+        notifiers = [RecordingNotifier(), RecordingNotifier()]
+        for core, notifier in zip(cores, notifiers, strict=True):
+            await core.runtime.start(notifier)
+        b_jobs = [
+            (await b.admission.admit(member(g), Operation.CREATE, {"sound": "jazz", "title": "T"})).job
+            for g in (1, 2, 3)
+        ]
+        a_jobs = [
+            (await a.admission.admit(member(g), Operation.CREATE, {"sound": "jazz", "title": "T"})).job
+            for g in (4, 5, 6)
+        ]
+        everyone = sorted(j.id for j in a_jobs + b_jobs)
+        await until(lambda: sum(len(n.succeeded) for n in notifiers) >= len(everyone))
+        await until(lambda: all(j.id not in b.registry for j in b_jobs))  # b let go of what a finished
+        await asyncio.sleep(0.3)  # room for a second delivery, which must not come
+        assert sorted(r.job.id for n in notifiers for r in n.succeeded) == everyone
+        assert provider.submits == len(everyone)
+        assert set((await states(schema)).values()) == {JobState.SUCCEEDED.value}
+        # One status call carried tasks of both workers (b's tasks were submitted by b, so their ids are b's).
+        conn = await pg.connect(schema)
+        try:
+            owner_of = {r["task_id"]: r["id"] for r in await conn.fetch("SELECT id, task_id FROM jobs")}
+        finally:
+            await conn.close()
+        b_ids = {j.id for j in b_jobs}
+        a_ids = {j.id for j in a_jobs}
+        mixed = [
+            call
+            for call in provider.fetches
+            if {owner_of[t] for t in call} & b_ids and {owner_of[t] for t in call} & a_ids
+        ]
+        assert mixed, provider.fetches
+        assert len(notifiers[0].succeeded) == len(everyone)  # all delivered by the worker that polled
+
+
+async def test_a_shared_poll_skips_tasks_not_near_their_end_and_tasks_moved_away() -> None:
+    """What a worker about to poll reads: other workers' tasks only once submitted long enough ago, never its
+    own, never a queued or finished job; and which of its batch another worker has leased meanwhile."""
+    async with engines(2, render_s=60.0, batch_size=25) as (cores, provider, schema):
+        a, b = cores
+        for core in cores:
+            await core.runtime.start(RecordingNotifier())
+        b_job = (await b.admission.admit(member(1), Operation.CREATE, {"sound": "jazz", "title": "T"})).job
+        a_job = (await a.admission.admit(member(2), Operation.CREATE, {"sound": "jazz", "title": "T"})).job
+
+        async def submitted() -> bool:
+            return all(s != "queued" for s in (await states(schema)).values())
+
+        await until(submitted)
+        store = cast(PostgresStore, a.store)
+        now = SystemClock().now()
+        room = await store.poll_room("w0", provider.name, mine=[a_job.id], submitted_before=now + 1, skip=[], limit=25)
+        assert room.lost == [] and [j.id for j in room.due] == [b_job.id]
+        # Submitted less long ago than the cut: not near its end, not stolen.
+        room = await store.poll_room("w0", provider.name, mine=[], submitted_before=now - 30, skip=[], limit=25)
+        assert room.due == []
+        room = await store.poll_room("w0", provider.name, mine=[], submitted_before=now + 1, skip=[b_job.id], limit=25)
+        assert room.due == []
+        # b takes a's job (a webhook reached it): a's next poll leaves it out.
+        assert b.cluster is not None
+        await b.cluster.adopt_for_webhook(a_job.id)
+        room = await store.poll_room("w0", provider.name, mine=[a_job.id], submitted_before=now + 1, skip=[], limit=25)
+        assert room.lost == [a_job.id]
+        assert sorted(j.id for j in room.due) == sorted([a_job.id, b_job.id])

@@ -40,7 +40,7 @@ from bot.core.jobs.tracker import Tracker
 from bot.core.settings import SettingsBook
 from bot.domain.models import Job, JobState, Operation
 from bot.domain.outcomes import Failure, FailureKind
-from bot.domain.ports import Clock, ClusterStore, MusicProvider
+from bot.domain.ports import Clock, ClusterStore, MusicProvider, PollRoom
 
 log = logging.getLogger(__name__)
 
@@ -317,11 +317,27 @@ class Cluster:
 
     async def adopt_for_webhook(self, job_id: int) -> None:
         """A webhook for a job another worker runs reached this one: lease it here and apply it here."""
+        await self._adopt_one(job_id, poll_now=False)
+
+    async def adopt_polled(self, job_id: int) -> None:
+        """This worker's poll found another worker's task finished: lease it here and finish it here. Its old
+        worker drops it at its next heartbeat (or skips it at its next poll); the writes are conditional."""
+        await self._adopt_one(job_id, poll_now=True)
+
+    async def _adopt_one(self, job_id: int, *, poll_now: bool) -> None:
         if job_id in self._registry:
             return
         job = await self._store.adopt(self.worker, job_id)
         if job is not None:
-            await self._adoption.adopt([job], [], poll_now=False)
+            await self._adoption.adopt([job], [], poll_now=poll_now)
+
+    async def poll_room(
+        self, provider: str, *, mine: Sequence[int], submitted_before: float, skip: Sequence[int], limit: int
+    ) -> PollRoom:
+        """Shared polling (the tracker's ``Neighbours``): see ``ClusterStore.poll_room``."""
+        return await self._store.poll_room(
+            self.worker, provider, mine=mine, submitted_before=submitted_before, skip=skip, limit=limit
+        )
 
     # --- caches --------------------------------------------------------------------------------------------------
     async def _sync_once(self) -> None:

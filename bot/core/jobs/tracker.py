@@ -10,6 +10,7 @@ import logging
 import secrets
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from bot.core.catalog import Catalog
 from bot.core.jobs.config import JobsConfig
@@ -25,7 +26,7 @@ from bot.core.outbox import Outbox
 from bot.domain.errors import ErrorKind, ProviderError
 from bot.domain.models import Job, JobState, Operation, TaskState, TaskStatus, WebhookTarget
 from bot.domain.outcomes import Failure, FailureKind, Progress
-from bot.domain.ports import Clock, JobStore, MusicProvider, ProviderStateStore, WebhookReceipt
+from bot.domain.ports import Clock, JobStore, MusicProvider, PollRoom, ProviderStateStore, WebhookReceipt
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,17 @@ SEEN_WEBHOOKS = 10_000  # ids remembered in memory; older repeats are caught by 
 
 PROBES = 3
 """Tasks per provider and operation polled early while their render time is unknown (see estimate.py)."""
+
+
+class Neighbours(Protocol):
+    """The other workers on one database (bot/core/jobs/cluster.py): a batched poll with room left polls their due
+    tasks too, and a task it finds finished is leased here and finished here (as a webhook reaching this worker)."""
+
+    async def poll_room(
+        self, provider: str, *, mine: Sequence[int], submitted_before: float, skip: Sequence[int], limit: int
+    ) -> PollRoom: ...
+
+    async def adopt_polled(self, job_id: int) -> None: ...
 
 
 def poll_interval(
@@ -104,6 +116,9 @@ class Tracker:
         self._probes: Counter[tuple[str, Operation]] = Counter()  # probes started per provider and operation
         # Without an operator key (tests, the benchmark) a per-process key still gives every job its own secret.
         self._webhook_key = config.webhook_key or secrets.token_bytes(32)
+        # Many processes on one database: other workers' tasks fill this worker's polls (None: this one alone).
+        self.neighbours: Neighbours | None = None
+        self._polled_for_others: dict[int, float] = {}  # other workers' tasks this one polled: when
 
     # --- tracking ------------------------------------------------------------------------------------------------
     def track(self, record: InFlight, now: float, *, first_poll: float | None = None) -> None:
@@ -209,9 +224,14 @@ class Tracker:
 
     async def _poll(self, batch: Sequence[InFlight]) -> None:
         try:
+            others: list[Job] = []
+            if self.neighbours is not None:
+                batch, others = await self._share(batch)
+                if not batch:
+                    return  # every task of it moved to another worker or ended there: no call for it
             self._metrics.inc("tunesmith_provider_requests_total", call="poll")
             try:
-                statuses = await self.gateway.fetch([r.job for r in batch])
+                statuses = await self.gateway.fetch([r.job for r in batch] + others)
             except ProviderError as exc:
                 self._metrics.inc("tunesmith_provider_errors_total", kind=exc.kind.value)
                 now = self._clock.now()
@@ -236,9 +256,77 @@ class Tracker:
                     await self._polled(record, by_id.get(record.job.task_id or ""), now)
                 except Exception as exc:
                     await self._net.end([record.id], "poll", exc)
+            for job in others:
+                await self._polled_for_other(job, by_id.get(job.task_id or ""), now)
         finally:
             self._polls_in_flight -= 1
             self._wake()
+
+    async def _share(self, batch: Sequence[InFlight]) -> tuple[list[InFlight], list[Job]]:
+        """Many processes: drop from the batch the tasks another worker leased meanwhile (or that ended there), and
+        fill the batch's room with other workers' tasks due for a poll, so the provider is asked no more often for
+        all workers than it would be for one. A task counts as due from its first poll's age (near its expected
+        end), and one polled for another worker waits a poll gap before it is polled from here again."""
+        assert self.neighbours is not None
+        now = self._clock.now()
+        size = max(1, self._provider.batch_size)
+        schedule = schedule_of(self._config)
+        soonest = min(self.expected(r).seconds for r in batch)
+        gap = max(schedule.near * soonest, schedule.min_gap)
+        self._polled_for_others = {k: at for k, at in self._polled_for_others.items() if now - at < gap}
+        try:
+            room = await self.neighbours.poll_room(
+                self._provider.name,
+                mine=[r.id for r in batch],
+                submitted_before=now - schedule.lead * soonest,
+                skip=list(self._polled_for_others),
+                limit=size - len(batch),
+            )
+        except Exception:
+            log.exception("reading other workers' due tasks failed; polling this worker's own")
+            return list(batch), []
+        lost = set(room.lost)
+        mine: list[InFlight] = []
+        for record in batch:
+            if record.id in lost:
+                # Leased by another worker (its next heartbeat tells this one to drop it) or ended: not polled.
+                self._set_poll(record, now + self._interval(record, now))
+            else:
+                mine.append(record)
+        others = [job for job in room.due if self._due_for_others(job, now)]
+        return mine, others
+
+    def _due_for_others(self, job: Job, now: float) -> bool:
+        """Whether another worker's task may ride along in this worker's poll: polled by that worker (not a
+        webhook's), one step (no follow-up to start), and near its expected end."""
+        if job.id in self._registry or job.submitted_at is None:
+            return False
+        if self.webhooks_on and self.gateway.uses_webhook(job):
+            return False
+        if job.followup is not None or job.operation is Operation.EXTEND:
+            return False
+        age = now - job.submitted_at.timestamp()
+        return age >= schedule_of(self._config).lead * self.estimate.expected(self.render_key(job)).seconds
+
+    async def _polled_for_other(self, job: Job, status: TaskStatus | None, now: float) -> None:
+        """Another worker's task answered in this worker's poll. Finished: leased here and finished here, as a
+        webhook reaching this worker would be; the conditional writes make it end once whoever else looks."""
+        self._polled_for_others[job.id] = now
+        if status is None or not status.state.finished or self.neighbours is None:
+            return  # still rendering: its own worker polls it on its schedule
+        try:
+            await self.neighbours.adopt_polled(job.id)
+        except Exception:
+            log.exception("taking over job %d found finished failed; its worker finishes it", job.id)
+            return
+        record = self._tracked(job.id)
+        if record is None or record.job.task_id != status.task_id:
+            return  # no longer at the provider (it ended meanwhile), or already on its next step
+        try:
+            record.polls += 1
+            await self._apply(record, status)
+        except Exception as exc:
+            await self._net.end([record.id], "poll", exc)
 
     async def _polled(self, record: InFlight, status: TaskStatus | None, now: float) -> None:
         record.polls += 1

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from bot.domain.models import Job
-from bot.domain.ports import CacheChange, TakenOver
+from bot.domain.ports import CacheChange, PollRoom, TakenOver
 from bot.storage.postgres.migrations import LOCK_QUEUE
 
 _ACTIVE = "('queued', 'submitted', 'running')"
@@ -37,6 +37,16 @@ TAKE_OVER = (
 STRAYS = (
     "SELECT * FROM jobs WHERE owner = $1 AND delivered_at IS NULL AND state IN ('submitted', 'running')"
     " AND NOT (id = ANY($2::bigint[])) ORDER BY id"
+)
+POLL_LOST = (
+    "SELECT id FROM jobs WHERE id = ANY($2::bigint[])"
+    " AND (owner IS DISTINCT FROM $1 OR state NOT IN ('submitted', 'running'))"
+)
+# Other workers' tasks at the provider, oldest first: a batched poll with room left polls them too.
+POLL_DUE = (
+    "SELECT * FROM jobs WHERE provider = $2 AND state IN ('submitted', 'running') AND submitted_at < $3"
+    " AND owner IS DISTINCT FROM $1 AND task_id IS NOT NULL AND delivered_at IS NULL"
+    " AND NOT (id = ANY($4::bigint[])) ORDER BY submitted_at LIMIT $5"
 )
 ADOPT = f"UPDATE jobs SET owner = $1 WHERE id = $2 AND state IN {_ACTIVE} RETURNING *"
 RELEASE = (
@@ -114,6 +124,23 @@ class PostgresCluster:
     async def adopt(self, worker: str, job_id: int) -> Job | None:
         row = await self._pool.fetchrow(ADOPT, worker, job_id)
         return Job.model_validate(dict(row)) if row is not None else None
+
+    async def poll_room(
+        self,
+        worker: str,
+        provider: str,
+        *,
+        mine: Sequence[int],
+        submitted_before: float,
+        skip: Sequence[int],
+        limit: int,
+    ) -> PollRoom:
+        async with self._pool.acquire() as conn:
+            lost = [int(r["id"]) for r in await conn.fetch(POLL_LOST, worker, list(mine))] if mine else []
+            found = (
+                await conn.fetch(POLL_DUE, worker, provider, submitted_before, list(skip), limit) if limit > 0 else []
+            )
+        return PollRoom(lost=lost, due=[Job.model_validate(dict(r)) for r in found])
 
     async def release(self, worker: str) -> None:
         await self._pool.execute(RELEASE, worker)

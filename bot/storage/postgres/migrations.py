@@ -328,6 +328,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER catalog_changed AFTER INSERT OR UPDATE OR DELETE ON retired_operations
         FOR EACH ROW EXECUTE FUNCTION tunesmith_catalog_changed();
     """,
+    # 5: polling shared by every worker: a batched status poll with room left fills it with other workers' tasks
+    # at the provider that are due (oldest first); this index holds only the jobs at the provider.
+    r"""
+    CREATE INDEX jobs_at_provider ON jobs (provider, submitted_at) WHERE state IN ('submitted', 'running');
+    """,
 )
 
 
