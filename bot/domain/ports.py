@@ -429,10 +429,12 @@ class TakenOver:
 
 @dataclass(frozen=True, slots=True)
 class PollRoom:
-    """What a worker about to make a batched status poll learns first (bot/core/jobs/tracker.py)."""
+    """What a worker about to make a batched status poll is told first (bot/core/jobs/tracker.py)."""
 
+    poll: list[int]  # of its own batch, those to poll now (marked polled)
     lost: list[int]  # of its own batch, jobs no longer leased to it or no longer at the provider: not polled
-    due: list[Job]  # other workers' tasks at the provider, due for a poll: they fill the batch's room
+    polled: dict[int, float]  # of its own batch, those another worker polled since: when (not polled again yet)
+    due: list[Job]  # other workers' tasks at the provider due for a poll (marked polled): they fill the room
 
 
 @dataclass(frozen=True, slots=True)
@@ -475,14 +477,18 @@ class ClusterStore(Protocol):
         worker: str,
         provider: str,
         *,
-        mine: Sequence[int],
+        mine: Sequence[tuple[int, float]],
+        now: float,
         submitted_before: float,
-        skip: Sequence[int],
+        polled_before: float,
         limit: int,
     ) -> PollRoom:
-        """Before a batched status poll: which of ``mine`` (the batch) are no longer leased to ``worker`` or no
-        longer at the provider, and up to ``limit`` tasks of other workers at the provider (submitted or running,
-        with a task id), submitted before ``submitted_before``, not in ``skip``, oldest first. Reads only."""
+        """Polls shared by every worker. ``mine``: the batch ``worker`` is about to poll, each job with a cut: a job
+        last polled (by anyone) after its cut was polled by another worker since this one did, so it is not polled
+        now. Those to poll are marked polled at ``now``; then, when there are any, up to ``limit`` other workers'
+        tasks at the provider (submitted or running, with a task id, one step: no follow-up) submitted before
+        ``submitted_before`` and not polled after ``polled_before`` are marked polled at ``now`` too and returned
+        (oldest first) to ride along in the same call."""
         ...
 
     async def release(self, worker: str) -> None:

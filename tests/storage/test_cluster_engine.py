@@ -22,6 +22,7 @@ from bot.core.jobs.config import JobsConfig
 from bot.core.settings import Defaults
 from bot.domain.errors import Blocked
 from bot.domain.models import GuildSettings, JobState, Operation, Period
+from bot.domain.ports import PollRoom
 from bot.domain.requester import Requester
 from bot.storage.postgres import PostgresStore
 from tests import pg
@@ -262,9 +263,10 @@ async def test_one_poll_answers_both_workers_tasks_and_each_job_finishes_once() 
         assert len(notifiers[0].succeeded) == len(everyone)  # all delivered by the worker that polled
 
 
-async def test_a_shared_poll_skips_tasks_not_near_their_end_and_tasks_moved_away() -> None:
-    """What a worker about to poll reads: other workers' tasks only once submitted long enough ago, never its
-    own, never a queued or finished job; and which of its batch another worker has leased meanwhile."""
+async def test_a_shared_poll_skips_tasks_polled_elsewhere_not_near_their_end_or_moved_away() -> None:
+    """What a worker about to poll is told: other workers' tasks ride along only once submitted long enough ago
+    and not polled since their cut (never its own, never a queued or finished job); of its own batch, which
+    another worker polled since it did (not polled again yet) and which another worker leased meanwhile."""
     async with engines(2, render_s=60.0, batch_size=25) as (cores, provider, schema):
         a, b = cores
         for core in cores:
@@ -277,17 +279,43 @@ async def test_a_shared_poll_skips_tasks_not_near_their_end_and_tasks_moved_away
 
         await until(submitted)
         store = cast(PostgresStore, a.store)
-        now = SystemClock().now()
-        room = await store.poll_room("w0", provider.name, mine=[a_job.id], submitted_before=now + 1, skip=[], limit=25)
-        assert room.lost == [] and [j.id for j in room.due] == [b_job.id]
-        # Submitted less long ago than the cut: not near its end, not stolen.
-        room = await store.poll_room("w0", provider.name, mine=[], submitted_before=now - 30, skip=[], limit=25)
-        assert room.due == []
-        room = await store.poll_room("w0", provider.name, mine=[], submitted_before=now + 1, skip=[b_job.id], limit=25)
-        assert room.due == []
+        now = SystemClock().now() + 1000  # later than any poll the engines make by themselves
+
+        async def room(at: float, *, mine: float | None = None, submitted: float = 0, polled: float = 0) -> PollRoom:
+            cuts = [] if mine is None else [(a_job.id, mine)]
+            return await store.poll_room(
+                "w0",
+                provider.name,
+                mine=cuts,
+                now=at,
+                submitted_before=now + submitted,
+                polled_before=now + polled,
+                limit=25,
+            )
+
+        # Submitted less long ago than the cut: not near its end, not polled from here.
+        assert (await room(now, mine=now, submitted=-1010)).due == []
+        first = await room(now, mine=now)
+        assert first.poll == [a_job.id] and first.lost == [] and [j.id for j in first.due] == [b_job.id]
+        # Polled just now: b's task does not ride along again before its gap.
+        assert (await room(now + 1, mine=now + 1, polled=-1)).due == []
+        # Nothing of its own to poll: no call, so nothing of the others is marked polled either.
+        assert (await room(now + 2, polled=1)).due == []
+        # b polls a's task (filling its own call); a, whose own last poll was at ``now``, waits for its next one.
+        b_store = cast(PostgresStore, b.store)
+        by_b = await b_store.poll_room(
+            "w1",
+            provider.name,
+            mine=[(b_job.id, now)],
+            now=now + 3,
+            submitted_before=now,
+            polled_before=now + 2,
+            limit=25,
+        )
+        assert [j.id for j in by_b.due] == [a_job.id]
+        later = await room(now + 4, mine=now)
+        assert later.poll == [] and later.polled == {a_job.id: now + 3}
         # b takes a's job (a webhook reached it): a's next poll leaves it out.
         assert b.cluster is not None
         await b.cluster.adopt_for_webhook(a_job.id)
-        room = await store.poll_room("w0", provider.name, mine=[a_job.id], submitted_before=now + 1, skip=[], limit=25)
-        assert room.lost == [a_job.id]
-        assert sorted(j.id for j in room.due) == sorted([a_job.id, b_job.id])
+        assert (await room(now + 5, mine=now + 5)).lost == [a_job.id]

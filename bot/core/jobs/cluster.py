@@ -297,8 +297,9 @@ class Cluster:
         held = [record.id for record in self._registry]
         for job_id in await self._store.heartbeat(self.worker, now, held):
             # Another worker took it while this one was silent (a long pause): it runs there now.
+            # (Or its task was found finished by another worker's poll, which finishes it: polls are shared.)
             if self._registry.forget(job_id) is not None:
-                log.warning("job %d was taken over by another worker; dropped here", job_id)
+                log.info("job %d is leased to another worker now; dropped here", job_id)
         # A job of this worker at the provider that it does not hold (it let go in a race with the worker it had
         # moved to, which then moved it back): taken up again, so no job is left without anyone following it.
         strays = [j for j in await self._store.strays(self.worker, held) if j.id not in self._registry]
@@ -332,11 +333,24 @@ class Cluster:
             await self._adoption.adopt([job], [], poll_now=poll_now)
 
     async def poll_room(
-        self, provider: str, *, mine: Sequence[int], submitted_before: float, skip: Sequence[int], limit: int
+        self,
+        provider: str,
+        *,
+        mine: Sequence[tuple[int, float]],
+        now: float,
+        submitted_before: float,
+        polled_before: float,
+        limit: int,
     ) -> PollRoom:
         """Shared polling (the tracker's ``Neighbours``): see ``ClusterStore.poll_room``."""
         return await self._store.poll_room(
-            self.worker, provider, mine=mine, submitted_before=submitted_before, skip=skip, limit=limit
+            self.worker,
+            provider,
+            mine=mine,
+            now=now,
+            submitted_before=submitted_before,
+            polled_before=polled_before,
+            limit=limit,
         )
 
     # --- caches --------------------------------------------------------------------------------------------------

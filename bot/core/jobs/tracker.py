@@ -38,11 +38,18 @@ PROBES = 3
 
 
 class Neighbours(Protocol):
-    """The other workers on one database (bot/core/jobs/cluster.py): a batched poll with room left polls their due
-    tasks too, and a task it finds finished is leased here and finished here (as a webhook reaching this worker)."""
+    """The other workers on one database (bot/core/jobs/cluster.py): polls are shared, so the provider is asked
+    no more often for all of them than for one process holding every task. See ``ClusterStore.poll_room``."""
 
     async def poll_room(
-        self, provider: str, *, mine: Sequence[int], submitted_before: float, skip: Sequence[int], limit: int
+        self,
+        provider: str,
+        *,
+        mine: Sequence[tuple[int, float]],
+        now: float,
+        submitted_before: float,
+        polled_before: float,
+        limit: int,
     ) -> PollRoom: ...
 
     async def adopt_polled(self, job_id: int) -> None: ...
@@ -118,7 +125,7 @@ class Tracker:
         self._webhook_key = config.webhook_key or secrets.token_bytes(32)
         # Many processes on one database: other workers' tasks fill this worker's polls (None: this one alone).
         self.neighbours: Neighbours | None = None
-        self._polled_for_others: dict[int, float] = {}  # other workers' tasks this one polled: when
+        self._marked: dict[int, float] = {}  # this worker's tasks: when this worker last marked them polled
 
     # --- tracking ------------------------------------------------------------------------------------------------
     def track(self, record: InFlight, now: float, *, first_poll: float | None = None) -> None:
@@ -204,7 +211,7 @@ class Tracker:
             return
         # Coalesce tasks due soon into the same calls, so batches fill up (FUZZ: 25 ids a call).
         # The horizon stays within one poll gap, so coalescing never pulls a poll far ahead of its task's end.
-        horizon = now + min(self._config.poll_interval / 2, self._config.min_poll_gap)
+        horizon = now + self._horizon()
         size = max(1, self._provider.batch_size)
         room = (self._config.max_parallel_polls - self._polls_in_flight) * size
         due: list[InFlight] = []
@@ -221,6 +228,9 @@ class Tracker:
                 self._set_poll(record, now + self._config.max_poll_interval)
             self._polls_in_flight += 1
             self._tasks.spawn(self._net.guard(self._poll(batch), [r.id for r in batch], "poll"), f"poll-{batch[0].id}")
+
+    def _horizon(self) -> float:
+        return min(self._config.poll_interval / 2, self._config.min_poll_gap)
 
     async def _poll(self, batch: Sequence[InFlight]) -> None:
         try:
@@ -263,55 +273,53 @@ class Tracker:
             self._wake()
 
     async def _share(self, batch: Sequence[InFlight]) -> tuple[list[InFlight], list[Job]]:
-        """Many processes: drop from the batch the tasks another worker leased meanwhile (or that ended there), and
-        fill the batch's room with other workers' tasks due for a poll, so the provider is asked no more often for
-        all workers than it would be for one. A task counts as due from its first poll's age (near its expected
-        end), and one polled for another worker waits a poll gap before it is polled from here again."""
+        """Many processes: polls are shared by every worker. A task of the batch another worker leased meanwhile
+        (or that ended there) is left out, one another worker polled since this one did waits for its next poll
+        after that one; the call's room is filled with other workers' tasks near their expected end. Every task
+        polled is marked so in the database, so no worker polls it sooner than its schedule: the provider is asked
+        about as often as by one process holding every task, however many share them."""
         assert self.neighbours is not None
         now = self._clock.now()
+        horizon = now + self._horizon()
         size = max(1, self._provider.batch_size)
         schedule = schedule_of(self._config)
         soonest = min(self.expected(r).seconds for r in batch)
         gap = max(schedule.near * soonest, schedule.min_gap)
-        self._polled_for_others = {k: at for k, at in self._polled_for_others.items() if now - at < gap}
+        # A task last polled after its cut was polled by another worker since this one did, and is not due yet:
+        # the cut is the later of this worker's own last poll and the horizon less the task's interval.
+        if len(self._marked) > 2 * len(self._registry) + 100:
+            self._marked = {k: at for k, at in self._marked.items() if k in self._registry}
+        cuts = {r.id: max(self._marked.get(r.id, -1.0), horizon - self._interval(r, now)) for r in batch}
         try:
             room = await self.neighbours.poll_room(
                 self._provider.name,
-                mine=[r.id for r in batch],
+                mine=list(cuts.items()),
+                now=now,
                 submitted_before=now - schedule.lead * soonest,
-                skip=list(self._polled_for_others),
+                polled_before=horizon - gap,
                 limit=size - len(batch),
             )
         except Exception:
-            log.exception("reading other workers' due tasks failed; polling this worker's own")
+            log.exception("sharing a status poll with other workers failed; polling this worker's own tasks")
             return list(batch), []
-        lost = set(room.lost)
-        mine: list[InFlight] = []
+        poll = set(room.poll)
+        out: list[InFlight] = []
         for record in batch:
-            if record.id in lost:
-                # Leased by another worker (its next heartbeat tells this one to drop it) or ended: not polled.
-                self._set_poll(record, now + self._interval(record, now))
+            if record.id in poll:
+                self._marked[record.id] = now
+                out.append(record)
+            elif record.id in room.polled:
+                # Polled by another worker since this one did: its next poll counts from that one (later than the
+                # horizon, since the poll came after the cut).
+                self._set_poll(record, room.polled[record.id] + self._interval(record, now))
             else:
-                mine.append(record)
-        others = [job for job in room.due if self._due_for_others(job, now)]
-        return mine, others
-
-    def _due_for_others(self, job: Job, now: float) -> bool:
-        """Whether another worker's task may ride along in this worker's poll: polled by that worker (not a
-        webhook's), one step (no follow-up to start), and near its expected end."""
-        if job.id in self._registry or job.submitted_at is None:
-            return False
-        if self.webhooks_on and self.gateway.uses_webhook(job):
-            return False
-        if job.followup is not None or job.operation is Operation.EXTEND:
-            return False
-        age = now - job.submitted_at.timestamp()
-        return age >= schedule_of(self._config).lead * self.estimate.expected(self.render_key(job)).seconds
+                # Leased by another worker now (its next heartbeat tells this one to drop it) or ended: not polled.
+                self._set_poll(record, now + self._interval(record, now))
+        return out, [job for job in room.due if job.id not in self._registry]
 
     async def _polled_for_other(self, job: Job, status: TaskStatus | None, now: float) -> None:
         """Another worker's task answered in this worker's poll. Finished: leased here and finished here, as a
         webhook reaching this worker would be; the conditional writes make it end once whoever else looks."""
-        self._polled_for_others[job.id] = now
         if status is None or not status.state.finished or self.neighbours is None:
             return  # still rendering: its own worker polls it on its schedule
         try:
@@ -324,6 +332,7 @@ class Tracker:
             return  # no longer at the provider (it ended meanwhile), or already on its next step
         try:
             record.polls += 1
+            self._set_poll(record, now + self._interval(record, now))  # answered now: not polled again at once
             await self._apply(record, status)
         except Exception as exc:
             await self._net.end([record.id], "poll", exc)
