@@ -485,10 +485,10 @@ class ClusterStore(Protocol):
     ) -> PollRoom:
         """Polls shared by every worker. ``mine``: the batch ``worker`` is about to poll, each job with a cut: a job
         last polled (by anyone) after its cut was polled by another worker since this one did, so it is not polled
-        now. Those to poll are marked polled at ``now``; then, when there are any, up to ``limit`` other workers'
-        tasks at the provider (submitted or running, with a task id, one step: no follow-up) submitted before
-        ``submitted_before`` and not polled after ``polled_before`` are marked polled at ``now`` too and returned
-        (oldest first) to ride along in the same call."""
+        now. Those to poll are marked polled at ``now``; then, when there are any, other workers' tasks at the
+        provider (submitted or running, with a task id, one step: no follow-up) submitted before
+        ``submitted_before`` and not polled after ``polled_before``, oldest first, fill the call (``limit`` is its
+        size): they are marked polled at ``now`` too and returned, to ride along."""
         ...
 
     async def release(self, worker: str) -> None:

@@ -114,14 +114,14 @@ class SqliteCluster:
                 else:
                     polled[job_id] = float(row["polled_at"])
             due: list[dict[str, Any]] = []
-            if poll and limit > 0:
+            if poll and limit > len(poll):
                 due = rows(
                     conn.execute(
                         "SELECT * FROM jobs WHERE provider = ? AND state IN ('submitted', 'running')"
                         " AND submitted_at < ? AND owner IS NOT ? AND task_id IS NOT NULL AND delivered_at IS NULL"
                         " AND followup IS NULL AND operation <> 'extend' AND (polled_at IS NULL OR polled_at <= ?)"
                         " ORDER BY submitted_at, id LIMIT ?",
-                        (provider, submitted_before, worker, polled_before, limit),
+                        (provider, submitted_before, worker, polled_before, limit - len(poll)),
                     )
                 )
             marked = poll + [int(r["id"]) for r in due]

@@ -295,9 +295,9 @@ class Tracker:
                 self._provider.name,
                 mine=list(cuts.items()),
                 now=now,
-                submitted_before=now - schedule.lead * soonest,
+                submitted_before=horizon - schedule.lead * soonest,  # first poll due by the horizon, as one's own
                 polled_before=horizon - gap,
-                limit=size - len(batch),
+                limit=size,  # the call's size: other workers' tasks fill what this one's leave
             )
         except Exception:
             log.exception("sharing a status poll with other workers failed; polling this worker's own tasks")

@@ -160,8 +160,9 @@ class PostgresCluster:
                 else:
                     polled[job_id] = float(row["polled_at"])
             due: list[Job] = []
-            if poll and limit > 0:
-                rows = await conn.fetch(POLL_DUE, worker, provider, now, submitted_before, polled_before, limit)
+            room = limit - len(poll)
+            if poll and room > 0:
+                rows = await conn.fetch(POLL_DUE, worker, provider, now, submitted_before, polled_before, room)
                 due = sorted((Job.model_validate(dict(r)) for r in rows), key=lambda j: (j.submitted_at, j.id))
         return PollRoom(poll=poll, lost=lost, polled=polled, due=due)
 
