@@ -7,6 +7,7 @@ import hashlib
 import heapq
 import hmac
 import logging
+import math
 import secrets
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
@@ -180,6 +181,11 @@ class Tracker:
             when, job_id = heap[0]
             record = self._tracked(job_id)
             if record is not None and record.next_poll == when:
+                if self.neighbours is not None:
+                    # Many workers: polls fall on a grid shared by all (the horizon apart, on the wall clock), so
+                    # they poll at the same moments and the first one's call carries the others' due tasks.
+                    step = self._horizon()
+                    when = math.ceil(when / step) * step if step > 0 else when
                 return max(when, self._poll_not_before)
             heapq.heappop(heap)  # stale: the task finished or was rescheduled
         return None
@@ -275,7 +281,9 @@ class Tracker:
     async def _share(self, batch: Sequence[InFlight]) -> tuple[list[InFlight], list[Job]]:
         """Many processes: polls are shared by every worker. A task of the batch another worker leased meanwhile
         (or that ended there) is left out, one another worker polled since this one did waits for its next poll
-        after that one; the call's room is filled with other workers' tasks near their expected end. Every task
+        after that one; the call's room is filled with other workers' tasks at least as old as the batch's youngest
+        (near their expected end; or, in a probe's call, as old as the probe: every worker's probes then share
+        calls, where each worker exploring on its own multiplied the early polls by the workers). Every task
         polled is marked so in the database, so no worker polls it sooner than its schedule: the provider is asked
         about as often as by one process holding every task, however many share them."""
         assert self.neighbours is not None
@@ -295,7 +303,8 @@ class Tracker:
                 self._provider.name,
                 mine=list(cuts.items()),
                 now=now,
-                submitted_before=horizon - schedule.lead * soonest,  # first poll due by the horizon, as one's own
+                # As old as the youngest task of the batch (due by the horizon): near its end, or a probe's age.
+                submitted_before=max(r.submitted_at for r in batch) + self._horizon(),
                 polled_before=horizon - gap,
                 limit=size,  # the call's size: other workers' tasks fill what this one's leave
             )

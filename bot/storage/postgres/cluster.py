@@ -47,6 +47,9 @@ POLL_MINE = (
     " SELECT j.id, COALESCE(j.owner = $1 AND j.state IN ('submitted', 'running'), false) AS ours, j.polled_at,"
     " j.id IN (SELECT id FROM claimed) AS claimed FROM jobs j WHERE j.id = ANY($2::bigint[])"
 )
+# One worker at a time decides a provider's next poll: whoever comes first at a moment carries every worker's due
+# tasks (up to a call's size); the others then find theirs polled and make no call for them.
+POLL_LOCK = f"SELECT pg_advisory_xact_lock({LOCK_QUEUE}, hashtext('poll:' || $1))"
 # ... and other workers' tasks due for a poll fill the call's room (oldest first; marked polled too).
 POLL_DUE = (
     "UPDATE jobs SET polled_at = $3 WHERE id IN ("
@@ -149,7 +152,8 @@ class PostgresCluster:
         poll: list[int] = []
         lost: list[int] = []
         polled: dict[int, float] = {}
-        async with self._pool.acquire() as conn:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(POLL_LOCK, provider)
             found = {int(r["id"]): r for r in await conn.fetch(POLL_MINE, worker, ids, now, cuts)}
             for job_id in ids:
                 row = found.get(job_id)
