@@ -160,6 +160,8 @@ class Core:
             if cluster is not None and self.slots is not None
             else None
         )
+        if self.cluster is not None:
+            self.tracker.neighbours = self.cluster  # polls shared by every worker (Tracker._share)
         self.runtime = JobRuntime(
             store=store,
             registry=self.registry,

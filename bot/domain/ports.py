@@ -428,6 +428,16 @@ class TakenOver:
 
 
 @dataclass(frozen=True, slots=True)
+class PollRoom:
+    """What a worker about to make a batched status poll is told first (bot/core/jobs/tracker.py)."""
+
+    poll: list[int]  # of its own batch, those to poll now (marked polled)
+    lost: list[int]  # of its own batch, jobs no longer leased to it or no longer at the provider: not polled
+    polled: dict[int, float]  # of its own batch, those another worker polled since: when (not polled again yet)
+    due: list[Job]  # other workers' tasks at the provider due for a poll (marked polled): they fill the room
+
+
+@dataclass(frozen=True, slots=True)
 class CacheChange:
     """One change another process may have cached: a server's settings or block rules, or the retired operations
     (``scope`` "settings", "blocklist" or "catalog"; ``guild_id`` 0 for the catalog)."""
@@ -460,6 +470,25 @@ class ClusterStore(Protocol):
     async def adopt(self, worker: str, job_id: int) -> Job | None:
         """Lease one live job to ``worker`` now, whoever held it (a webhook for it reached this worker); None when
         the job is not live any more."""
+        ...
+
+    async def poll_room(
+        self,
+        worker: str,
+        provider: str,
+        *,
+        mine: Sequence[tuple[int, float]],
+        now: float,
+        submitted_before: float,
+        polled_before: float,
+        limit: int,
+    ) -> PollRoom:
+        """Polls shared by every worker. ``mine``: the batch ``worker`` is about to poll, each job with a cut: a job
+        last polled (by anyone) after its cut was polled by another worker since this one did, so it is not polled
+        now. Those to poll are marked polled at ``now``; then, when there are any, other workers' tasks at the
+        provider (submitted or running, with a task id, one step: no follow-up) submitted before
+        ``submitted_before`` and not polled after ``polled_before``, oldest first, fill the call (``limit`` is its
+        size): they are marked polled at ``now`` too and returned, to ride along."""
         ...
 
     async def release(self, worker: str) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.domain.models import Job
-from bot.domain.ports import CacheChange, TakenOver
+from bot.domain.ports import CacheChange, PollRoom, TakenOver
 from bot.storage.database import Database, rows
 
 _ACTIVE = "('queued', 'submitted', 'running')"
@@ -78,6 +78,60 @@ class SqliteCluster:
             )
         )
         return [_job(r) for r in found]
+
+    async def poll_room(
+        self,
+        worker: str,
+        provider: str,
+        *,
+        mine: Sequence[tuple[int, float]],
+        now: float,
+        submitted_before: float,
+        polled_before: float,
+        limit: int,
+    ) -> PollRoom:
+        cuts = dict(mine)
+
+        def claim(conn: sqlite3.Connection) -> PollRoom:
+            found = {
+                int(r["id"]): r
+                for r in rows(
+                    conn.execute(
+                        "SELECT id, owner, state, polled_at FROM jobs WHERE id IN (SELECT value FROM json_each(?))",
+                        (_ids(list(cuts)),),
+                    )
+                )
+            }
+            poll: list[int] = []
+            lost: list[int] = []
+            polled: dict[int, float] = {}
+            for job_id, cut in cuts.items():
+                row = found.get(job_id)
+                if row is None or row["owner"] != worker or row["state"] not in ("submitted", "running"):
+                    lost.append(job_id)
+                elif row["polled_at"] is None or row["polled_at"] <= cut:
+                    poll.append(job_id)
+                else:
+                    polled[job_id] = float(row["polled_at"])
+            due: list[dict[str, Any]] = []
+            if poll and limit > len(poll):
+                due = rows(
+                    conn.execute(
+                        "SELECT * FROM jobs WHERE provider = ? AND state IN ('submitted', 'running')"
+                        " AND submitted_at < ? AND owner IS NOT ? AND task_id IS NOT NULL AND delivered_at IS NULL"
+                        " AND followup IS NULL AND operation <> 'extend' AND (polled_at IS NULL OR polled_at <= ?)"
+                        " ORDER BY submitted_at, id LIMIT ?",
+                        (provider, submitted_before, worker, polled_before, limit - len(poll)),
+                    )
+                )
+            marked = poll + [int(r["id"]) for r in due]
+            if marked:
+                conn.execute(
+                    "UPDATE jobs SET polled_at = ? WHERE id IN (SELECT value FROM json_each(?))", (now, _ids(marked))
+                )
+            return PollRoom(poll=poll, lost=lost, polled=polled, due=[_job(r) for r in due])
+
+        return await self._db.transaction(claim)
 
     async def adopt(self, worker: str, job_id: int) -> Job | None:
         def adopt(conn: sqlite3.Connection) -> dict[str, Any] | None:

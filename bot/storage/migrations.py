@@ -248,6 +248,11 @@ MIGRATIONS: tuple[str, ...] = (
         VALUES ('catalog', 0, (julianday('now') - 2440587.5) * 86400.0);
     END;
     """,
+    # 7: polls shared by every worker (PostgreSQL's step 5; SQLite runs one process, same columns for the port)
+    """
+    ALTER TABLE jobs ADD COLUMN polled_at REAL;
+    CREATE INDEX jobs_at_provider ON jobs (provider, submitted_at) WHERE state IN ('submitted', 'running');
+    """,
 )
 
 

@@ -235,6 +235,9 @@ _PARAMS: dict[str, tuple[Any, ...]] = {
     "PRUNE_CHANGES": (0.0,),
     "CLAIM_EDIT": (1, 0.0, 1.0),
     "QUEUE_LOCK": ("sandbox",),
+    "POLL_LOCK": ("sandbox",),
+    "POLL_MINE": ("w", [1, 2], 0.0, [0.0, 0.0]),
+    "POLL_DUE": ("w", "sandbox", 0.0, 0.0, 0.0, 25),
 }
 
 

@@ -22,6 +22,7 @@ from bot.core.jobs.config import JobsConfig
 from bot.core.settings import Defaults
 from bot.domain.errors import Blocked
 from bot.domain.models import GuildSettings, JobState, Operation, Period
+from bot.domain.ports import PollRoom
 from bot.domain.requester import Requester
 from bot.storage.postgres import PostgresStore
 from tests import pg
@@ -47,11 +48,13 @@ async def until(check: Callable[[], Any], *, within: float = 15.0) -> float:
 
 @contextlib.asynccontextmanager
 async def engines(
-    count: int, *, takeover_s: float = 30.0, concurrency: int = 10, render_s: float = 0.2
+    count: int, *, takeover_s: float = 30.0, concurrency: int = 10, render_s: float = 0.2, batch_size: int = 1
 ) -> AsyncIterator[tuple[list[Core], FakeProvider, str]]:
     async with pg.fresh_schema() as schema:
         clock = SystemClock()
-        provider = FakeProvider(cast(FakeClock, clock), render_s=render_s, max_concurrency=concurrency)
+        provider = FakeProvider(
+            cast(FakeClock, clock), render_s=render_s, max_concurrency=concurrency, batch_size=batch_size
+        )
         stores = [
             await PostgresStore.open(pg.URL, schema=schema, lock=False, min_size=1, max_size=5) for _ in range(count)
         ]
@@ -215,3 +218,104 @@ async def test_a_paused_worker_learns_its_jobs_moved_and_drops_them() -> None:
         await until(lambda: sum(len(n.succeeded) for n in notifiers) == len(jobs))
         assert sorted(r.job.id for n in notifiers for r in n.succeeded) == sorted(j.id for j in jobs)
         assert provider.submits == len(jobs)
+
+
+async def test_one_poll_answers_both_workers_tasks_and_each_job_finishes_once() -> None:
+    """Polling is shared: a batched poll with room left carries the other worker's due tasks, and one found
+    finished is leased here and finished here (its worker drops it); every job ends and is delivered once."""
+    async with engines(2, render_s=0.3, batch_size=25) as (cores, provider, schema):
+        a, b = cores
+        # The second worker polls nothing of its own (as if always behind): only the first one's polls can
+        # answer its tasks.
+        b.tracker._poll_not_before = float("inf")
+        notifiers = [RecordingNotifier(), RecordingNotifier()]
+        for core, notifier in zip(cores, notifiers, strict=True):
+            await core.runtime.start(notifier)
+        b_jobs = [
+            (await b.admission.admit(member(g), Operation.CREATE, {"sound": "jazz", "title": "T"})).job
+            for g in (1, 2, 3)
+        ]
+        a_jobs = [
+            (await a.admission.admit(member(g), Operation.CREATE, {"sound": "jazz", "title": "T"})).job
+            for g in (4, 5, 6)
+        ]
+        everyone = sorted(j.id for j in a_jobs + b_jobs)
+        await until(lambda: sum(len(n.succeeded) for n in notifiers) >= len(everyone))
+        await until(lambda: all(j.id not in b.registry for j in b_jobs))  # b let go of what a finished
+        await asyncio.sleep(0.3)  # room for a second delivery, which must not come
+        assert sorted(r.job.id for n in notifiers for r in n.succeeded) == everyone
+        assert provider.submits == len(everyone)
+        assert set((await states(schema)).values()) == {JobState.SUCCEEDED.value}
+        # One status call carried tasks of both workers (b's tasks were submitted by b, so their ids are b's).
+        conn = await pg.connect(schema)
+        try:
+            owner_of = {r["task_id"]: r["id"] for r in await conn.fetch("SELECT id, task_id FROM jobs")}
+        finally:
+            await conn.close()
+        b_ids = {j.id for j in b_jobs}
+        a_ids = {j.id for j in a_jobs}
+        mixed = [
+            call
+            for call in provider.fetches
+            if {owner_of[t] for t in call} & b_ids and {owner_of[t] for t in call} & a_ids
+        ]
+        assert mixed, provider.fetches
+        assert len(notifiers[0].succeeded) == len(everyone)  # all delivered by the worker that polled
+
+
+async def test_a_shared_poll_skips_tasks_polled_elsewhere_not_near_their_end_or_moved_away() -> None:
+    """What a worker about to poll is told: other workers' tasks ride along only once submitted long enough ago
+    and not polled since their cut (never its own, never a queued or finished job); of its own batch, which
+    another worker polled since it did (not polled again yet) and which another worker leased meanwhile."""
+    async with engines(2, render_s=60.0, batch_size=25) as (cores, provider, schema):
+        a, b = cores
+        for core in cores:
+            await core.runtime.start(RecordingNotifier())
+        b_job = (await b.admission.admit(member(1), Operation.CREATE, {"sound": "jazz", "title": "T"})).job
+        a_job = (await a.admission.admit(member(2), Operation.CREATE, {"sound": "jazz", "title": "T"})).job
+
+        async def submitted() -> bool:
+            return all(s != "queued" for s in (await states(schema)).values())
+
+        await until(submitted)
+        store = cast(PostgresStore, a.store)
+        now = SystemClock().now() + 1000  # later than any poll the engines make by themselves
+
+        async def room(at: float, *, mine: float | None = None, submitted: float = 0, polled: float = 0) -> PollRoom:
+            cuts = [] if mine is None else [(a_job.id, mine)]
+            return await store.poll_room(
+                "w0",
+                provider.name,
+                mine=cuts,
+                now=at,
+                submitted_before=now + submitted,
+                polled_before=now + polled,
+                limit=25,
+            )
+
+        # Submitted less long ago than the cut: not near its end, not polled from here.
+        assert (await room(now, mine=now, submitted=-1010)).due == []
+        first = await room(now, mine=now)
+        assert first.poll == [a_job.id] and first.lost == [] and [j.id for j in first.due] == [b_job.id]
+        # Polled just now: b's task does not ride along again before its gap.
+        assert (await room(now + 1, mine=now + 1, polled=-1)).due == []
+        # Nothing of its own to poll: no call, so nothing of the others is marked polled either.
+        assert (await room(now + 2, polled=1)).due == []
+        # b polls a's task (filling its own call); a, whose own last poll was at ``now``, waits for its next one.
+        b_store = cast(PostgresStore, b.store)
+        by_b = await b_store.poll_room(
+            "w1",
+            provider.name,
+            mine=[(b_job.id, now)],
+            now=now + 3,
+            submitted_before=now,
+            polled_before=now + 2,
+            limit=25,
+        )
+        assert [j.id for j in by_b.due] == [a_job.id]
+        later = await room(now + 4, mine=now)
+        assert later.poll == [] and later.polled == {a_job.id: now + 3}
+        # b takes a's job (a webhook reached it): a's next poll leaves it out.
+        assert b.cluster is not None
+        await b.cluster.adopt_for_webhook(a_job.id)
+        assert (await room(now + 5, mine=now + 5)).lost == [a_job.id]

@@ -40,7 +40,7 @@ from bot.core.jobs.tracker import Tracker
 from bot.core.settings import SettingsBook
 from bot.domain.models import Job, JobState, Operation
 from bot.domain.outcomes import Failure, FailureKind
-from bot.domain.ports import Clock, ClusterStore, MusicProvider
+from bot.domain.ports import Clock, ClusterStore, MusicProvider, PollRoom
 
 log = logging.getLogger(__name__)
 
@@ -297,8 +297,9 @@ class Cluster:
         held = [record.id for record in self._registry]
         for job_id in await self._store.heartbeat(self.worker, now, held):
             # Another worker took it while this one was silent (a long pause): it runs there now.
+            # (Or its task was found finished by another worker's poll, which finishes it: polls are shared.)
             if self._registry.forget(job_id) is not None:
-                log.warning("job %d was taken over by another worker; dropped here", job_id)
+                log.info("job %d is leased to another worker now; dropped here", job_id)
         # A job of this worker at the provider that it does not hold (it let go in a race with the worker it had
         # moved to, which then moved it back): taken up again, so no job is left without anyone following it.
         strays = [j for j in await self._store.strays(self.worker, held) if j.id not in self._registry]
@@ -317,11 +318,40 @@ class Cluster:
 
     async def adopt_for_webhook(self, job_id: int) -> None:
         """A webhook for a job another worker runs reached this one: lease it here and apply it here."""
+        await self._adopt_one(job_id, poll_now=False)
+
+    async def adopt_polled(self, job_id: int) -> None:
+        """This worker's poll found another worker's task finished: lease it here and finish it here. Its old
+        worker drops it at its next heartbeat (or skips it at its next poll); the writes are conditional."""
+        await self._adopt_one(job_id, poll_now=True)
+
+    async def _adopt_one(self, job_id: int, *, poll_now: bool) -> None:
         if job_id in self._registry:
             return
         job = await self._store.adopt(self.worker, job_id)
         if job is not None:
-            await self._adoption.adopt([job], [], poll_now=False)
+            await self._adoption.adopt([job], [], poll_now=poll_now)
+
+    async def poll_room(
+        self,
+        provider: str,
+        *,
+        mine: Sequence[tuple[int, float]],
+        now: float,
+        submitted_before: float,
+        polled_before: float,
+        limit: int,
+    ) -> PollRoom:
+        """Shared polling (the tracker's ``Neighbours``): see ``ClusterStore.poll_room``."""
+        return await self._store.poll_room(
+            self.worker,
+            provider,
+            mine=mine,
+            now=now,
+            submitted_before=submitted_before,
+            polled_before=polled_before,
+            limit=limit,
+        )
 
     # --- caches --------------------------------------------------------------------------------------------------
     async def _sync_once(self) -> None:

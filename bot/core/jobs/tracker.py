@@ -7,9 +7,11 @@ import hashlib
 import heapq
 import hmac
 import logging
+import math
 import secrets
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from bot.core.catalog import Catalog
 from bot.core.jobs.config import JobsConfig
@@ -25,7 +27,7 @@ from bot.core.outbox import Outbox
 from bot.domain.errors import ErrorKind, ProviderError
 from bot.domain.models import Job, JobState, Operation, TaskState, TaskStatus, WebhookTarget
 from bot.domain.outcomes import Failure, FailureKind, Progress
-from bot.domain.ports import Clock, JobStore, MusicProvider, ProviderStateStore, WebhookReceipt
+from bot.domain.ports import Clock, JobStore, MusicProvider, PollRoom, ProviderStateStore, WebhookReceipt
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,24 @@ SEEN_WEBHOOKS = 10_000  # ids remembered in memory; older repeats are caught by 
 
 PROBES = 3
 """Tasks per provider and operation polled early while their render time is unknown (see estimate.py)."""
+
+
+class Neighbours(Protocol):
+    """The other workers on one database (bot/core/jobs/cluster.py): polls are shared, so the provider is asked
+    no more often for all of them than for one process holding every task. See ``ClusterStore.poll_room``."""
+
+    async def poll_room(
+        self,
+        provider: str,
+        *,
+        mine: Sequence[tuple[int, float]],
+        now: float,
+        submitted_before: float,
+        polled_before: float,
+        limit: int,
+    ) -> PollRoom: ...
+
+    async def adopt_polled(self, job_id: int) -> None: ...
 
 
 def poll_interval(
@@ -104,6 +124,9 @@ class Tracker:
         self._probes: Counter[tuple[str, Operation]] = Counter()  # probes started per provider and operation
         # Without an operator key (tests, the benchmark) a per-process key still gives every job its own secret.
         self._webhook_key = config.webhook_key or secrets.token_bytes(32)
+        # Many processes on one database: other workers' tasks fill this worker's polls (None: this one alone).
+        self.neighbours: Neighbours | None = None
+        self._marked: dict[int, float] = {}  # this worker's tasks: when this worker last marked them polled
 
     # --- tracking ------------------------------------------------------------------------------------------------
     def track(self, record: InFlight, now: float, *, first_poll: float | None = None) -> None:
@@ -158,6 +181,11 @@ class Tracker:
             when, job_id = heap[0]
             record = self._tracked(job_id)
             if record is not None and record.next_poll == when:
+                if self.neighbours is not None:
+                    # Many workers: polls fall on a grid shared by all (the horizon apart, on the wall clock), so
+                    # they poll at the same moments and the first one's call carries the others' due tasks.
+                    step = self._horizon()
+                    when = math.ceil(when / step) * step if step > 0 else when
                 return max(when, self._poll_not_before)
             heapq.heappop(heap)  # stale: the task finished or was rescheduled
         return None
@@ -189,7 +217,7 @@ class Tracker:
             return
         # Coalesce tasks due soon into the same calls, so batches fill up (FUZZ: 25 ids a call).
         # The horizon stays within one poll gap, so coalescing never pulls a poll far ahead of its task's end.
-        horizon = now + min(self._config.poll_interval / 2, self._config.min_poll_gap)
+        horizon = now + self._horizon()
         size = max(1, self._provider.batch_size)
         room = (self._config.max_parallel_polls - self._polls_in_flight) * size
         due: list[InFlight] = []
@@ -207,11 +235,19 @@ class Tracker:
             self._polls_in_flight += 1
             self._tasks.spawn(self._net.guard(self._poll(batch), [r.id for r in batch], "poll"), f"poll-{batch[0].id}")
 
+    def _horizon(self) -> float:
+        return min(self._config.poll_interval / 2, self._config.min_poll_gap)
+
     async def _poll(self, batch: Sequence[InFlight]) -> None:
         try:
+            others: list[Job] = []
+            if self.neighbours is not None:
+                batch, others = await self._share(batch)
+                if not batch:
+                    return  # every task of it moved to another worker or ended there: no call for it
             self._metrics.inc("tunesmith_provider_requests_total", call="poll")
             try:
-                statuses = await self.gateway.fetch([r.job for r in batch])
+                statuses = await self.gateway.fetch([r.job for r in batch] + others)
             except ProviderError as exc:
                 self._metrics.inc("tunesmith_provider_errors_total", kind=exc.kind.value)
                 now = self._clock.now()
@@ -236,9 +272,79 @@ class Tracker:
                     await self._polled(record, by_id.get(record.job.task_id or ""), now)
                 except Exception as exc:
                     await self._net.end([record.id], "poll", exc)
+            for job in others:
+                await self._polled_for_other(job, by_id.get(job.task_id or ""), now)
         finally:
             self._polls_in_flight -= 1
             self._wake()
+
+    async def _share(self, batch: Sequence[InFlight]) -> tuple[list[InFlight], list[Job]]:
+        """Many processes: polls are shared by every worker. A task of the batch another worker leased meanwhile
+        (or that ended there) is left out, one another worker polled since this one did waits for its next poll
+        after that one; the call's room is filled with other workers' tasks at least as old as the batch's youngest
+        (near their expected end; or, in a probe's call, as old as the probe: every worker's probes then share
+        calls, where each worker exploring on its own multiplied the early polls by the workers). Every task
+        polled is marked so in the database, so no worker polls it sooner than its schedule: the provider is asked
+        about as often as by one process holding every task, however many share them."""
+        assert self.neighbours is not None
+        now = self._clock.now()
+        horizon = now + self._horizon()
+        size = max(1, self._provider.batch_size)
+        schedule = schedule_of(self._config)
+        soonest = min(self.expected(r).seconds for r in batch)
+        gap = max(schedule.near * soonest, schedule.min_gap)
+        # A task last polled after its cut was polled by another worker since this one did, and is not due yet:
+        # the cut is the later of this worker's own last poll and the horizon less the task's interval.
+        if len(self._marked) > 2 * len(self._registry) + 100:
+            self._marked = {k: at for k, at in self._marked.items() if k in self._registry}
+        cuts = {r.id: max(self._marked.get(r.id, -1.0), horizon - self._interval(r, now)) for r in batch}
+        try:
+            room = await self.neighbours.poll_room(
+                self._provider.name,
+                mine=list(cuts.items()),
+                now=now,
+                # As old as the youngest task of the batch (due by the horizon): near its end, or a probe's age.
+                submitted_before=max(r.submitted_at for r in batch) + self._horizon(),
+                polled_before=horizon - gap,
+                limit=size,  # the call's size: other workers' tasks fill what this one's leave
+            )
+        except Exception:
+            log.exception("sharing a status poll with other workers failed; polling this worker's own tasks")
+            return list(batch), []
+        poll = set(room.poll)
+        out: list[InFlight] = []
+        for record in batch:
+            if record.id in poll:
+                self._marked[record.id] = now
+                out.append(record)
+            elif record.id in room.polled:
+                # Polled by another worker since this one did: its next poll counts from that one (later than the
+                # horizon, since the poll came after the cut).
+                self._set_poll(record, room.polled[record.id] + self._interval(record, now))
+            else:
+                # Leased by another worker now (its next heartbeat tells this one to drop it) or ended: not polled.
+                self._set_poll(record, now + self._interval(record, now))
+        return out, [job for job in room.due if job.id not in self._registry]
+
+    async def _polled_for_other(self, job: Job, status: TaskStatus | None, now: float) -> None:
+        """Another worker's task answered in this worker's poll. Finished: leased here and finished here, as a
+        webhook reaching this worker would be; the conditional writes make it end once whoever else looks."""
+        if status is None or not status.state.finished or self.neighbours is None:
+            return  # still rendering: its own worker polls it on its schedule
+        try:
+            await self.neighbours.adopt_polled(job.id)
+        except Exception:
+            log.exception("taking over job %d found finished failed; its worker finishes it", job.id)
+            return
+        record = self._tracked(job.id)
+        if record is None or record.job.task_id != status.task_id:
+            return  # no longer at the provider (it ended meanwhile), or already on its next step
+        try:
+            record.polls += 1
+            self._set_poll(record, now + self._interval(record, now))  # answered now: not polled again at once
+            await self._apply(record, status)
+        except Exception as exc:
+            await self._net.end([record.id], "poll", exc)
 
     async def _polled(self, record: InFlight, status: TaskStatus | None, now: float) -> None:
         record.polls += 1

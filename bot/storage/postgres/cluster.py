@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from bot.domain.models import Job
-from bot.domain.ports import CacheChange, TakenOver
+from bot.domain.ports import CacheChange, PollRoom, TakenOver
 from bot.storage.postgres.migrations import LOCK_QUEUE
 
 _ACTIVE = "('queued', 'submitted', 'running')"
@@ -37,6 +37,27 @@ TAKE_OVER = (
 STRAYS = (
     "SELECT * FROM jobs WHERE owner = $1 AND delivered_at IS NULL AND state IN ('submitted', 'running')"
     " AND NOT (id = ANY($2::bigint[])) ORDER BY id"
+)
+# Polls shared by every worker: the batch's jobs still leased here and not polled by another worker since this
+# one did are marked polled (the others are read as they were: moved away, or polled and when) ...
+POLL_MINE = (
+    "WITH claimed AS (UPDATE jobs SET polled_at = $3 FROM unnest($2::bigint[], $4::float8[]) AS m(id, cut)"
+    " WHERE jobs.id = m.id AND jobs.owner = $1 AND jobs.state IN ('submitted', 'running')"
+    " AND (jobs.polled_at IS NULL OR jobs.polled_at <= m.cut) RETURNING jobs.id)"
+    " SELECT j.id, COALESCE(j.owner = $1 AND j.state IN ('submitted', 'running'), false) AS ours, j.polled_at,"
+    " j.id IN (SELECT id FROM claimed) AS claimed FROM jobs j WHERE j.id = ANY($2::bigint[])"
+)
+# One worker at a time decides a provider's next poll: whoever comes first at a moment carries every worker's due
+# tasks (up to a call's size); the others then find theirs polled and make no call for them.
+POLL_LOCK = f"SELECT pg_advisory_xact_lock({LOCK_QUEUE}, hashtext('poll:' || $1))"
+# ... and other workers' tasks due for a poll fill the call's room (oldest first; marked polled too).
+POLL_DUE = (
+    "UPDATE jobs SET polled_at = $3 WHERE id IN ("
+    " SELECT id FROM jobs WHERE provider = $2 AND state IN ('submitted', 'running') AND submitted_at < $4"
+    " AND owner IS DISTINCT FROM $1 AND task_id IS NOT NULL AND delivered_at IS NULL AND followup IS NULL"
+    " AND operation <> 'extend' AND (polled_at IS NULL OR polled_at <= $5)"
+    " ORDER BY submitted_at LIMIT $6 FOR UPDATE SKIP LOCKED)"
+    " RETURNING *"
 )
 ADOPT = f"UPDATE jobs SET owner = $1 WHERE id = $2 AND state IN {_ACTIVE} RETURNING *"
 RELEASE = (
@@ -114,6 +135,40 @@ class PostgresCluster:
     async def adopt(self, worker: str, job_id: int) -> Job | None:
         row = await self._pool.fetchrow(ADOPT, worker, job_id)
         return Job.model_validate(dict(row)) if row is not None else None
+
+    async def poll_room(
+        self,
+        worker: str,
+        provider: str,
+        *,
+        mine: Sequence[tuple[int, float]],
+        now: float,
+        submitted_before: float,
+        polled_before: float,
+        limit: int,
+    ) -> PollRoom:
+        ids = [job_id for job_id, _ in mine]
+        cuts = [cut for _, cut in mine]
+        poll: list[int] = []
+        lost: list[int] = []
+        polled: dict[int, float] = {}
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(POLL_LOCK, provider)
+            found = {int(r["id"]): r for r in await conn.fetch(POLL_MINE, worker, ids, now, cuts)}
+            for job_id in ids:
+                row = found.get(job_id)
+                if row is None or not row["ours"]:
+                    lost.append(job_id)
+                elif row["claimed"]:
+                    poll.append(job_id)
+                else:
+                    polled[job_id] = float(row["polled_at"])
+            due: list[Job] = []
+            room = limit - len(poll)
+            if poll and room > 0:
+                rows = await conn.fetch(POLL_DUE, worker, provider, now, submitted_before, polled_before, room)
+                due = sorted((Job.model_validate(dict(r)) for r in rows), key=lambda j: (j.submitted_at, j.id))
+        return PollRoom(poll=poll, lost=lost, polled=polled, due=due)
 
     async def release(self, worker: str) -> None:
         await self._pool.execute(RELEASE, worker)

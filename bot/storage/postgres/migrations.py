@@ -328,6 +328,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER catalog_changed AFTER INSERT OR UPDATE OR DELETE ON retired_operations
         FOR EACH ROW EXECUTE FUNCTION tunesmith_catalog_changed();
     """,
+    # 5: polls shared by every worker (SQLite's step 7): when a task was last polled, by any worker, so no worker
+    # polls it again sooner than its schedule; a batched poll with room left fills it with other workers' tasks
+    # due for a poll, found through an index of the jobs at the provider only (oldest first).
+    r"""
+    ALTER TABLE jobs ADD COLUMN polled_at unix_time;
+    CREATE INDEX jobs_at_provider ON jobs (provider, submitted_at) WHERE state IN ('submitted', 'running');
+    """,
 )
 
 
