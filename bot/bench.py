@@ -548,6 +548,30 @@ def admission_rules(
     return decide
 
 
+def create_ask(
+    n: int, guild: int, member: int, defaults: Defaults, costs: dict[Operation, int], *, owner: str | None = None
+) -> tuple[JobTicket, AdmissionDecision]:
+    """The ``n``-th ask of an admission burst: a member's ``/music create`` validated as core validates it, as the
+    ticket ``store.admit`` writes and core's rules that decide it inside the store's transaction."""
+    who = Requester(guild_id=guild, channel_id=10_000 + guild, user_id=member)
+    settings = defaults.settings_for(guild)
+    request = build_request(Operation.CREATE, sound=f"bench style {n}", title=f"Bench {n}")
+    now = time.time()
+    ticket = JobTicket(
+        guild_id=guild,
+        channel_id=who.channel_id,
+        user_id=member,
+        operation=Operation.CREATE,
+        request=request.model_dump(mode="json", exclude_none=True),
+        provider="sandbox",
+        period_key=period_key(now, settings.period, settings.reset_epoch),
+        parent_track_id=None,
+        now=now,
+        owner=owner,
+    )
+    return ticket, admission_rules(settings, costs, who, Operation.CREATE, now)
+
+
 async def admission_worker(db: BenchDatabase, plan: AdmissionPlan, asks: Sequence[tuple[int, int]]) -> WorkerStats:
     """One process's share of the admissions, on its own store: each one validated as core validates it, then
     ``store.admit`` with core's rules deciding inside the store's transaction.
@@ -570,23 +594,8 @@ async def admission_worker(db: BenchDatabase, plan: AdmissionPlan, asks: Sequenc
 
     async def one(n: int, guild: int, member: int) -> None:
         async with gate:
-            who = Requester(guild_id=guild, channel_id=10_000 + guild, user_id=member)
-            settings = defaults.settings_for(guild)
-            request = build_request(Operation.CREATE, sound=f"bench style {n}", title=f"Bench {n}")
-            now = time.time()
-            ticket = JobTicket(
-                guild_id=guild,
-                channel_id=who.channel_id,
-                user_id=member,
-                operation=Operation.CREATE,
-                request=request.model_dump(mode="json", exclude_none=True),
-                provider="sandbox",
-                period_key=period_key(now, settings.period, settings.reset_epoch),
-                parent_track_id=None,
-                now=now,
-            )
             try:
-                job = await store.admit(ticket, admission_rules(settings, costs, who, Operation.CREATE, now))
+                job = await store.admit(*create_ask(n, guild, member, defaults, costs))
             except QuotaExceeded:
                 stats.refused += 1
             except Exception:

@@ -34,19 +34,17 @@ from typing import Any
 
 import httpx
 
-from bot.bench import sandbox_process, sandbox_stats
-from bot.core.admission import check_quota, check_rules
+from bot.bench import create_ask, sandbox_process, sandbox_stats
 from bot.core.assembly import Core
-from bot.core.credits import period_key, quota_of
 from bot.core.jobs.cluster import ClusterConfig
 from bot.core.jobs.config import JobsConfig
 from bot.core.settings import Defaults
 from bot.database_url import parse_database_url
 from bot.domain.audit import AuditEntry
 from bot.domain.errors import QuotaExceeded
-from bot.domain.models import DEFAULT_COSTS, GuildSettings, Job, Operation, Period, build_request
+from bot.domain.models import DEFAULT_COSTS, Job, Operation, Period
 from bot.domain.outcomes import Delivery, Failure, JobResult, Progress
-from bot.domain.ports import AdmissionDecision, AdmissionSnapshot, JobTicket, Store
+from bot.domain.ports import Store
 from bot.domain.requester import Requester
 from bot.providers import FuzzClient
 from bot.providers.http import ProviderHttpClient
@@ -192,20 +190,6 @@ async def engine_main(args: argparse.Namespace) -> int:
     return 0
 
 
-def admission_rules(
-    settings: GuildSettings, costs: dict[Operation, int], who: Requester, now: float
-) -> AdmissionDecision:
-    """Core's admission decision, as ``Admission`` hands it to the store."""
-
-    def decide(snapshot: AdmissionSnapshot) -> int:
-        check_rules(who, settings, snapshot, now)
-        quota = quota_of(settings, snapshot.balances, now=now, costs=costs)
-        check_quota(quota, settings, snapshot, cost=costs[Operation.CREATE], operation=Operation.CREATE)
-        return costs[Operation.CREATE]
-
-    return decide
-
-
 async def admit_main(args: argparse.Namespace) -> int:
     """One process's share of an admission burst: core's rules inside the store's atomic admission, many at once."""
     store = await open_store(args.database, args.schema)
@@ -219,24 +203,8 @@ async def admit_main(args: argparse.Namespace) -> int:
     async def one(n: int, guild: int, member: int) -> None:
         nonlocal admitted, refused, failed
         async with gate:
-            who = Requester(guild_id=guild, channel_id=10_000 + guild, user_id=member)
-            settings = defaults.settings_for(guild)
-            request = build_request(Operation.CREATE, sound=f"bench {n}", title=f"Bench {n}")
-            now = time.time()
-            ticket = JobTicket(
-                guild_id=guild,
-                channel_id=who.channel_id,
-                user_id=member,
-                operation=Operation.CREATE,
-                request=request.model_dump(mode="json", exclude_none=True),
-                provider="sandbox",
-                period_key=period_key(now, settings.period, settings.reset_epoch),
-                parent_track_id=None,
-                now=now,
-                owner=args.worker,
-            )
             try:
-                await store.admit(ticket, admission_rules(settings, costs, who, now))
+                await store.admit(*create_ask(n, guild, member, defaults, costs, owner=args.worker))
             except QuotaExceeded:
                 refused += 1
             except Exception:
