@@ -82,7 +82,7 @@ class Library:
     async def find(self, who: Requester, text: str, limit: int = 25) -> list[Track]:
         """For autocomplete: tracks ``who`` may see matching ``text`` (or the latest), newest first."""
         found = await self._store.find_tracks(who.guild_id, text.strip(), limit=limit * FIND_LOOKAHEAD)
-        seen = await self.seen(who, (t.channel_id for t in found if t.author_id != who.user_id))
+        seen = await self._seen_of(who, found)
         return [t for t in found if seen.allows(t.channel_id, t.author_id)][:limit]
 
     async def history(self, who: Requester, author_id: int | None, page: int) -> TrackPage:
@@ -108,8 +108,12 @@ class Library:
         hidden = await self._hidden(who, listed)
         return Lineage(ancestors=ancestors, track=track, children=children, second_parent=second, hidden=hidden)
 
+    async def _seen_of(self, who: Requester, tracks: list[Track]) -> Visible:
+        """What ``who`` may see of these tracks: their own are not asked about."""
+        return await self.seen(who, (t.channel_id for t in tracks if t.author_id != who.user_id))
+
     async def _hidden(self, who: Requester, tracks: list[Track]) -> frozenset[int]:
-        seen = await self.seen(who, (t.channel_id for t in tracks if t.author_id != who.user_id))
+        seen = await self._seen_of(who, tracks)
         return frozenset(t.id for t in tracks if not t.deleted and not seen.allows(t.channel_id, t.author_id))
 
     async def _parent(self, track_id: int | None) -> Track | None:
