@@ -251,11 +251,7 @@ class Tracker:
             except ProviderError as exc:
                 self._metrics.inc("tunesmith_provider_errors_total", kind=exc.kind.value)
                 now = self._clock.now()
-                # Capped: one Retry-After of a million seconds must not stop polling for days. It holds status
-                # polls only; submits keep their own back-off (the scheduler's).
-                wait = self._config.honoured_wait(exc.retry_after) or 0.0
-                if wait:
-                    self._poll_not_before = max(self._poll_not_before, now + wait)
+                wait = self._hold_polls(exc, now)
                 for record in batch:
                     record.polls += 1
                     self._set_poll(record, now + max(wait, self._interval(record, now)))
@@ -453,10 +449,7 @@ class Tracker:
                     # The provider cannot answer now (429, 5xx): a finished song must not be refunded for that.
                     # Look again after its wait, until the grace past the deadline runs out.
                     now = self._clock.now()
-                    wait = self._config.honoured_wait(exc.retry_after)
-                    if wait:
-                        self._poll_not_before = max(self._poll_not_before, now + wait)
-                    again = now + max(wait or 0.0, self._config.poll_interval)
+                    again = now + max(self._hold_polls(exc, now), self._config.poll_interval)
                     batch = [r for r in batch if not self._look_again(r, again)]
             for record in batch:
                 if self._tracked(record.id) is not record:
@@ -473,6 +466,14 @@ class Tracker:
         finally:
             for record in batch:
                 record.expiring = False
+
+    def _hold_polls(self, exc: ProviderError, now: float) -> float:
+        """The wait the provider asked for (capped: one Retry-After of a million seconds must not stop polling for
+        days), held by every status poll and last look; submits keep their own back-off (the scheduler's)."""
+        wait = self._config.honoured_wait(exc.retry_after) or 0.0
+        if wait:
+            self._poll_not_before = max(self._poll_not_before, now + wait)
+        return wait
 
     def _look_again(self, record: InFlight, when: float) -> bool:
         """Defer a task's last look to ``when``; False once the grace past its deadline is spent."""
