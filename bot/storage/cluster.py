@@ -12,16 +12,9 @@ from typing import Any
 
 from bot.domain.models import Job
 from bot.domain.ports import CacheChange, PollRoom, TakenOver
-from bot.storage.database import Database, rows
+from bot.storage.database import Database, job_of, rows
 
 _ACTIVE = "('queued', 'submitted', 'running')"
-
-
-def _job(row: dict[str, Any]) -> Job:
-    row["request"] = json.loads(row["request"])
-    if row.get("followup") is not None:
-        row["followup"] = json.loads(row["followup"])
-    return Job.model_validate(row)
 
 
 def _ids(values: Sequence[int]) -> str:
@@ -61,7 +54,7 @@ class SqliteCluster:
                 )
             )
 
-        jobs = sorted((_job(r) for r in await self._db.transaction(take)), key=lambda j: j.id)
+        jobs = sorted((job_of(r) for r in await self._db.transaction(take)), key=lambda j: j.id)
         return TakenOver(
             unfinished=[j for j in jobs if not j.state.finished],
             undelivered=[j for j in jobs if j.state.finished],
@@ -77,7 +70,7 @@ class SqliteCluster:
                 )
             )
         )
-        return [_job(r) for r in found]
+        return [job_of(r) for r in found]
 
     async def poll_room(
         self,
@@ -129,7 +122,7 @@ class SqliteCluster:
                 conn.execute(
                     "UPDATE jobs SET polled_at = ? WHERE id IN (SELECT value FROM json_each(?))", (now, _ids(marked))
                 )
-            return PollRoom(poll=poll, lost=lost, polled=polled, due=[_job(r) for r in due])
+            return PollRoom(poll=poll, lost=lost, polled=polled, due=[job_of(r) for r in due])
 
         return await self._db.transaction(claim)
 
@@ -141,7 +134,7 @@ class SqliteCluster:
             return dict(row) if row is not None else None
 
         row = await self._db.transaction(adopt)
-        return _job(row) if row is not None else None
+        return job_of(row) if row is not None else None
 
     async def release(self, worker: str) -> None:
         def release(conn: sqlite3.Connection) -> None:

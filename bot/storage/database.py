@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import queue
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from bot.domain.errors import AlreadyRunning
+from bot.domain.models import Job
 from bot.storage.migrations import migrate
 
 try:
@@ -226,3 +228,12 @@ def _use_wal(conn: sqlite3.Connection) -> None:
 
 def rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
     return [dict(r) for r in cursor.fetchall()]
+
+
+def job_of(row: sqlite3.Row | dict[str, Any]) -> Job:
+    """A jobs row as the domain's Job (its JSON columns decoded)."""
+    data = dict(row)
+    data["request"] = json.loads(data["request"])
+    if data.get("followup") is not None:
+        data["followup"] = json.loads(data["followup"])
+    return Job.model_validate(data)

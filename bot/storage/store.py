@@ -42,7 +42,7 @@ from bot.domain.ports import (
 )
 from bot.domain.requester import Visible
 from bot.storage.cluster import SqliteCluster
-from bot.storage.database import Database, rows
+from bot.storage.database import Database, job_of, rows
 
 _ACTIVE = ("queued", "submitted", "running")
 _ACTIVE_SQL = "('queued', 'submitted', 'running')"
@@ -65,14 +65,6 @@ _ADMISSION = (
     "   AND operation != 'lyrics') END AS last_job_at"
     " FROM (SELECT 1) LEFT JOIN bans b ON b.guild_id = :g AND b.user_id = :u"
 )
-
-
-def _job(row: sqlite3.Row | dict[str, Any]) -> Job:
-    data = dict(row)
-    data["request"] = json.loads(data["request"])
-    if data.get("followup") is not None:
-        data["followup"] = json.loads(data["followup"])
-    return Job.model_validate(data)
 
 
 def _track(row: sqlite3.Row | dict[str, Any]) -> Track:
@@ -250,13 +242,13 @@ class SqliteStore(SqliteCluster):
 
     async def job(self, job_id: int) -> Job | None:
         row = await self._db.read(lambda c: c.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone())
-        return _job(row) if row is not None else None
+        return job_of(row) if row is not None else None
 
     async def unfinished_jobs(self) -> list[Job]:
         found = await self._db.read(
             lambda c: rows(c.execute(f"SELECT * FROM jobs WHERE state IN {_ACTIVE_SQL} ORDER BY id"))
         )
-        return [_job(r) for r in found]
+        return [job_of(r) for r in found]
 
     async def undelivered_jobs(self) -> list[Job]:
         found = await self._db.read(
@@ -264,7 +256,7 @@ class SqliteStore(SqliteCluster):
                 c.execute(f"SELECT * FROM jobs WHERE delivered_at IS NULL AND state NOT IN {_ACTIVE_SQL} ORDER BY id")
             )
         )
-        return [_job(r) for r in found]
+        return [job_of(r) for r in found]
 
     async def active_jobs_of(self, guild_id: int, user_id: int, *, limit: int = 25) -> list[Job]:
         found = await self._db.read(
@@ -276,7 +268,7 @@ class SqliteStore(SqliteCluster):
                 )
             )
         )
-        return [_job(r) for r in found]
+        return [job_of(r) for r in found]
 
     async def attach_status_message(self, job_id: int, message_id: int, channel_id: int | None = None) -> None:
         await self._db.read(
@@ -450,7 +442,7 @@ class SqliteStore(SqliteCluster):
                 failure_message=failure.detail,
                 delivered_at=now if delivered else None,
             )
-            return _job(ended)
+            return job_of(ended)
 
         return await self._db.transaction(end)
 
