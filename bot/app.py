@@ -16,6 +16,7 @@ import secrets
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
@@ -32,12 +33,14 @@ from bot.domain.errors import ConfigError
 from bot.domain.ports import Clock, MusicProvider, Store
 from bot.providers import make_http_client, make_provider, webhook_parser
 from bot.providers.files import GuardedFileFetcher
-from bot.sandbox import Sandbox
 from bot.services import Services
 from bot.storage.factory import open_store
-from bot.storage.postgres import PostgresStore
 from bot.ui.notifier import DiscordNotifier
 from bot.web.server import WebOptions, WebServer
+
+if TYPE_CHECKING:
+    # Loaded only when it is the provider (numpy, Pillow and its music): a bot on a real provider starts sooner.
+    from bot.sandbox import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +155,8 @@ async def build(
             if settings.webhooks_enabled and settings.public_url:
                 # The in-process sandbox cannot reach the public HTTPS URL; deliver straight to the web server.
                 rewrite = (settings.public_url, f"http://{settings.web_host}:{settings.web_port}")
+            from bot.sandbox import Sandbox
+
             sandbox = Sandbox(render_seconds=settings.sandbox_render_seconds, webhook_base_rewrite=rewrite)
             await sandbox.start()
             stack.push_async_callback(sandbox.stop)
@@ -159,11 +164,12 @@ async def build(
         provider = make_provider(settings, http, sandbox_base_url=sandbox.base_url if sandbox else None)
         # On PostgreSQL this process is one worker of many: jobs are leased, the queue and the provider's slots
         # are shared, caches follow the others (bot/core/jobs/cluster.py). SQLite serves one process alone.
-        cluster = (
-            (store, ClusterConfig(worker=new_worker_id(), takeover_s=settings.takeover_seconds))
-            if isinstance(store, PostgresStore)
-            else None
-        )
+        cluster = None
+        if settings.database.kind == "postgresql":
+            from bot.storage.postgres import PostgresStore  # already loaded by open_store: asyncpg only when used
+
+            assert isinstance(store, PostgresStore)
+            cluster = (store, ClusterConfig(worker=new_worker_id(), takeover_s=settings.takeover_seconds))
         core = Core(
             store=store,
             provider=provider,

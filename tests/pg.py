@@ -131,3 +131,17 @@ async def postgres_store(**options: Any) -> AsyncIterator[PostgresStore]:
 async def connect(schema: str) -> asyncpg.Connection:
     """A plain connection whose search_path is ``schema`` (for raw SQL in tests)."""
     return await asyncpg.connect(URL, server_settings={"search_path": schema}, timeout=10)
+
+
+async def partial_indexes(conn: asyncpg.Connection, schema: str) -> set[str]:
+    """The names of the partial indexes (``CREATE INDEX ... WHERE``) in ``schema``.
+
+    Read from pg_index's predicate, not from pg_indexes' text: that view renders the definition of every index in
+    the database before filtering by schema, and one a parallel test is dropping fails it ("could not open
+    relation with OID")."""
+    rows = await conn.fetch(
+        "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND i.indpred IS NOT NULL",
+        schema,
+    )
+    return {row["relname"] for row in rows}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from bot.database_url import DatabaseTarget
 from bot.domain.ports import Store
-from bot.storage.postgres import PostgresStore
 from bot.storage.store import SqliteStore
 
 
@@ -17,6 +16,8 @@ async def open_store(target: DatabaseTarget, *, lock: bool = True) -> Store:
     """
     if target.kind == "postgresql":
         assert target.dsn is not None
+        from bot.storage.postgres import PostgresStore  # asyncpg is loaded only by a bot that uses it
+
         # Many bot processes may share PostgreSQL: jobs are leased to one process at a time (bot/core/jobs/cluster.py),
         # so no process lock is taken there.
         return await PostgresStore.open(target.dsn, lock=False)

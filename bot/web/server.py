@@ -144,8 +144,15 @@ class WebServer:
 
     async def _serve(self, app: web.Application, host: str, port: int) -> int:
         # keepalive_timeout also bounds how long a new connection may take to send its headers: aiohttp closes a
-        # connection that has not completed a request by then (slow-header clients).
-        runner = web.AppRunner(app, access_log=None, keepalive_timeout=self.options.read_timeout)
+        # connection that has not completed a request by then (slow-header clients). lingering_time: after a
+        # refusal that left a body unread (408, 413), aiohttp reads and drops what still comes for up to 10 s by
+        # default, which lets a dribbling client hold the connection, and a shutdown, that long.
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            keepalive_timeout=self.options.read_timeout,
+            lingering_time=self.options.read_timeout,
+        )
         await runner.setup()
         self._runners.append(runner)
         site = web.TCPSite(runner, host, port)

@@ -26,15 +26,42 @@ def harness_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def page(browser: Any, harness_url: str) -> Iterator[Any]:
+def _harness_page(browser: Any) -> tuple[Any, Any]:
     context = browser.new_context(locale="en-US", timezone_id="UTC", viewport={"width": 1100, "height": 900})
     page = context.new_page()
     page.clock.install(time=NOW)
+    return context, page
+
+
+def _load(page: Any, harness_url: str) -> Any:
     page.goto(f"{harness_url}/harness/index.html")
     page.wait_for_function("window.harnessReady === true")
+    return page
+
+
+@pytest.fixture(scope="module")
+def shared_page(browser: Any) -> Iterator[Any]:
+    """One browser context for the module's tests: each costs Chromium a renderer process (about a second of CPU).
+    Its clock starts at NOW and runs; a test that moves it uses ``own_page``."""
+    context, page = _harness_page(browser)
     try:
         yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(shared_page: Any, harness_url: str) -> Any:
+    """The harness, loaded afresh: nothing an earlier test rendered or opened is left."""
+    return _load(shared_page, harness_url)
+
+
+@pytest.fixture
+def own_page(browser: Any, harness_url: str) -> Iterator[Any]:
+    """The harness in a context of its own, for a test that moves the clock."""
+    context, page = _harness_page(browser)
+    try:
+        yield _load(page, harness_url)
     finally:
         context.close()
 
@@ -94,7 +121,8 @@ def test_mentions_show_names(page: Any) -> None:
     assert "mentioned" in (article.get_attribute("class") or "")
 
 
-def test_timestamps_in_every_style_and_relative_ones_stay_live(page: Any) -> None:
+def test_timestamps_in_every_style_and_relative_ones_stay_live(own_page: Any) -> None:
+    page = own_page
     article = render(page, "timestamps")
     text = article.locator(".content").inner_text()
     assert "t=4:20 PM " in text

@@ -21,6 +21,7 @@ from bot.domain.requester import Requester
 from bot.providers import FuzzClient, ProducerClient, SonicClient
 from bot.sandbox import Sandbox
 from bot.storage.store import SqliteStore
+from tests.clients import http_client
 from tests.fakes import RecordingNotifier
 from tests.waiting import until
 
@@ -81,7 +82,7 @@ async def live(
     if own_sandbox:
         await sb.start()
     store = await SqliteStore.open(path)
-    http = httpx.AsyncClient(timeout=10)
+    http = http_client(timeout=10)
     notes = notifier or RecordingNotifier()
     core = Core(
         store=store,

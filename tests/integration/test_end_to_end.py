@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
-
 from bot.domain.models import JobState, LedgerKind, Operation
 from bot.providers.producer import parse_webhook
 from bot.sandbox import Sandbox
 from bot.web.server import WebServer
+from tests.clients import http_client
 from tests.fakes import RecordingNotifier
 from tests.integration.rig import WHO, live, wait_until
 
@@ -21,7 +20,7 @@ async def test_a_job_runs_from_admission_to_a_real_file(tmp_path: Path) -> None:
         [result] = r.notifier.succeeded
         track = result.cards[0].track
         assert result.job.id == job_id and track.title == "Night"
-        async with httpx.AsyncClient() as client:
+        async with http_client() as client:
             assert (await client.get(track.audio_url or "")).content[:4] == b"RIFF"
         stored = await r.store.job(job_id)
         assert stored is not None and stored.state is JobState.SUCCEEDED and stored.delivered_at is not None
@@ -65,7 +64,7 @@ async def test_webhooks_complete_jobs_without_polling(tmp_path: Path) -> None:
             # Each webhook was sent twice; the copies are verified, acknowledged and ignored.
             await wait_until(lambda: metrics.get("tunesmith_webhooks_total", result="duplicate") == 3)
             assert len(r.notifier.succeeded) == 3
-            async with httpx.AsyncClient() as client:
+            async with http_client() as client:
                 text = (await client.get(f"http://127.0.0.1:{web.port}/metrics")).text
                 health = (await client.get(f"http://127.0.0.1:{web.port}/healthz")).json()
             # From memory: jobs finished by state, jobs in flight by state, the timings core observed.

@@ -6,14 +6,13 @@ import json
 import time
 from pathlib import Path
 
-import httpx
-
 from bot.core.jobs.config import JobsConfig
 from bot.domain.models import JobState
 from bot.providers.producer import parse_webhook
 from bot.sandbox import Sandbox
 from bot.web.server import WebServer
 from bot.web.signatures import sign, sign_legacy
+from tests.clients import http_client
 from tests.integration.rig import live, wait_until
 
 PUBLIC = "https://tunesmith.example"
@@ -54,7 +53,7 @@ async def test_webhook_verification(tmp_path: Path) -> None:
             url = f"http://127.0.0.1:{web.port}/webhooks/sandbox/{job_id}"
             body = _success(task_id)
             now = int(time.time())
-            async with httpx.AsyncClient() as client:
+            async with http_client() as client:
 
                 async def post(headers: dict[str, str], data: bytes = body, to: str = url) -> int:
                     return (await client.post(to, content=data, headers=headers)).status_code

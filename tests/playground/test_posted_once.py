@@ -6,7 +6,7 @@ into the first, the second is a new message) from the sandbox. It is killed with
 when a track post reaches Discord (the message made, the bot never told), exactly before (the intent recorded,
 nothing posted), at a status message's edit into a post, and at random moments; sometimes Discord's nonce
 window is made to pass before the restart, so only finding the post in the channel can keep it from being
-posted twice. At the end every track of the bot's database is in the channel exactly once, as a member sees it,
+posted twice. At the end every track of the bot's database is in its channel exactly once, as a member sees it,
 and its recorded message is that post. On SQLite, and on PostgreSQL (where the claims are what processes share).
 """
 
@@ -41,6 +41,7 @@ START_TIMEOUT = 60.0  # a busy machine imports discord.py slowly
 LIFE_TIMEOUT = 40.0  # a kill point not reached by then: killed anyway
 DONE_TIMEOUT = 120.0
 COMMANDS_PER_LIFE = 2
+TAKEOVER_S = 2.0
 
 # Where each life of the bot ends, and whether Discord's nonce window passes before the next one starts.
 PLAN: tuple[tuple[str, bool], ...] = (
@@ -52,10 +53,6 @@ PLAN: tuple[tuple[str, bool], ...] = (
     ("random", False),
     ("random", True),
     ("after-create", True),
-    ("random", False),
-    ("after-edit", True),
-    ("after-create", False),
-    ("random", True),
 )
 
 
@@ -135,6 +132,9 @@ class Bot:
             TUNESMITH_MAX_JOBS_PER_MEMBER="100",
             TUNESMITH_MAX_JOBS_PER_SERVER="200",
             TUNESMITH_DEFAULT_SERVER_BUDGET="100000",
+            # On PostgreSQL a restarted bot is a new worker: the killed one's jobs move to it once that one has
+            # been silent this long (30 s by default, which would leave every life's jobs waiting for the last).
+            TUNESMITH_TAKEOVER_SECONDS=str(TAKEOVER_S),
             **self.database.env(),
         )
         self.lives += 1
@@ -262,10 +262,12 @@ async def test_every_track_is_posted_exactly_once_across_kills_at_any_point(
 ) -> None:
     seed = random.randrange(2**32)
     rng = random.Random(seed)
-    # PostgreSQL runs the first half of the plan: the same kill points, fewer restarts.
-    plan = PLAN if database.schema is None else PLAN[: len(PLAN) // 2]
+    # PostgreSQL runs the plan but its last two lives: every kill point, fewer restarts.
+    plan = PLAN if database.schema is None else PLAN[:-2]
     async with world(bot_folder, database, monkeypatch) as (bot, ben):
-        studio = ben.channel_id("studio")
+        # Each life's songs are asked for in both channels: Discord lets a bot post about 5 messages per 5 s in
+        # one channel, and the posts waiting from earlier lives would otherwise queue behind that limit.
+        channels = [ben.channel_id("studio"), ben.channel_id("lounge")]
         for n, (point, jump) in enumerate(plan):
             bot.fired.clear()
             bot.jump = jump
@@ -276,7 +278,7 @@ async def test_every_track_is_posted_exactly_once_across_kills_at_any_point(
             for i in range(COMMANDS_PER_LIFE):
                 title = f"Take {n}.{i}"
                 with contextlib.suppress(Exception):  # the bot may already be gone: the member sees a failure
-                    await ben.command("music create", studio, {"prompt": "city pop", "title": title})
+                    await ben.command("music create", channels[i % 2], {"prompt": "city pop", "title": title})
             if point == "random":
                 await asyncio.sleep(rng.uniform(0.0, 3.0))  # a moment of the bot's life, by chance
                 await bot.kill("random")
@@ -294,7 +296,7 @@ async def test_every_track_is_posted_exactly_once_across_kills_at_any_point(
             while (state := await bot.undelivered())[0] == 0 or state[1]:
                 await asyncio.sleep(0.1)
         await bot.kill("done")
-        messages = await _channel_messages(ben, studio)
+        messages = [message for channel in channels for message in await _channel_messages(ben, channel)]
 
     jobs = await database.fetch("SELECT id, state, delivered_at FROM jobs ORDER BY id")
     tracks = {int(t): m for t, m in await database.fetch("SELECT id, message_id FROM tracks ORDER BY id")}

@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.clients import http_client
+
 RECORDED = Path(__file__).parent / "recorded"
 
 PRODUCER_KEY = "pk-live-7Hq2Zx9LmN4bV8cR1tY6"
@@ -87,5 +89,5 @@ def sleeps() -> Sleeps:
 
 @pytest.fixture
 async def http(wire: Wire) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(wire.handler), timeout=httpx.Timeout(5.0)) as client:
+    async with http_client(transport=httpx.MockTransport(wire.handler), timeout=httpx.Timeout(5.0)) as client:
         yield client

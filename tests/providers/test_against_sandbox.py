@@ -30,6 +30,7 @@ from bot.domain.ports import MusicProvider
 from bot.providers import ProducerClient, SandboxClient, make_provider
 from bot.providers.fuzz import MODERATION_TEXT, FuzzClient
 from bot.sandbox import Sandbox
+from tests.clients import http_client
 from tests.providers.conftest import FUZZ_KEY, PRODUCER_KEY
 
 WAV = (b"RIFF", b"WAVE")
@@ -56,7 +57,7 @@ async def sandbox() -> AsyncIterator[Sandbox]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as client:
+    async with http_client(timeout=httpx.Timeout(10.0)) as client:
         yield client
 
 

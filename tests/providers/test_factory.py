@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.domain.errors import ConfigError
 from bot.providers import SANDBOX_API_KEY, FuzzClient, ProducerClient, SandboxClient, make_http_client, make_provider
 from bot.providers.http import ProviderHttpClient
+from tests.clients import http_client
 from tests.providers.conftest import FUZZ_KEY, PRODUCER_KEY, Wire, recorded
 
 
@@ -22,7 +23,7 @@ def _settings(**values: object) -> Settings:
 
 @pytest.fixture
 async def wired(wire: Wire) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(wire.handler)) as client:
+    async with http_client(transport=httpx.MockTransport(wire.handler)) as client:
         yield client
 
 

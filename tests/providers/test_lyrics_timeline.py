@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from bot.domain.lyrics_timeline import AlignedWord, LyricsAlignment, parse_lrc, to_lrc
 from bot.providers.fuzz import FuzzClient, lyrics_timeline
 from bot.providers.parsing import alignment_from
+from tests.clients import http_client
 from tests.providers.conftest import FUZZ_KEY, FUZZ_URL, Wire, recorded
 
 # FUZZ's documented word shape, for a clip with sung lyrics (line_index groups the words into lines).
@@ -66,7 +67,7 @@ async def test_fuzz_clips_carry_their_timeline_with_no_extra_call() -> None:
     body = recorded("fuzz/task_completed").json()
     body[0]["data"][0]["lyrics_timestamped"] = {"words": FUZZ_WORDS}
     wire.on("GET", "/api/v2/fuzz/task", httpx.Response(200, json=body))
-    async with httpx.AsyncClient(transport=httpx.MockTransport(wire.handler)) as http:
+    async with http_client(transport=httpx.MockTransport(wire.handler)) as http:
         [status] = await FuzzClient(http, base_url=FUZZ_URL, api_key=FUZZ_KEY).fetch([body[0]["task_id"]])
     sung, instrumental = status.clips
     assert sung.alignment is not None

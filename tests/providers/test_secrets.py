@@ -15,6 +15,7 @@ from bot.domain.models import CreateMusic, DownloadTrack, TaskStatus, UploadAudi
 from bot.providers.fuzz import FuzzClient
 from bot.providers.http import redact
 from bot.providers.producer import ProducerClient
+from tests.clients import http_client
 from tests.providers.conftest import (
     FUZZ_KEY,
     FUZZ_URL,
@@ -103,7 +104,7 @@ async def _exercise(answer: Any, collected: Collected) -> Wire:
         ("GET", "/api/v2/fuzz/task"),
     ]:
         wire.on(method, path, answer)
-    async with httpx.AsyncClient(transport=httpx.MockTransport(wire.handler)) as http:
+    async with http_client(transport=httpx.MockTransport(wire.handler)) as http:
         producer = ProducerClient(
             http, base_url=PRODUCER_URL, api_key=PRODUCER_KEY, sleep=Sleeps(), lyrics_poll_attempts=1
         )

@@ -39,6 +39,7 @@ from bot.domain.sonic import (
 from bot.providers import SandboxClient
 from bot.providers.sonic import SonicClient
 from bot.sandbox import Sandbox
+from tests.clients import http_client
 from tests.providers.test_against_sandbox import WAV, assert_real_files, finish
 from tests.waiting import until
 
@@ -54,7 +55,7 @@ async def sandbox() -> AsyncIterator[Sandbox]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(20.0)) as client:
+    async with http_client(timeout=httpx.Timeout(20.0)) as client:
         yield client
 
 

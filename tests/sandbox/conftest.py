@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from bot.sandbox import Sandbox
+from tests.clients import http_client
 from tests.sandbox.helpers import KEY, RENDER_S, FakeClock
 
 
@@ -25,20 +26,18 @@ async def sandbox(clock: FakeClock) -> AsyncIterator[Sandbox]:
 
 @pytest.fixture
 async def producer(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=sandbox.base_url + "/api/v1", headers={"Authorization": f"Bearer {KEY}"}
-    ) as client:
+    async with http_client(base_url=sandbox.base_url + "/api/v1", headers={"Authorization": f"Bearer {KEY}"}) as client:
         yield client
 
 
 @pytest.fixture
 async def fuzz(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=sandbox.fuzz_base_url, headers={"api-key": KEY}) as client:
+    async with http_client(base_url=sandbox.fuzz_base_url, headers={"api-key": KEY}) as client:
         yield client
 
 
 @pytest.fixture
 async def anon(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
     """No credentials: for auth tests, control endpoints and files."""
-    async with httpx.AsyncClient(base_url=sandbox.base_url) as client:
+    async with http_client(base_url=sandbox.base_url) as client:
         yield client

@@ -12,6 +12,7 @@ from bot.sandbox import Sandbox
 from bot.sandbox.art import render_png
 from bot.sandbox.music import SAMPLE_RATE
 from bot.sandbox.music.wav import read_wav
+from tests.clients import http_client
 from tests.sandbox.helpers import RENDER_S, FakeClock, create_clip, finish, submit
 from tests.sandbox.listening import rms_db
 
@@ -119,7 +120,7 @@ async def test_fuzz_clip_files_are_two_different_songs(
 async def test_forced_clip_length_for_fast_runs(clock: FakeClock) -> None:
     async with (
         Sandbox(render_seconds=RENDER_S, clip_seconds=1.5, clock=clock) as short,
-        httpx.AsyncClient(base_url=short.base_url + "/api/v1", headers={"Authorization": "Bearer k"}) as producer,
+        http_client(base_url=short.base_url + "/api/v1", headers={"Authorization": "Bearer k"}) as producer,
     ):
         clip = await create_clip(producer, clock, sound="house")
         samples, rate = read_wav((await producer.get(clip["audio_url"])).content)

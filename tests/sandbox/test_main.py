@@ -6,7 +6,7 @@ import asyncio
 import re
 import sys
 
-import httpx
+from tests.clients import http_client
 
 
 async def test_module_runs_standalone() -> None:
@@ -29,7 +29,7 @@ async def test_module_runs_standalone() -> None:
             assert line, "the sandbox exited before logging its URL"
             found = re.search(r"Producer base URL: (http://\S+)", line)
             base = found.group(1) if found else None
-        async with httpx.AsyncClient(base_url=base) as client:
+        async with http_client(base_url=base) as client:
             credits = await client.get("/api/v1/get-credits", headers={"Authorization": "Bearer k"})
             assert credits.json() == {"credits": 10_000, "extra_credits": 0}
             fuzz = await client.post("/api/v2/fuzz/task", headers={"api-key": "k"}, json={"lyrics": "", "tags": "x"})

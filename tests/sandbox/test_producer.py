@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 
 from bot.sandbox import Sandbox
+from tests.clients import http_client
 from tests.sandbox.helpers import KEY, RENDER_S, FakeClock, create_clip, finish, submit
 from tests.waiting import until
 
@@ -42,7 +43,7 @@ async def test_producer_rejects_missing_or_malformed_key(anon: httpx.AsyncClient
 
 
 async def test_configured_api_key_is_the_only_one_accepted(clock: FakeClock) -> None:
-    async with Sandbox(api_key="s3cret", clock=clock) as sandbox, httpx.AsyncClient(base_url=sandbox.base_url) as c:
+    async with Sandbox(api_key="s3cret", clock=clock) as sandbox, http_client(base_url=sandbox.base_url) as c:
         assert (await c.get("/api/v1/get-credits", headers={"Authorization": "Bearer other"})).status_code == 401
         assert (await c.get("/api/v1/get-credits", headers={"Authorization": "Bearer s3cret"})).status_code == 200
         assert (await c.get("/api/v2/fuzz/task?ids=x", headers={"api-key": "other"})).status_code == 401

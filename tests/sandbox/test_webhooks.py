@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 
 from bot.sandbox import Sandbox
+from tests.clients import http_client
 from tests.sandbox.helpers import KEY, FakeClock
 from tests.waiting import until
 
@@ -67,7 +68,7 @@ def _sandbox(receiver: Receiver, **options: Any) -> Sandbox:
 
 
 def _client(sandbox: Sandbox) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=sandbox.base_url + "/api/v1", headers={"Authorization": f"Bearer {KEY}"})
+    return http_client(base_url=sandbox.base_url + "/api/v1", headers={"Authorization": f"Bearer {KEY}"})
 
 
 async def _create(client: httpx.AsyncClient, **extra: Any) -> str:

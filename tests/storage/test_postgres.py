@@ -368,12 +368,7 @@ async def test_every_statement_is_served_by_an_index(store: PostgresStore, raw: 
         and value.lstrip().startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH"))
     )
     assert names == sorted(_PARAMS), "a new statement: add its sample parameters to _PARAMS"
-    partial = {
-        r["indexname"]
-        for r in await raw.fetch(
-            "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexdef LIKE '% WHERE %'", store.schema
-        )
-    }
+    partial = await pg.partial_indexes(raw, store.schema)
     await raw.execute("SET enable_seqscan = off")
     for name in names:
         plan = json.loads(await raw.fetchval(f"EXPLAIN (FORMAT JSON) {getattr(statements, name)}", *_PARAMS[name]))

@@ -13,13 +13,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.core.metrics import Metrics
 from bot.providers.producer import parse_webhook
 from bot.web.server import WebOptions, WebServer
+from tests.clients import http_client
 from tests.integration.rig import Live, live
 
 
@@ -53,7 +53,7 @@ async def test_a_scrape_reads_memory_even_while_the_database_is_locked(db_path: 
         holder = sqlite3.connect(db_path, timeout=30)  # waits for any write of core in progress
         holder.execute("BEGIN EXCLUSIVE")
         try:
-            async with httpx.AsyncClient(timeout=30) as client:
+            async with http_client(timeout=30) as client:
                 answer = await client.get(f"http://127.0.0.1:{web.port}/metrics")
         finally:
             holder.rollback()
@@ -79,7 +79,7 @@ async def test_the_in_flight_gauge_comes_from_the_given_source(db_path: Path) ->
         web = WebServer(r.core.web, parse_webhook, options=WebOptions(port=0), job_gauges=lambda: {"queued": 4})
         await web.start()
         try:
-            async with httpx.AsyncClient() as client:
+            async with http_client() as client:
                 text = (await client.get(f"http://127.0.0.1:{web.port}/metrics")).text
         finally:
             await web.stop()
@@ -91,7 +91,7 @@ async def test_a_metrics_token_is_required_when_set(db_path: Path) -> None:
     token = "metrics-token-5d1f"
     async with served(db_path, WebOptions(port=0, metrics_token=token)) as (_r, web):
         url = f"http://127.0.0.1:{web.port}"
-        async with httpx.AsyncClient() as client:
+        async with http_client() as client:
             for header in (None, "Bearer wrong", f"Basic {token}", f"Bearer {token}x", "Bearer"):
                 headers = {"Authorization": header} if header else {}
                 answer = await client.get(url + "/metrics", headers=headers)
@@ -107,7 +107,7 @@ async def test_a_metrics_token_is_required_when_set(db_path: Path) -> None:
 async def test_metrics_on_a_listener_of_its_own(db_path: Path) -> None:
     async with served(db_path, WebOptions(port=0, metrics_host="127.0.0.1", metrics_port=0)) as (_r, web):
         assert web.metrics_port is not None and web.metrics_port != web.port
-        async with httpx.AsyncClient() as client:
+        async with http_client() as client:
             assert (await client.get(f"http://127.0.0.1:{web.port}/metrics")).status_code == 404
             assert (await client.get(f"http://127.0.0.1:{web.port}/healthz")).status_code == 200
             answer = await client.get(f"http://127.0.0.1:{web.metrics_port}/metrics")
