@@ -11,9 +11,9 @@ STAMP := $(VENV)/.installed
 unexport PYTHONDONTWRITEBYTECODE
 
 # The checks. `make test` runs each one to the end, even after a failure, and then names every check that failed.
-# Three pytest workers: most tests wait on sockets, timers and the browser rather than compute, so they overlap
-# well even on two cores. A free worker takes the next test, longest first (tests/scheduling.py).
-CHECK_PYTEST ?= $(BIN)/python -m pytest -n 4
+# Five pytest workers: most tests wait on sockets, timers and processes rather than compute, so they overlap well
+# even on two cores. One runs the tests that start whole processes, the others the rest (tests/scheduling.py).
+CHECK_PYTEST ?= $(BIN)/python -m pytest -n 5
 CHECK_RUFF ?= $(BIN)/ruff check bot cogs tests tools
 CHECK_IMPORTS ?= $(BIN)/lint-imports
 CHECK_TYPES ?= $(BIN)/mypy

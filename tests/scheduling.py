@@ -22,8 +22,6 @@ HEAVY = (
     "tests/browser/test_playground.py",
     "tests/integration/test_cluster_kill.py",
     "tests/playground/test_posted_once.py",
-    "tests/browser/test_render.py",
-    "tests/browser/test_performance.py",
 )
 # Modules whose tests share module-scoped fixtures too costly to build on several workers.
 ONE_WORKER = "tests/browser/"

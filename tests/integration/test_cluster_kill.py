@@ -22,11 +22,12 @@ GUILDS = 30
 PER_GUILD = 10  # jobs each server's budget covers
 ASKS = 12  # what each server asks for
 PROCESSES = 3
+RENDER_S = 1.0  # the sandbox's render time: 300 jobs through 60 slots take about five renders
 TAKEOVER_S = 5.0  # long enough that a loaded machine's live processes never look dead
 
 
 async def test_three_processes_one_killed_every_job_ends_once_and_posts_once(tmp_path: Path) -> None:
-    async with pg.fresh_schema() as schema, sandbox(render=2.0) as base:
+    async with pg.fresh_schema() as schema, sandbox(render=RENDER_S) as base:
         posts = tmp_path / "posts"
         raw = await pg.connect(schema)  # created by the first engine to open it
         children: list[Child] = []
@@ -44,7 +45,7 @@ async def test_three_processes_one_killed_every_job_ends_once_and_posts_once(tmp
                         members=5,
                         budget=PER_GUILD * COST,
                         concurrency=60,  # the provider's slots, shared by the three
-                        render=2.0,
+                        render=RENDER_S,
                         posts=posts,
                         takeover=TAKEOVER_S,
                     )
