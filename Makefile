@@ -41,6 +41,10 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@# Compile once, as pip does for what it installs: the project's bytecode, and pytest's rewritten test modules
+	@# and plugins (otherwise every pytest worker compiles them all again on a new checkout).
+	$(BIN)/python -m compileall -q bot cogs tools
+	$(BIN)/python -m pytest --collect-only -q > /dev/null
 	@touch $(STAMP)
 
 run: $(STAMP) ## start the bot (reads .env; see README -> Settings)
