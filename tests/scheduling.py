@@ -1,6 +1,6 @@
 """How ``make test`` shares the suite between its xdist workers: one lane for the heavy tests, the rest for all else.
 
-A few tests run whole processes and mostly wait on them: the real bot killed and restarted a dozen times, three
+A few tests run whole processes and mostly wait on them: the real bot killed and restarted again and again, three
 engines on one database, a browser on a running playground. Each takes tens of seconds and keeps a core busy with
 its processes. Started together (as any scheduler that sends the longest first would), they starve each other on
 a two-core machine and each takes three times as long. So one worker, the heavy lane, runs them one after another
