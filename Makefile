@@ -11,9 +11,10 @@ STAMP := $(VENV)/.installed
 unexport PYTHONDONTWRITEBYTECODE
 
 # The checks. `make test` runs each one to the end, even after a failure, and then names every check that failed.
-# Five pytest workers: most tests wait on sockets, timers and processes rather than compute, so they overlap well
-# even on two cores. One runs the tests that start whole processes, the others the rest (tests/scheduling.py).
-CHECK_PYTEST ?= $(BIN)/python -m pytest -n 5
+# Four pytest workers: most tests wait on sockets, timers and processes rather than compute, so they overlap well
+# even on two cores (a fifth costs more CPU than it saves). One runs the tests that start whole processes, the
+# others the rest (tests/scheduling.py).
+CHECK_PYTEST ?= $(BIN)/python -m pytest -n 4
 CHECK_RUFF ?= $(BIN)/ruff check bot cogs tests tools
 CHECK_IMPORTS ?= $(BIN)/lint-imports
 CHECK_TYPES ?= $(BIN)/mypy
