@@ -5,9 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# Python writes its bytecode caches even where the environment says not to (PYTHONDONTWRITEBYTECODE=1 is common in
-# containers): without them every pytest worker, and every bot process a test starts, compiles the whole project
-# and rewrites every test module's asserts again, which costs the suite about a fifth of its time.
+# Python may write its bytecode caches here even where the environment says not to (PYTHONDONTWRITEBYTECODE=1 is
+# common in containers): without them every pytest worker, and every bot process a test starts, compiles the whole
+# project and rewrites every test module's asserts again, which costs the suite about a fifth of its time.
 unexport PYTHONDONTWRITEBYTECODE
 
 # The checks. `make test` runs each one to the end, even after a failure, and then names every check that failed.

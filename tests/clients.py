@@ -1,8 +1,7 @@
 """HTTP clients for the tests, which speak plain HTTP to servers on 127.0.0.1.
 
 httpx builds a certificate-verifying TLS context for every client it makes, and reading the CA bundle costs about
-30 ms of CPU; the suite makes hundreds of clients, so they share one (the product does the same:
-``bot/providers/http.py``)."""
+30 ms of CPU; the suite makes hundreds of clients, so they share the process's one, as the bot's clients do."""
 
 from __future__ import annotations
 
@@ -10,9 +9,9 @@ from typing import Any
 
 import httpx
 
-_TLS = httpx.create_ssl_context()
+from bot.providers.http import verifying_context
 
 
 def http_client(**kwargs: Any) -> httpx.AsyncClient:
-    """``httpx.AsyncClient(**kwargs)`` with the run's one TLS context."""
-    return httpx.AsyncClient(verify=_TLS, **kwargs)
+    """``httpx.AsyncClient(**kwargs)`` with the process's one TLS context."""
+    return httpx.AsyncClient(verify=verifying_context(), **kwargs)

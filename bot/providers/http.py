@@ -67,7 +67,7 @@ class ProviderHttpClient(HttpxAiohttpClient):
         # Carried by the client so every JsonApi built on it (one per provider) honours the operator's cap.
         self.max_retry_after = _valid_cap(max_retry_after)
         if "transport" not in kwargs:
-            transport = AiohttpTransport(limits=limits, verify=_verifying_context())
+            transport = AiohttpTransport(limits=limits, verify=verifying_context())
             # aiohttp keeps cookies of its own: its session gets a jar that keeps nothing.
             # ``resolver``: every host name is resolved (and may be refused) there, and aiohttp connects to exactly
             # the addresses it returns (the file fetcher's guard against private addresses and DNS rebinding).
@@ -85,11 +85,11 @@ class ProviderHttpClient(HttpxAiohttpClient):
 
 
 @functools.cache
-def _verifying_context() -> ssl.SSLContext:
-    """The certificate-verifying TLS context every provider client of this process shares.
+def verifying_context() -> ssl.SSLContext:
+    """The certificate-verifying TLS context every HTTP client of this process shares.
 
     Reading the CA bundle costs about 30 ms of CPU: once per process, not once per client (the bot makes one per
-    provider and one for files, and tools make more). An SSLContext is safe to share between connections."""
+    provider and one for files, tools and tests make more). An SSLContext is safe to share between connections."""
     return httpx.create_ssl_context()
 
 
