@@ -1,6 +1,9 @@
-"""``python -m tests.playground.bot_process``: ``python -m bot`` as it runs in production (settings from the
-environment, logged in with a token), with one knob a test needs and no setting offers: the render time core
-expects before its first poll (``KILL_TEST_RENDER_S``), so a sandbox render of 0.3 s is not polled 18 s later."""
+"""The bot as ``python -m bot`` runs it in production (settings from the environment, logged in with a token),
+with one knob a test needs and no setting offers: the render time core expects before its first poll
+(``KILL_TEST_RENDER_S``), so a sandbox render of 0.3 s is not polled 18 s later.
+
+:func:`run` is the entry point of the lives tests/forked.py forks; ``python -m tests.playground.bot_process`` runs
+it in a new interpreter."""
 
 from __future__ import annotations
 
@@ -20,6 +23,10 @@ def _quick(settings: Settings) -> JobsConfig:
     return dataclasses.replace(_jobs_config(settings), expected_render_s=float(os.environ["KILL_TEST_RENDER_S"]))
 
 
-if __name__ == "__main__":
+def run() -> int:
     bot.app.jobs_config = _quick
-    sys.exit(main())
+    return main([])
+
+
+if __name__ == "__main__":
+    sys.exit(run())

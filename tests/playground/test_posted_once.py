@@ -1,13 +1,14 @@
 """Every track is posted exactly once, whatever point the bot is killed at.
 
-The real bot runs as a subprocess (``python -m bot`` with its settings from the environment, through
-``tests/playground/bot_process.py``) against the playground, with FUZZ (two songs a job: the status message turns
-into the first, the second is a new message) from the sandbox. It is killed with SIGKILL many times: exactly
-when a track post reaches Discord (the message made, the bot never told), exactly before (the intent recorded,
-nothing posted), at a status message's edit into a post, and at random moments; sometimes Discord's nonce
-window is made to pass before the restart, so only finding the post in the channel can keep it from being
-posted twice. At the end every track of the bot's database is in its channel exactly once, as a member sees it,
-and its recorded message is that post. On SQLite, and on PostgreSQL (where the claims are what processes share).
+The real bot runs as a process of its own (``python -m bot``'s entry point with its settings from the environment,
+through ``tests/playground/bot_process.py``, forked by tests/forked.py) against the playground, with FUZZ (two
+songs a job: the status message turns into the first, the second is a new message) from the sandbox. It is killed
+with SIGKILL many times: exactly when a track post reaches Discord (the message made, the bot never told), exactly
+before (the intent recorded, nothing posted), at a status message's edit into a post, and at random moments;
+sometimes Discord's nonce window is made to pass before the restart, so only finding the post in the channel can
+keep it from being posted twice. At the end every track of the bot's database is in its channel exactly once, as
+a member sees it, and its recorded message is that post. On SQLite, and on PostgreSQL (where the claims are what
+processes share).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import os
 import random
 import signal
 import sqlite3
-import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -33,11 +33,11 @@ from bot.playground.errors import ApiError
 from bot.playground.messages import NONCE_WINDOW, Messages
 from bot.sandbox import Sandbox
 from tests import pg
+from tests.forked import Forked
 from tests.playground.driver import JSON, Member, members
 
-ROOT = Path(__file__).resolve().parents[2]
 RENDER_S = 0.3
-START_TIMEOUT = 60.0  # a busy machine imports discord.py slowly
+START_TIMEOUT = 60.0  # a busy machine's first life waits for the fork server to import the bot
 LIFE_TIMEOUT = 40.0  # a kill point not reached by then: killed anyway
 DONE_TIMEOUT = 120.0
 COMMANDS_PER_LIFE = 2
@@ -104,7 +104,7 @@ class Bot:
     folder: Path
     database: Database
     clock_offset: list[float]
-    proc: asyncio.subprocess.Process | None = None
+    proc: Forked | None = None
     armed: str | None = None
     jump: bool = False
     fired: asyncio.Event = field(default_factory=asyncio.Event)
@@ -118,7 +118,6 @@ class Bot:
     async def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TUNESMITH_")}
         env.update(
-            PYTHONPATH=str(ROOT),
             KILL_TEST_RENDER_S=str(RENDER_S),
             TUNESMITH_DISCORD_TOKEN=self.playground.bot_token,
             TUNESMITH_DISCORD_API_URL=self.playground.api_url,
@@ -140,10 +139,7 @@ class Bot:
         self.lives += 1
         with self.log.open("a") as log:
             log.write(f"--- life {self.lives}\n")
-        with self.log.open("ab") as out:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "tests.playground.bot_process", cwd=self.folder, env=env, stdout=out, stderr=out
-            )
+        self.proc = await Forked.start("tests.playground.bot_process:run", env=env, cwd=self.folder, log=self.log)
         online = asyncio.ensure_future(self.playground.wait_for_bot())
         exited = asyncio.ensure_future(self.proc.wait())
         try:
