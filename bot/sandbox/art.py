@@ -11,6 +11,7 @@ import hashlib
 import io
 import random
 import textwrap
+from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -40,6 +41,7 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
+@lru_cache(maxsize=64)  # the same clip's art is fetched again and again (the bot, then every page showing it)
 def render_png(key: str, title: str, size: int = ART_SIZE, *, mood: tuple[str, str] | None = None) -> bytes:
     """A ``size`` x ``size`` PNG whose shapes follow ``key``, with ``title`` written across it.
 
@@ -94,6 +96,6 @@ def render_png(key: str, title: str, size: int = ART_SIZE, *, mood: tuple[str, s
     draw.multiline_text((x, y), text, font=font, fill=(255, 255, 255, 255), align="center")
 
     buffer = io.BytesIO()
-    # Fast compression: the art is served on every request and never stored.
+    # Fast compression: the art is made on request and never stored (only the latest few are kept in memory).
     image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()

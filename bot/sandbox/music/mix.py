@@ -52,19 +52,59 @@ def _room(seconds: float) -> np.ndarray:
     return (response / np.sqrt(np.sum(response**2))).astype(np.float64)
 
 
+@lru_cache(maxsize=16)
+def _room_spectrum(seconds: float, size: int) -> np.ndarray:
+    """The room's response in the frequency domain, for convolutions of ``size`` points (every part of a song
+    shares it)."""
+    return np.fft.rfft(_room(seconds), size)
+
+
+def _fft_size(n: int) -> int:
+    """The smallest 2^a * 3^b * 5^c >= n: as fast for pocketfft as a power of two, and up to half the length."""
+    best = 1 << max(0, (n - 1).bit_length())
+    three = 1
+    while three < best:
+        five = three
+        while five < best:
+            size = five
+            while size < n:
+                size *= 2
+            best = min(best, size)
+            five *= 5
+        three *= 3
+    return best
+
+
+def _upsample(low: np.ndarray, n: int) -> np.ndarray:
+    """``low`` (one sample per _REVERB_DOWN) back at the full rate over ``n`` samples, by linear interpolation
+    between the block centres (what np.interp would give, without its search)."""
+    step = _REVERB_DOWN
+    m = len(low)
+    padded = np.empty(m + 2, dtype=low.dtype)  # the ends held, as np.interp holds them
+    padded[0], padded[1:-1], padded[-1] = low[0], low, low[-1]
+    out = np.empty(m * step, dtype=np.float64)
+    centre = (step - 1) / 2
+    for phase in range(step):
+        offset = (phase - centre) / step  # where this phase's samples fall between the block centres
+        if offset < 0:
+            out[phase::step] = padded[:-2] * -offset + padded[1:-1] * (1.0 + offset)
+        else:
+            out[phase::step] = padded[1:-1] * (1.0 - offset) + padded[2:] * offset
+    if n > len(out):
+        out = np.concatenate([out, np.full(n - len(out), low[-1])])
+    return out[:n]
+
+
 def reverb(signal: np.ndarray, send: float, decay_s: float) -> np.ndarray:
     """The wet signal of ``signal`` through the room, at ``send`` level (same length)."""
     n = len(signal)
     usable = n - n % _REVERB_DOWN
     if send <= 0 or usable == 0:
         return np.zeros(n, dtype=F32)
-    low = signal[:usable].reshape(-1, _REVERB_DOWN).mean(axis=1).astype(np.float64)
-    response = _room(decay_s)
-    size = 1 << int(np.ceil(np.log2(len(low) + len(response))))
-    wet_low = np.fft.irfft(np.fft.rfft(low, size) * np.fft.rfft(response, size), size)[: len(low)]
-    positions = (np.arange(n) - (_REVERB_DOWN - 1) / 2) / _REVERB_DOWN
-    wet = np.interp(positions, np.arange(len(low)), wet_low)
-    return (wet * send).astype(F32)
+    low = signal[:usable].reshape(-1, _REVERB_DOWN).mean(axis=1, dtype=np.float64)
+    size = _fft_size(len(low) + len(_room(decay_s)))
+    wet_low = np.fft.irfft(np.fft.rfft(low, size) * _room_spectrum(decay_s, size), size)[: len(low)]
+    return (_upsample(wet_low, n) * send).astype(F32)
 
 
 def playing_rms(signal: np.ndarray) -> float:

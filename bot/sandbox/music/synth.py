@@ -126,9 +126,10 @@ def _phase(freq: float, n: int, *, drift: np.ndarray | None = None, start: float
 
 
 def _read(table: np.ndarray, phase: np.ndarray) -> np.ndarray:
-    position = (phase - np.floor(phase)) * TABLE
-    index = position.astype(np.int32)
+    position = phase * TABLE  # phases are never negative: truncation is the floor
+    index = position.astype(np.int64)
     frac = (position - index).astype(F32)
+    index &= TABLE - 1  # the table's period (TABLE is a power of two)
     low = table[index]
     return low + (table[index + 1] - low) * frac
 
@@ -137,21 +138,28 @@ def _times(n: int) -> np.ndarray:
     return np.arange(n, dtype=F32) / F32(SAMPLE_RATE)
 
 
+@lru_cache(maxsize=1024)
 def _envelope(
     n_on: int, attack: float, decay: float, sustain: float, release: float, *, tau: float = 0.0
 ) -> np.ndarray:
     """Attack, decay to ``sustain`` (exponential, time constant ``decay``), optional slow fade ``tau`` while
-    held, then an exponential release that reaches zero: n_on + release tail samples."""
+    held, then an exponential release that reaches zero: n_on + release tail samples.
+
+    Cached (a song repeats its note lengths), so the array is read-only: callers multiply, never write."""
     tail = int(release * 4.5 * SAMPLE_RATE) + 1
     t = _times(n_on + tail)
     a = max(attack, 1.0 / SAMPLE_RATE)
-    env = np.where(t < a, t / a, sustain + (1.0 - sustain) * np.exp(-(t - a) / max(decay, 1e-4))).astype(F32)
+    rising = min(len(t), int(np.searchsorted(t, F32(a))))  # the samples with t < a
+    env = np.empty(len(t), dtype=F32)
+    env[:rising] = t[:rising] / F32(a)
+    env[rising:] = sustain + (1.0 - sustain) * np.exp(-(t[rising:] - a) / max(decay, 1e-4))
     if tau > 0:
         env *= np.exp(-t / tau).astype(F32)
     level = env[n_on - 1] if n_on > 0 else F32(0.0)
     release_curve = level * np.exp(-(t[n_on:] - t[n_on]) / max(release, 1e-4))
     release_curve *= np.linspace(1.0, 0.0, len(release_curve), dtype=F32)  # lands exactly on zero
     env[n_on:] = release_curve
+    env.flags.writeable = False
     return env
 
 
