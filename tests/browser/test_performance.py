@@ -90,7 +90,7 @@ def harness_url() -> Iterator[str]:
 def test_500_messages_render_and_update_incrementally(
     browser: Any, harness_url: str, record_property: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    context = browser.new_context(locale="en-US", timezone_id="UTC")
+    context = browser.new_context(locale="en-US", timezone_id="UTC", reduced_motion="reduce")
     try:
         page = context.new_page()
         page.goto(f"{harness_url}/harness/index.html")

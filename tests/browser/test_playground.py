@@ -38,7 +38,9 @@ def playground(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlaygroundP
 
 @pytest.fixture(scope="module")
 def page(browser: Any, playground: PlaygroundProcess) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US", timezone_id="UTC")
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 900}, locale="en-US", timezone_id="UTC", reduced_motion="reduce"
+    )
     page = context.new_page()
     page.set_default_timeout(20_000)
     page.goto(playground.url)

@@ -27,7 +27,9 @@ def harness_url() -> Iterator[str]:
 
 
 def _harness_page(browser: Any) -> tuple[Any, Any]:
-    context = browser.new_context(locale="en-US", timezone_id="UTC", viewport={"width": 1100, "height": 900})
+    context = browser.new_context(
+        locale="en-US", timezone_id="UTC", viewport={"width": 1100, "height": 900}, reduced_motion="reduce"
+    )
     page = context.new_page()
     page.clock.install(time=NOW)
     return context, page

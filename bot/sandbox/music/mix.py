@@ -2,13 +2,14 @@
 
 Everything after the synthesiser is linear per part (fader, reverb) and the master is a gain curve applied to
 every stem alike (loudness, peak limiting, fades), so the stems add up to the mix: only the final rounding to
-16-bit integers separates the two.
+16-bit integers separates the two. Being linear, the room is one reverb bus for the mix (every part's send through
+it once); a part's own share of it is worked out only when its stem is asked for.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Callable
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -29,11 +30,18 @@ FADE_CUT_S = 1.5  # a song cut short (a forced length) fades out over this
 PRESENCE = 0.4
 
 
-@dataclass(frozen=True, slots=True)
 class Mix:
-    sample_rate: int
-    mix: np.ndarray  # int16
-    stems: dict[str, np.ndarray]  # int16 per part, in the score's part order
+    """A rendered song: the mix (int16), and its stems (int16 per part, in the score's part order), which are made
+    the first time they are asked for: most songs are only ever heard whole."""
+
+    def __init__(self, sample_rate: int, mix: np.ndarray, stems: Callable[[], dict[str, np.ndarray]]) -> None:
+        self.sample_rate = sample_rate
+        self.mix = mix
+        self._make_stems = stems
+
+    @cached_property
+    def stems(self) -> dict[str, np.ndarray]:
+        return self._make_stems()
 
     @property
     def seconds(self) -> float:
@@ -162,24 +170,45 @@ def _fades(n: int, cut: bool) -> np.ndarray:
     return curve
 
 
-def render(score: Score, *, remaster: int = 0) -> Mix:
-    """The score as audio: a mix and its stems (one per part), 16-bit at :data:`SAMPLE_RATE`."""
-    total = max(1, round(score.duration_s * SAMPLE_RATE))
-    decay = 2.6 if score.style == "ambient" else 1.3
-    voices: dict[str, np.ndarray] = {}
+def _dry_parts(score: Score, total: int) -> list[tuple[str, np.ndarray, float]]:
+    """Each part synthesised and levelled to its place in the mix: (name, signal, reverb send)."""
+    parts = []
     for part in score.parts:
         dry = synth.render_part(score, part, total)
         level = playing_rms(dry)
         if level > 0:
             dry *= F32(PART_REFERENCE * 10 ** (part.gain_db / 20) / level)
-        voices[part.name] = presence(dry + reverb(dry, part.reverb, decay))
-    stack = list(voices.values())
-    summed = np.sum(stack, axis=0, dtype=F32) if stack else np.zeros(total, dtype=F32)
+        parts.append((part.name, dry, part.reverb))
+    return parts
+
+
+def _decay(score: Score) -> float:
+    return 2.6 if score.style == "ambient" else 1.3
+
+
+def render(score: Score) -> Mix:
+    """The score as audio: a mix and its stems (one per part), 16-bit at :data:`SAMPLE_RATE`."""
+    total = max(1, round(score.duration_s * SAMPLE_RATE))
+    parts = _dry_parts(score, total)
+    summed = np.zeros(total, dtype=F32)
+    sends = np.zeros(total, dtype=F32)
+    for _, dry, send in parts:
+        summed += dry
+        if send > 0:
+            sends += dry * F32(send)
+    summed = presence(summed + reverb(sends, 1.0, _decay(score)))
     loudness = float(np.sqrt(np.mean(summed.astype(np.float64) ** 2)))
     gain = np.full(total, TARGET_RMS / loudness if loudness > 0 else 1.0, dtype=F32)
     gain *= _limiter(summed * gain)
     gain *= _fades(total, score.faded)
-    stems = {name: _pcm(signal * gain) for name, signal in voices.items()}
+
+    def stems() -> dict[str, np.ndarray]:
+        # The parts again (the mix keeps none of them: ~2 MB a part), each through the room on its own.
+        return {
+            name: _pcm(presence(dry + reverb(dry, send, _decay(score))) * gain)
+            for name, dry, send in _dry_parts(score, total)
+        }
+
     return Mix(SAMPLE_RATE, _pcm(summed * gain), stems)
 
 
