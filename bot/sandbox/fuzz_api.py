@@ -240,6 +240,7 @@ class FuzzApi:
                 "condition_start": 0,
             },
         ]
+        songs = self.sandbox.songs
         return {
             "id": clip.clip_id,
             "sound": clip.sound,
@@ -269,6 +270,6 @@ class FuzzApi:
             "remix_parent_id": None,
             "simple_waveform": None,
             "allow_public_use": True,
-            "lyrics_timestamped": _timestamps(self.sandbox.songs.score(clip), clip.lyrics, seconds),
+            "lyrics_timestamped": _timestamps(songs.score(clip) if songs.sings(clip) else None, clip.lyrics, seconds),
             "model_display_name": clip.mv,
         }

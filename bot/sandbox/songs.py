@@ -201,6 +201,12 @@ class Songs:
         raise ValueError(f"unknown recipe operation {r.op!r}")
 
     # --- scores and audio ---------------------------------------------------------------------------------------
+    def sings(self, clip: ClipSpec) -> bool:
+        """Whether the clip may have sung lines: false for an instrumental, whose lyrics timeline is known without
+        arranging the song (a poll of a thousand instrumentals should not arrange a thousand scores)."""
+        plan = self.plan(clip)
+        return plan is None or _may_sing(plan)
+
     def score(self, clip: ClipSpec) -> Score | None:
         with self._lock:
             found = self._scores.get(clip.clip_id)
@@ -275,3 +281,9 @@ class Songs:
     def midi(self, clip: ClipSpec) -> bytes | None:
         score = self.score(clip)
         return None if score is None else midi_bytes(score)
+
+
+def _may_sing(plan: Plan) -> bool:
+    return (
+        plan.vocal or any(_may_sing(p.plan) for p in plan.patches) or (plan.head is not None and _may_sing(plan.head))
+    )
