@@ -278,13 +278,24 @@ class Child:
                 await self.proc.wait()
 
 
-async def spawn(mode: str, worker: str, **options: Any) -> Child:
-    args = [sys.executable, "-m", "bot.bench_cluster", mode, "--worker", worker]
+def child_args(mode: str, worker: str, **options: Any) -> list[str]:
+    """A child's arguments after ``python -m bot.bench_cluster``."""
+    args = [mode, "--worker", worker]
     for key, value in options.items():
         if value is not None:
             args += [f"--{key.replace('_', '-')}", str(value)]
+    return args
+
+
+async def spawn(mode: str, worker: str, **options: Any) -> Child:
     proc = await asyncio.create_subprocess_exec(
-        *args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        sys.executable,
+        "-m",
+        "bot.bench_cluster",
+        *child_args(mode, worker, **options),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     return Child(proc, worker)
 

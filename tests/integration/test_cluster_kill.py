@@ -15,8 +15,9 @@ import signal
 from collections import Counter
 from pathlib import Path
 
-from bot.bench_cluster import COST, Child, read_posts, sandbox, spawn, split_guilds
+from bot.bench_cluster import COST, Child, child_args, read_posts, sandbox, split_guilds
 from tests import pg
+from tests.forked import Forked
 
 GUILDS = 30
 PER_GUILD = 10  # jobs each server's budget covers
@@ -33,23 +34,23 @@ async def test_three_processes_one_killed_every_job_ends_once_and_posts_once(tmp
         children: list[Child] = []
         try:
             for i, share in enumerate(split_guilds(GUILDS, PROCESSES)):
-                children.append(
-                    await spawn(
-                        "engine",
-                        f"e{i}",
-                        database=pg.URL,
-                        schema=schema,
-                        sandbox=base,
-                        guilds=share,
-                        asks=ASKS,
-                        members=5,
-                        budget=PER_GUILD * COST,
-                        concurrency=60,  # the provider's slots, shared by the three
-                        render=RENDER_S,
-                        posts=posts,
-                        takeover=TAKEOVER_S,
-                    )
+                args = child_args(
+                    "engine",
+                    f"e{i}",
+                    database=pg.URL,
+                    schema=schema,
+                    sandbox=base,
+                    guilds=share,
+                    asks=ASKS,
+                    members=5,
+                    budget=PER_GUILD * COST,
+                    concurrency=60,  # the provider's slots, shared by the three
+                    render=RENDER_S,
+                    posts=posts,
+                    takeover=TAKEOVER_S,
                 )
+                # `python -m bot.bench_cluster engine ...`, forked from a process that imported the bot once.
+                children.append(Child(await Forked.python("-m", "bot.bench_cluster", *args), f"e{i}"))
             for child in children:
                 await child.event("ready")
             for child in children:

@@ -139,7 +139,7 @@ class Bot:
         self.lives += 1
         with self.log.open("a") as log:
             log.write(f"--- life {self.lives}\n")
-        self.proc = await Forked.start("tests.playground.bot_process:run", env=env, cwd=self.folder, log=self.log)
+        self.proc = await Forked.call("tests.playground.bot_process:run", env=env, cwd=self.folder, log=self.log)
         online = asyncio.ensure_future(self.playground.wait_for_bot())
         exited = asyncio.ensure_future(self.proc.wait())
         try:

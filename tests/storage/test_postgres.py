@@ -29,6 +29,7 @@ from bot.domain.ports import AdmissionSnapshot, Completion, Job
 from bot.storage.postgres import PostgresStore
 from bot.storage.postgres.migrations import LOCK_MIGRATIONS, LOCK_PROCESS, MIGRATIONS
 from tests import pg
+from tests.forked import Forked
 from tests.storage.test_store_contract import NOW, PERIOD, admit, clip, ticket
 from tests.waiting import until
 
@@ -118,16 +119,11 @@ async def test_two_processes_starting_together_migrate_once(schema: str) -> None
     """Both processes reach the migration while it is locked (as when they start in the same instant); when the lock
     is released, one applies every step and the other finds them applied."""
     holder = await asyncpg.connect(pg.URL)
-    procs: list[asyncio.subprocess.Process] = []
+    procs: list[Forked] = []
     try:
         async with holder.transaction():
             await holder.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", LOCK_MIGRATIONS, schema)
-            procs = [
-                await asyncio.create_subprocess_exec(
-                    sys.executable, "-c", _OPENER, pg.URL, schema, cwd=ROOT, stdout=subprocess.PIPE
-                )
-                for _ in range(2)
-            ]
+            procs = [await Forked.python("-c", _OPENER, pg.URL, schema, cwd=ROOT) for _ in range(2)]
 
             # Wait until both wait on the migration lock (PostgreSQL shows waiting advisory locks in pg_locks).
             async def both_waiting() -> bool:
@@ -473,20 +469,7 @@ _ADMITTER = textwrap.dedent(
 async def test_admissions_from_several_processes_never_overspend(schema: str) -> None:
     """Three real processes, four connections each, 45 admissions at once against 100 credits: exactly 10."""
     await (await PostgresStore.open(pg.URL, schema=schema, lock=False, min_size=1)).close()  # migrated up front
-    procs = [
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            _ADMITTER,
-            pg.URL,
-            schema,
-            str(n),
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
-        for n in (1, 2, 3)
-    ]
+    procs = [await Forked.python("-c", _ADMITTER, pg.URL, schema, str(n), cwd=ROOT) for n in (1, 2, 3)]
     try:
         for proc in procs:
             assert proc.stdout is not None

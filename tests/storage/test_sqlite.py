@@ -19,6 +19,7 @@ from bot.domain.outcomes import Failure, FailureKind
 from bot.storage.database import Database
 from bot.storage.migrations import MIGRATIONS
 from bot.storage.store import SqliteStore
+from tests.forked import Forked
 from tests.storage.test_store_contract import NOW, PERIOD, admit, ticket
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -236,14 +237,14 @@ _ADMITTER = textwrap.dedent(
 def test_two_processes_on_one_file_never_overspend(db_path: Path) -> None:
     """The overlapping-restart case of issue 9.9, with two real processes admitting against one budget."""
     asyncio.run(_create(db_path))
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", _ADMITTER, str(db_path), str(n)], cwd=ROOT, stdout=subprocess.PIPE, text=True
-        )
-        for n in (1, 2)
-    ]
-    counts = [int(p.communicate(timeout=60)[0].strip()) for p in procs]
-    assert all(p.returncode == 0 for p in procs)
+
+    async def admit_in_two_processes() -> tuple[list[int], list[int]]:
+        procs = [await Forked.python("-c", _ADMITTER, str(db_path), str(n), cwd=ROOT) for n in (1, 2)]
+        outputs = [await asyncio.wait_for(p.communicate(), timeout=60) for p in procs]
+        return [int(out.strip()) for out, _ in outputs], [await p.wait() for p in procs]
+
+    counts, codes = asyncio.run(admit_in_two_processes())
+    assert codes == [0, 0]
     assert sum(counts) == 10  # exactly the 100 credits, never 110
     conn = sqlite3.connect(db_path)
     try:
@@ -278,19 +279,7 @@ def test_processes_opening_a_new_file_together_migrate_it_once(tmp_path: Path) -
     that migrates, so the later ones find the schema made instead of making it again ("table already exists")."""
 
     async def race(path: Path) -> list[str]:
-        procs = [
-            await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-c",
-                _OPENER,
-                str(path),
-                cwd=ROOT,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-            for _ in range(3)
-        ]
+        procs = [await Forked.python("-c", _OPENER, str(path), cwd=ROOT) for _ in range(3)]
         for proc in procs:
             assert proc.stdout is not None
             assert (await asyncio.wait_for(proc.stdout.readline(), timeout=60)).strip() == b"ready"
