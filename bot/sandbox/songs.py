@@ -236,7 +236,8 @@ class Songs:
         plan = self.plan(clip)
         return plan.duration_s if plan is not None else 0.0
 
-    def mix(self, clip: ClipSpec) -> Mix | None:
+    def mix(self, clip: ClipSpec, *, stems: bool = False) -> Mix | None:
+        """The clip's rendered song (``stems``: its stems will be asked for, so make them with it)."""
         with self._lock:
             found = self._mixes.get(clip.clip_id)
         if found is not None:
@@ -244,7 +245,7 @@ class Songs:
         score = self.score(clip)
         if score is None:
             return None
-        rendered = render(score)
+        rendered = render(score, stems=stems)
         with self._lock:
             self._mixes.put(clip.clip_id, rendered)
         return rendered
@@ -264,7 +265,7 @@ class Songs:
 
     def _cut(self, recipe: Recipe) -> bytes | None:
         source = self._clip(recipe.parents[0]) if recipe.parents else None
-        rendered = self.mix(source) if source is not None else None
+        rendered = self.mix(source, stems=True) if source is not None else None
         if rendered is None:
             return None
         total = np.zeros(len(rendered.mix), dtype=np.int32)

@@ -27,7 +27,7 @@ SEED = "1234"
 def song(prompt: str, lyrics: str = "", seed: str = SEED, instrumental: bool = False) -> tuple[Plan, Score, Mix]:
     plan = compose(prompt, lyrics, seed, instrumental=instrumental)
     score = arrange(plan)
-    return plan, score, render(score)
+    return plan, score, render(score, stems=True)  # most tests here listen to the stems too
 
 
 def melody(score: Score) -> list[int]:
@@ -64,11 +64,14 @@ def test_a_song_lasts_20_to_30_seconds_with_every_voice_and_a_clean_master(promp
         assert rms_db(mix.mix) - 18 < rms_db(stem) < rms_db(mix.mix), name
 
 
-def test_stems_add_up_to_the_mix() -> None:
-    _, score, mix = song("pop", WORDS)
+@pytest.mark.parametrize("now", [True, False], ids=["made-with-the-mix", "made-when-asked"])
+def test_stems_add_up_to_the_mix(now: bool) -> None:
+    _, score, _ = song("pop", WORDS)
+    mix = render(score, stems=now)
     assert list(mix.stems) == list(score.voices)
     total = np.sum([s.astype(np.int64) for s in mix.stems.values()], axis=0)
     assert np.max(np.abs(total - mix.mix)) <= len(mix.stems)  # rounding each stem to 16 bits, no more
+    assert np.array_equal(mix.mix, song("pop", WORDS)[2].mix)  # the mix is the same either way
 
 
 def test_the_same_request_gives_the_same_bytes() -> None:

@@ -186,8 +186,10 @@ def _decay(score: Score) -> float:
     return 2.6 if score.style == "ambient" else 1.3
 
 
-def render(score: Score) -> Mix:
-    """The score as audio: a mix and its stems (one per part), 16-bit at :data:`SAMPLE_RATE`."""
+def render(score: Score, *, stems: bool = False) -> Mix:
+    """The score as audio: a mix and its stems (one per part), 16-bit at :data:`SAMPLE_RATE`. The stems are made
+    when first asked for, by synthesising the parts again; ``stems=True`` makes them now, from the same parts (for a
+    caller that will need them)."""
     total = max(1, round(score.duration_s * SAMPLE_RATE))
     parts = _dry_parts(score, total)
     summed = np.zeros(total, dtype=F32)
@@ -202,14 +204,14 @@ def render(score: Score) -> Mix:
     gain *= _limiter(summed * gain)
     gain *= _fades(total, score.faded)
 
-    def stems() -> dict[str, np.ndarray]:
-        # The parts again (the mix keeps none of them: ~2 MB a part), each through the room on its own.
-        return {
-            name: _pcm(presence(dry + reverb(dry, send, _decay(score))) * gain)
-            for name, dry, send in _dry_parts(score, total)
-        }
+    def each_through_the_room(of: list[tuple[str, np.ndarray, float]]) -> dict[str, np.ndarray]:
+        return {name: _pcm(presence(dry + reverb(dry, send, _decay(score))) * gain) for name, dry, send in of}
 
-    return Mix(SAMPLE_RATE, _pcm(summed * gain), stems)
+    if stems:
+        made = each_through_the_room(parts)
+        return Mix(SAMPLE_RATE, _pcm(summed * gain), lambda: made)
+    # The mix keeps none of the parts (~2 MB each): its stems synthesise them again.
+    return Mix(SAMPLE_RATE, _pcm(summed * gain), lambda: each_through_the_room(_dry_parts(score, total)))
 
 
 def _pcm(signal: np.ndarray) -> np.ndarray:
