@@ -101,6 +101,7 @@ class Forked:
         self.stdout: asyncio.StreamReader | None = None
         self.stderr: asyncio.StreamReader | None = None
         self._keep: list[asyncio.StreamWriter] = []  # the read sides' transports, open until the process ends
+        self._ended: asyncio.Future[None] | None = None  # set once the process has ended (what wait() awaits)
 
     @classmethod
     async def python(
@@ -175,16 +176,21 @@ class Forked:
         self.send_signal(signal.SIGTERM)
 
     async def wait(self) -> int:
-        """The exit status once the process has ended (negative: the signal that ended it)."""
+        """The exit status once the process has ended (negative: the signal that ended it). Any number of callers
+        may wait at once, and one that is cancelled does not stop the others."""
         if self._process.exitcode is None:
-            loop = asyncio.get_running_loop()
-            ended = loop.create_future()
-            sentinel = self._process.sentinel
-            loop.add_reader(sentinel, lambda: ended.done() or ended.set_result(None))
-            try:
-                await ended
-            finally:
-                loop.remove_reader(sentinel)
+            if self._ended is None:
+                loop = asyncio.get_running_loop()
+                ended = self._ended = loop.create_future()
+                sentinel = self._process.sentinel
+
+                def readable() -> None:  # the process is gone: its sentinel pipe closed
+                    loop.remove_reader(sentinel)
+                    if not ended.done():
+                        ended.set_result(None)
+
+                loop.add_reader(sentinel, readable)
+            await asyncio.shield(self._ended)
             await asyncio.to_thread(self._process.join)
         for writer in self._keep:
             writer.close()
