@@ -55,13 +55,14 @@ def _child(
     how: str,
     target: str,
     argv: list[str],
-    env: dict[str, str] | None,
+    env: dict[str, str],
     cwd: str | None,
     log: str | None,
     streams: Streams | None,
 ) -> None:
-    """In the new process: its standard streams (the log file, or the parent's sockets), environment and folder,
-    then ``target`` as ``python -c``, ``python -m`` or a call of ``module:function`` (its return is the status)."""
+    """In the new process: its standard streams (the log file, or the parent's sockets), environment (the
+    starting test's, as a subprocess inherits it, not the fork server's) and folder, then ``target`` as
+    ``python -c``, ``python -m`` or a call of ``module:function`` (its return is the status)."""
     if log is not None:
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(fd, 1)
@@ -77,9 +78,8 @@ def _child(
     sys.stderr = open(2, "w", buffering=1, encoding="utf-8", closefd=False)  # noqa: SIM115
     if cwd is not None:
         os.chdir(cwd)
-    if env is not None:
-        os.environ.clear()
-        os.environ.update(env)
+    os.environ.clear()
+    os.environ.update(env)
     if how == "-c":
         sys.argv = ["-c", *argv]
         exec(compile(target, "<string>", "exec"), {"__name__": "__main__", "__builtins__": builtins})
@@ -133,9 +133,10 @@ class Forked:
     ) -> Forked:
         pairs = [] if log is not None else [socket.socketpair() for _ in range(3)]
         streams: Streams | None = (pairs[0][1], pairs[1][1], pairs[2][1]) if pairs else None
+        environment = dict(os.environ if env is None else env)
         process = _context.Process(
             target=_child,
-            args=(how, target, list(argv), dict(env) if env is not None else None, cwd and str(cwd), log and str(log)),
+            args=(how, target, list(argv), environment, cwd and str(cwd), log and str(log)),
             kwargs={"streams": streams},
             daemon=True,
         )
