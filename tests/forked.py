@@ -100,7 +100,6 @@ class Forked:
         self.stdin: asyncio.StreamWriter | None = None
         self.stdout: asyncio.StreamReader | None = None
         self.stderr: asyncio.StreamReader | None = None
-        self._keep: list[asyncio.StreamWriter] = []  # the read sides' transports, open until the process ends
         self._ended: asyncio.Future[None] | None = None  # set once the process has ended (what wait() awaits)
 
     @classmethod
@@ -150,10 +149,7 @@ class Forked:
         forked = cls(process)
         if pairs:
             forked.stdin = (await asyncio.open_connection(sock=pairs[0][0]))[1]
-            for ours, attribute in ((pairs[1][0], "stdout"), (pairs[2][0], "stderr")):
-                reader, writer = await asyncio.open_connection(sock=ours)
-                setattr(forked, attribute, reader)
-                forked._keep.append(writer)
+            forked.stdout, forked.stderr = await _reader(pairs[1][0]), await _reader(pairs[2][0])
         return forked
 
     @property
@@ -193,8 +189,8 @@ class Forked:
                 loop.add_reader(sentinel, readable)
             await asyncio.shield(self._ended)
             await asyncio.to_thread(self._process.join)
-        for writer in self._keep:
-            writer.close()
+        if self.stdin is not None:
+            self.stdin.close()  # no one reads it any more; what the process wrote stays readable until its end
         code = self._process.exitcode
         assert code is not None
         return code
@@ -214,3 +210,12 @@ class Forked:
         out, err = await asyncio.gather(read(self.stdout), read(self.stderr))
         await self.wait()
         return out, err
+
+
+async def _reader(ours: socket.socket) -> asyncio.StreamReader:
+    """Our end of a child's output stream. Read as a pipe is (asyncio.subprocess does the same), so the transport
+    closes itself once the child's end is closed and everything it wrote has been read."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), ours)
+    return reader

@@ -241,7 +241,7 @@ def test_two_processes_on_one_file_never_overspend(db_path: Path) -> None:
     async def admit_in_two_processes() -> tuple[list[int], list[int]]:
         procs = [await Forked.python("-c", _ADMITTER, str(db_path), str(n), cwd=ROOT) for n in (1, 2)]
         outputs = [await asyncio.wait_for(p.communicate(), timeout=60) for p in procs]
-        return [int(out.strip()) for out, _ in outputs], [await p.wait() for p in procs]
+        return [int(out.strip()) for out, _ in outputs], [p.returncode for p in procs]
 
     counts, codes = asyncio.run(admit_in_two_processes())
     assert codes == [0, 0]

@@ -182,15 +182,12 @@ def _dry_parts(score: Score, total: int) -> list[tuple[str, np.ndarray, float]]:
     return parts
 
 
-def _decay(score: Score) -> float:
-    return 2.6 if score.style == "ambient" else 1.3
-
-
 def render(score: Score, *, stems: bool = False) -> Mix:
     """The score as audio: a mix and its stems (one per part), 16-bit at :data:`SAMPLE_RATE`. The stems are made
     when first asked for, by synthesising the parts again; ``stems=True`` makes them now, from the same parts (for a
     caller that will need them)."""
     total = max(1, round(score.duration_s * SAMPLE_RATE))
+    decay = 2.6 if score.style == "ambient" else 1.3
     parts = _dry_parts(score, total)
     summed = np.zeros(total, dtype=F32)
     sends = np.zeros(total, dtype=F32)
@@ -198,14 +195,14 @@ def render(score: Score, *, stems: bool = False) -> Mix:
         summed += dry
         if send > 0:
             sends += dry * F32(send)
-    summed = presence(summed + reverb(sends, 1.0, _decay(score)))
+    summed = presence(summed + reverb(sends, 1.0, decay))
     loudness = float(np.sqrt(np.mean(summed.astype(np.float64) ** 2)))
     gain = np.full(total, TARGET_RMS / loudness if loudness > 0 else 1.0, dtype=F32)
     gain *= _limiter(summed * gain)
     gain *= _fades(total, score.faded)
 
     def each_through_the_room(of: list[tuple[str, np.ndarray, float]]) -> dict[str, np.ndarray]:
-        return {name: _pcm(presence(dry + reverb(dry, send, _decay(score))) * gain) for name, dry, send in of}
+        return {name: _pcm(presence(dry + reverb(dry, send, decay)) * gain) for name, dry, send in of}
 
     if stems:
         made = each_through_the_room(parts)
