@@ -5,8 +5,9 @@ engines on one database, a browser on a running playground. Each takes tens of s
 its processes. Started together (as any scheduler that sends the longest first would), they starve each other on
 a two-core machine and each takes three times as long. So one worker, the heavy lane, runs them one after another
 from the start, while the other workers run everything else; whichever finishes its own share first helps with the
-other's. A unit of work is one test, or a whole browser module: its tests share one browser, one page and one
-running playground (module-scoped fixtures), so they run on one worker, in order.
+other's. A unit of work is one test, or the whole browser package: its tests share one Chromium (a package-scoped
+fixture, a second launch costs several CPU-seconds) and, per module, one page and one running playground or
+harness, so they run on one worker, in order.
 
 (xdist's own ``--dist loadgroup`` would group by ``xdist_group`` marks, but with pytest 9 it no longer sees them.)
 """
@@ -19,17 +20,16 @@ from xdist.workermanage import Producer, WorkerController
 
 # The heavy tests, in the order the heavy lane runs them: longest first, so that the lane ends on a short one.
 HEAVY = (
-    "tests/browser/test_playground.py",
+    "tests/browser/",
     "tests/integration/test_cluster_kill.py",
     "tests/playground/test_posted_once.py",
 )
-# Modules whose tests share module-scoped fixtures too costly to build on several workers.
+# A package whose tests share fixtures too costly to build on several workers: one unit.
 ONE_WORKER = "tests/browser/"
 
 
 def unit_of(nodeid: str) -> str:
-    module = nodeid.split("::", 1)[0]
-    return module if module.startswith(ONE_WORKER) else nodeid
+    return ONE_WORKER if nodeid.startswith(ONE_WORKER) else nodeid
 
 
 def heaviness(unit: str) -> int | None:

@@ -283,8 +283,11 @@ def test_buttons_on_old_posts_work_after_a_restart(page: Any, playground: Playgr
     page.locator("#connection.down").wait_for()
     playground.port = port  # the page reconnects to the address it was loaded from
     playground.start()
+    # The page reconnects by itself (its status line empties) and reloads the history. A press before that would
+    # reach a playground that cannot tell this page about the answer, and the page gives up only after 15 s.
+    page.wait_for_function("document.getElementById('connection').textContent === ''", timeout=30_000)
     post = track_post(page)
-    post.wait_for(timeout=30_000)  # the page reconnected by itself and reloaded the history
+    post.wait_for()
     dialog = page.get_by_role("dialog")
     failed = post.locator(".interaction-status", has_text="This interaction failed")
     # The page may be back before the bot has logged in again; a press that lands then fails as on Discord
