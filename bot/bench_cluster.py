@@ -30,7 +30,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -238,11 +238,28 @@ def sandbox(render: float) -> contextlib.AbstractAsyncContextManager[str]:
     return sandbox_process(render, credits=STARTING_CREDITS)
 
 
+class ChildProcess(Protocol):
+    """What :class:`Child` uses of its process: ``asyncio.subprocess.Process``, or anything shaped like one (the
+    tests fork their engines from a process that imported the bot once)."""
+
+    stdin: asyncio.StreamWriter | None
+    stdout: asyncio.StreamReader | None
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    async def wait(self) -> int: ...
+
+    def send_signal(self, sig: int) -> None: ...
+
+    def kill(self) -> None: ...
+
+
 @dataclass
 class Child:
     """A child process of this module, and the events it printed."""
 
-    proc: asyncio.subprocess.Process
+    proc: ChildProcess
     worker: str
     events: list[dict[str, Any]] = field(default_factory=list)
 
