@@ -8,7 +8,9 @@ under CI (``CI=true``) a missing server fails those tests instead.
 
 Each test gets a schema of its own, named after this run (``tunesmith_test_<pid>_<random>_<n>``), dropped when the
 test ends, so several engineers' runs on one server never meet. Schemas left by a run that was killed are dropped
-by the next run on this machine (their process is gone).
+by the next run on this machine (their process is gone), and the dead rows that creating and dropping schemas
+leave in the catalogs are vacuumed once they pile up (a server without autovacuum would otherwise get slower with
+every run).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ async def _check() -> str:
         return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
     try:
         await _drop_orphans(conn)
+        await _vacuum_catalogs(conn)
     finally:
         await conn.close()
     return ""
@@ -62,6 +65,42 @@ async def _drop_orphans(conn: asyncpg.Connection) -> None:
             continue
         with contextlib.suppress(asyncpg.PostgresError):
             await conn.execute(f'DROP SCHEMA IF EXISTS "{row["nspname"]}" CASCADE')
+
+
+# The catalogs that creating and dropping a schema churns; one run of the suite leaves ~60k dead rows in
+# pg_attribute alone, ~140k in all.
+CHURNED_CATALOGS = (
+    "pg_attribute",
+    "pg_depend",
+    "pg_class",
+    "pg_index",
+    "pg_constraint",
+    "pg_trigger",
+    "pg_type",
+    "pg_attrdef",
+)
+DEAD_ROWS_WORTH_A_VACUUM = 200_000
+_VACUUM_LOCK = 0x7E57_CA7A  # an advisory lock: one worker of a run vacuums, the others go on
+
+
+async def _vacuum_catalogs(conn: asyncpg.Connection) -> None:
+    """Vacuum the catalogs when earlier runs' dead rows have piled up in them.
+
+    Where autovacuum is off (as on the machine CI runs on), nothing else removes them, and every schema a later run
+    creates and drops costs more: after about twenty runs, migrating a new store took 146 ms instead of 90 ms.
+    Vacuuming catalogs is the right of a superuser or the database's owner; for anyone else PostgreSQL warns and
+    skips them, which is harmless."""
+    dead = await conn.fetchval(
+        "SELECT coalesce(sum(n_dead_tup), 0) FROM pg_stat_sys_tables WHERE relname = ANY($1::text[])",
+        list(CHURNED_CATALOGS),
+    )
+    if dead < DEAD_ROWS_WORTH_A_VACUUM or not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _VACUUM_LOCK):
+        return
+    try:
+        with contextlib.suppress(asyncpg.PostgresError):
+            await conn.execute("VACUUM " + ", ".join(f"pg_catalog.{name}" for name in CHURNED_CATALOGS))
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _VACUUM_LOCK)
 
 
 def _alive(pid: int) -> bool:
