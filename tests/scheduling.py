@@ -18,14 +18,14 @@ import pytest
 from xdist.scheduler import LoadScopeScheduling
 from xdist.workermanage import Producer, WorkerController
 
+# A package whose tests share fixtures too costly to build on several workers: one unit.
+ONE_WORKER = "tests/browser/"
 # The heavy tests, in the order the heavy lane runs them: longest first, so that the lane ends on a short one.
 HEAVY = (
-    "tests/browser/",
+    ONE_WORKER,
     "tests/integration/test_cluster_kill.py",
     "tests/playground/test_posted_once.py",
 )
-# A package whose tests share fixtures too costly to build on several workers: one unit.
-ONE_WORKER = "tests/browser/"
 
 
 def unit_of(nodeid: str) -> str:
